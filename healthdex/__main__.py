@@ -1,0 +1,3 @@
+from healthdex.cli import main
+
+main()
