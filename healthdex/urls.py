@@ -1,0 +1,28 @@
+"""URL canonicalisation shared by every stage: the record key of a page is its canonical URL."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
+
+# Query parameters that identify a campaign or a visitor, never a document (data, not code).
+TRACKING_PARAMETERS: tuple[str, ...] = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "utm_id",
+    "gclid", "dclid", "fbclid", "msclkid", "mc_cid", "mc_eid", "_ga", "yclid", "igshid",
+    "ref", "ref_src", "cmpid", "icid", "ecd", "rd", "src",
+)
+
+
+def canonical_url(url: str) -> str:
+    """Canonical form of ``url``: lower-case host, no fragment, no default port, no tracking parameters,
+    sorted query.  ``http://www.example.com/a?utm_source=x#top`` -> ``http://www.example.com/a``."""
+    url = url.strip()
+    cleaned = url_query_cleaner(url, TRACKING_PARAMETERS, remove=True, keep_fragments=False)
+    return canonicalize_url(cleaned, keep_fragments=False)
+
+
+def site_of(url: str) -> str:
+    """The site a URL belongs to: its host without a leading ``www.`` (``https://www.cdc.gov/x`` -> ``cdc.gov``)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
