@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
@@ -19,7 +19,11 @@ def canonical_url(url: str) -> str:
     sorted query.  ``http://www.example.com/a?utm_source=x#top`` -> ``http://www.example.com/a``."""
     url = url.strip()
     cleaned = url_query_cleaner(url, TRACKING_PARAMETERS, remove=True, keep_fragments=False)
-    return canonicalize_url(cleaned, keep_fragments=False)
+    parts = urlsplit(canonicalize_url(cleaned, keep_fragments=False))
+    netloc = parts.netloc
+    if (parts.scheme, parts.port) in (("http", 80), ("https", 443)):
+        netloc = netloc.rsplit(":", 1)[0]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def site_of(url: str) -> str:
