@@ -1,0 +1,1 @@
+"""Extensions of the healthdex crawler, one per module."""

@@ -1,0 +1,83 @@
+"""Write every raw response (and its request) to the crawl's WARC, before any decompression."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from crawler.warc_store import WarcStore, warc_date
+from healthdex import __version__
+
+# Settings recorded in the warcinfo record so a published WARC says how it was made.
+_RECORDED_SETTINGS = (
+    "USER_AGENT", "ROBOTSTXT_OBEY", "DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
+    "DEPTH_LIMIT", "DOWNLOAD_MAXSIZE", "CLOSESPIDER_PAGECOUNT", "HEALTHDEX_PROXY",
+)
+
+
+class WarcCaptureMiddleware:
+    """Appends a request/response record pair per response to ``HEALTHDEX_OUT_DIR/pages.warc.gz`` and puts
+    the record id, file and fetch time into ``response.meta`` for the article record's provenance."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.out_dir = Path(crawler.settings.get("HEALTHDEX_OUT_DIR"))
+        self.store: WarcStore | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Spider) -> None:
+        settings = self.crawler.settings
+        info = {
+            "software": f"healthdex/{__version__} (Scrapy)",
+            "format": "WARC File Format 1.1",
+            "profiles": getattr(spider, "profile_names", ""),
+            "settings": "; ".join(f"{k}={settings.get(k)}" for k in _RECORDED_SETTINGS),
+        }
+        self.store = WarcStore(self.out_dir / "pages.warc.gz", info)
+        if self.store.repaired_bytes:
+            self.crawler.stats.set_value("healthdex/warc_repaired_bytes", self.store.repaired_bytes)
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self.store:
+            self.store.close()
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        if self.store is None:
+            return response
+        now = time.time()
+        ip = response.ip_address
+        record_id = self.store.write_exchange(
+            url=response.url,
+            method=request.method,
+            request_headers=_decode_headers(request.headers),
+            request_body=request.body,
+            status=response.status,
+            reason="",
+            response_headers=_decode_headers(response.headers),
+            body=response.body,
+            timestamp=now,
+            ip_address=str(ip) if ip else None,
+        )
+        request.meta["warc_record_id"] = record_id
+        request.meta["warc_file"] = self.store.path.name
+        request.meta["fetched_at"] = warc_date(now)
+        self.crawler.stats.inc_value("healthdex/warc_records")
+        self.crawler.stats.inc_value("healthdex/bytes", len(response.body))
+        return response
+
+
+def _decode_headers(headers) -> list[tuple[str, str]]:
+    pairs = []
+    for name, values in headers.items():
+        for value in values:
+            pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+    return pairs

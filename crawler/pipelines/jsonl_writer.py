@@ -1,0 +1,38 @@
+"""Append article records to ``HEALTHDEX_OUT_DIR/articles.jsonl`` (one JSON object per line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+
+from crawler.jsonl_store import JsonLinesStore
+
+
+class JsonLinesWriterPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.path = Path(crawler.settings.get("HEALTHDEX_OUT_DIR")) / "articles.jsonl"
+        self.store: JsonLinesStore | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> JsonLinesWriterPipeline:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.store = JsonLinesStore(self.path)
+        if self.store.repaired_bytes:
+            self.crawler.stats.set_value("healthdex/jsonl_repaired_bytes", self.store.repaired_bytes)
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self.store:
+            self.store.close()
+
+    def process_item(self, item, spider: Spider | None = None):
+        if isinstance(item, dict) and self.store is not None:
+            self.store.write(item)
+            self.crawler.stats.inc_value("healthdex/records_written")
+        return item

@@ -1,0 +1,123 @@
+"""The ``health`` spider: crawls one or more sites as their profiles describe.
+
+``scrapy crawl health -a profile=webmd,cdc``.  It starts from each profile's sitemaps (and the sitemaps
+that robots.txt announces) and start URLs, follows in-scope links, and yields an ``ArticlePage`` for every
+page the profile calls an article.  Politeness per site comes from the profile via download slots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spiders import SitemapSpider
+from w3lib.encoding import http_content_type_encoding
+
+from crawler.items import ArticlePage
+from profiles import Profile, load_profile
+
+
+class HealthSpider(SitemapSpider):
+    name = "health"
+    sitemap_rules = [("", "parse_page")]
+
+    def __init__(self, profile: str = "", *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = [p.strip() for p in (profile or "").split(",") if p.strip()]
+        if not names:
+            raise ValueError("the health spider needs -a profile=NAME[,NAME...] (see `healthdex profiles`)")
+        self.profiles: list[Profile] = [load_profile(n) for n in names]
+        self.profile_names = ",".join(p.name for p in self.profiles)
+        self.allowed_domains = sorted({d for p in self.profiles for d in p.allowed_domains})
+        self.link_extractor = LinkExtractor(allow_domains=self.allowed_domains, unique=True)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HealthSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        slots = dict(crawler.settings.getdict("DOWNLOAD_SLOTS"))
+        for profile in spider.profiles:
+            politeness = profile.politeness
+            slot = slots.setdefault(profile.name, {})
+            if "download_delay" in politeness and "delay" not in slot:
+                slot["delay"] = float(politeness["download_delay"])
+            if "concurrent_requests_per_domain" in politeness and "concurrency" not in slot:
+                slot["concurrency"] = int(politeness["concurrent_requests_per_domain"])
+        # Settings are not frozen yet when the spider is created (Crawler.crawl applies them afterwards).
+        crawler.settings.set("DOWNLOAD_SLOTS", slots, priority="spider")
+        return spider
+
+    def profile_for(self, url: str) -> Profile | None:
+        host = (urlsplit(url).hostname or "").lower()
+        for profile in self.profiles:
+            if any(host == d or host.endswith("." + d) for d in profile.allowed_domains):
+                return profile
+        return None
+
+    def _request(self, url: str, callback, **meta: Any) -> Request:
+        profile = self.profile_for(url)
+        if profile is not None:
+            meta.setdefault("download_slot", profile.name)
+        return Request(url, callback=callback, meta=meta)
+
+    async def start(self) -> AsyncIterator[Any]:
+        seen_robots: set[str] = set()
+        for profile in self.profiles:
+            for sitemap in profile.sitemaps:
+                yield self._request(sitemap, self._parse_sitemap)
+            for url in (*profile.start_urls, *profile.sitemaps):
+                parts = urlsplit(url)
+                robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
+                if robots not in seen_robots:  # sitemap discovery through robots.txt Sitemap: lines
+                    seen_robots.add(robots)
+                    yield self._request(robots, self._parse_sitemap)
+            for url in profile.start_urls:
+                yield self._request(url, self.parse_page)
+
+    def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+        for entry in entries:
+            profile = self.profile_for(entry.get("loc", ""))
+            if profile is not None and profile.in_scope(entry["loc"]):
+                yield entry
+
+    def _parse_sitemap(self, response: Response) -> Iterable[Request]:
+        for request in super()._parse_sitemap(response):
+            profile = self.profile_for(request.url)
+            if profile is not None:
+                request.meta.setdefault("download_slot", profile.name)
+            yield request
+
+    def parse_page(self, response: Response) -> Iterable[Any]:
+        profile = self.profile_for(response.url)
+        if profile is None or not isinstance(response, TextResponse):
+            self.crawler.stats.inc_value("healthdex/skipped_non_html")
+            return
+        if profile.is_article(response.url):
+            redirects = response.meta.get("redirect_urls") or [response.url]
+            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+            yield ArticlePage(
+                url=redirects[0],
+                final_url=response.url,
+                status=response.status,
+                body=response.body,
+                http_charset=http_content_type_encoding(content_type),
+                profile=profile.name,
+                selectors=profile.selectors,
+                fetched_at=response.meta.get("fetched_at", ""),
+                warc_file=response.meta.get("warc_file", ""),
+                warc_record_id=response.meta.get("warc_record_id", ""),
+                etag=_header(response, b"ETag"),
+                last_modified=_header(response, b"Last-Modified"),
+            )
+        for link in self.link_extractor.extract_links(response):
+            if profile.should_follow(link.url) or (self.profile_for(link.url) or profile).should_follow(link.url):
+                yield self._request(link.url, self.parse_page)
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

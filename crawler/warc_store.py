@@ -1,0 +1,117 @@
+"""Append-only WARC capture of every request/response pair, safe to reopen after a crash.
+
+No Scrapy here: the downloader middleware hands plain values in.  Each record is its own gzip member, so
+a process killed mid-write leaves at most one torn member at the end; ``WarcStore`` cuts it off on open.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+# Hop-by-hop framing the downloader has already undone; keeping it would make readers de-chunk again.
+_FRAMING_HEADERS = {"transfer-encoding"}
+
+
+def warc_date(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def valid_length(path: Path) -> int:
+    """Byte length of the readable prefix of a gzipped WARC: everything up to the last complete record."""
+    end = 0
+    try:
+        with path.open("rb") as handle:
+            iterator = ArchiveIterator(handle)
+            for record in iterator:
+                record.content_stream().read()
+                end = iterator.get_record_offset() + iterator.get_record_length()
+    except (ArchiveLoadFailed, EOFError, OSError, ValueError, Exception):  # noqa: BLE001 - any tear ends the prefix
+        pass
+    return end
+
+
+class WarcStore:
+    """One WARC file opened for appending; a torn tail left by a killed process is truncated first."""
+
+    def __init__(self, path: Path, warcinfo: dict[str, str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repaired_bytes = 0
+        if self.path.exists():
+            size = self.path.stat().st_size
+            keep = valid_length(self.path)
+            if keep < size:
+                with self.path.open("r+b") as handle:
+                    handle.truncate(keep)
+                self.repaired_bytes = size - keep
+        self._handle = self.path.open("ab")
+        self._writer = WARCWriter(self._handle, gzip=True)
+        info = self._writer.create_warcinfo_record(self.path.name, warcinfo)
+        self._write([info])
+
+    def write_exchange(
+        self,
+        *,
+        url: str,
+        method: str,
+        request_headers: Iterable[tuple[str, str]],
+        request_body: bytes,
+        status: int,
+        reason: str,
+        response_headers: Iterable[tuple[str, str]],
+        body: bytes,
+        timestamp: float,
+        ip_address: str | None = None,
+    ) -> str:
+        """Write a response record and its request record; return the response's WARC-Record-ID."""
+        date = warc_date(timestamp)
+        headers = [(k, v) for k, v in response_headers if k.lower() not in _FRAMING_HEADERS]
+        http_response = StatusAndHeaders(f"{status} {reason}".strip(), headers, protocol="HTTP/1.1")
+        extra = {"WARC-Date": date}
+        if ip_address:
+            extra["WARC-IP-Address"] = ip_address
+        response = self._writer.create_warc_record(
+            url, "response", payload=io.BytesIO(body), http_headers=http_response, warc_headers_dict=extra
+        )
+        record_id = response.rec_headers.get_header("WARC-Record-ID")
+        target = url.split("://", 1)[-1]
+        path = "/" + target.split("/", 1)[1] if "/" in target else "/"
+        http_request = StatusAndHeaders(f"{method} {path} HTTP/1.1", list(request_headers), is_http_request=True)
+        request = self._writer.create_warc_record(
+            url,
+            "request",
+            payload=io.BytesIO(request_body),
+            http_headers=http_request,
+            warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": record_id},
+        )
+        self._write([response, request])
+        return record_id
+
+    def write_metadata(self, url: str, fields: dict) -> None:
+        """A ``metadata`` record (JSON), e.g. a page the crawl found gone or a fetch that failed."""
+        payload = json.dumps(fields, sort_keys=True).encode()
+        record = self._writer.create_warc_record(
+            url, "metadata", payload=io.BytesIO(payload), warc_content_type="application/json"
+        )
+        self._write([record])
+
+    def _write(self, records: list) -> None:
+        for record in records:
+            self._writer.write_record(record)
+        self._handle.flush()
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
