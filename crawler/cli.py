@@ -37,6 +37,11 @@ def crawl_command(profile_names, out_dir, replay_source, proxy, contact, max_pag
     from crawler.report import format_report
 
     click.echo(format_report(report))
+    if not report.get("pages_fetched"):
+        errors = sum((report.get("errors_by_kind") or {}).values())
+        click.echo(f"healthdex: no page could be fetched ({errors} download errors); is the site or proxy reachable?",
+                   err=True)
+        raise SystemExit(1)
 
 
 @click.command("crawl-report")
