@@ -1,0 +1,268 @@
+"""Building and updating the index from records: the library API that ``healthdex index`` wraps.
+
+    stats = index_records(records, Path("idx"), optimize=False, progress=False)
+
+One writer (holding the write lock) and that writer's one searcher serve the whole run: each record's key is
+looked up once, its fingerprint compared with the ``index_hash`` column, and only new or changed records are
+written.  A run that changes nothing cancels its writer, so the index generation does not move.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthdex.errors import UserError
+from indexer import schema as S
+from indexer import store
+from indexer.records import Prepared, SkipRecord, prepare
+
+# A fresh build of at least this many records uses the multi-process writer when procs allows it.
+BULK_MIN_DOCS = 5000
+DEFAULT_LIMITMB = 256
+
+
+@dataclass
+class IndexStats:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    gone_absent: int = 0  # "gone" records whose key was not in the index
+    skip_reasons: Counter = field(default_factory=Counter)
+    committed: bool = False
+    generation: int = -1
+    doc_count: int = 0
+    segments: int = 0
+    recovered_from_pid: int | None = None
+
+    @property
+    def changed(self) -> int:
+        return self.added + self.updated + self.deleted
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.added} added",
+            f"{self.updated} updated",
+            f"{self.unchanged} unchanged",
+            f"{self.deleted} deleted",
+            f"{self.skipped} skipped",
+        ]
+        if self.skip_reasons:
+            parts[-1] += " (" + ", ".join(f"{n} {r}" for r, n in sorted(self.skip_reasons.items())) + ")"
+        docs = f"{self.doc_count} document{'s' if self.doc_count != 1 else ''}"
+        tail = f"; {docs} in {self.segments} segment{'s' if self.segments != 1 else ''}"
+        if not self.committed:
+            tail += ", nothing to commit"
+        return ", ".join(parts) + tail
+
+
+def iter_jsonl(
+    paths: Iterable[str],
+    *,
+    on_error: Callable[[str], None] | None = None,
+    stats: IndexStats | None = None,
+) -> Iterator[dict]:
+    """Records from JSON Lines files (``-`` is stdin).  A malformed line is reported as ``file:line: reason`` via
+    ``on_error`` (default: stderr) and counted as skipped; blank lines are ignored."""
+    report = on_error or (lambda msg: print(f"healthdex: {msg}", file=sys.stderr))
+    for path in paths:
+        if path == "-":
+            fh, name = sys.stdin, "<stdin>"
+        else:
+            try:
+                fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+            except OSError as exc:
+                raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+            name = path
+        try:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError as exc:
+                    report(f"{name}:{lineno}: malformed JSON ({exc.msg}), line skipped")
+                    if stats is not None:
+                        stats.skipped += 1
+                        stats.skip_reasons["malformed"] += 1
+                    continue
+                if not isinstance(rec, dict):
+                    report(f"{name}:{lineno}: not a JSON object, line skipped")
+                    if stats is not None:
+                        stats.skipped += 1
+                        stats.skip_reasons["malformed"] += 1
+                    continue
+                yield rec
+        finally:
+            if fh is not sys.stdin:
+                fh.close()
+
+
+def count_lines(paths: Iterable[str]) -> int | None:
+    """Non-blank line count of the files (None if one is stdin): the progress bar's total and the bulk hint."""
+    n = 0
+    for path in paths:
+        if path == "-":
+            return None
+        try:
+            with open(path, "rb") as f:
+                n += sum(1 for line in f if line.strip())
+        except OSError:
+            return None
+    return n
+
+
+def choose_procs(procs: int | None, fresh: bool, expected: int | None) -> int:
+    """Worker processes for this run: the multi-process writer only pays off on a fresh bulk build."""
+    if procs is not None:
+        return max(1, procs)
+    if not fresh or not expected or expected < BULK_MIN_DOCS:
+        return 1
+    return min(2, os.cpu_count() or 1)
+
+
+class _Conflict(Exception):
+    """A key written earlier in this run changed again: commit, then continue with this record."""
+
+    def __init__(self, prepared: Prepared):
+        self.prepared = prepared
+
+
+def index_records(
+    records: Iterable[dict],
+    index_dir: Path | str,
+    *,
+    optimize: bool = False,
+    progress: bool = False,
+    procs: int | None = None,
+    limitmb: int = DEFAULT_LIMITMB,
+    expected: int | None = None,
+    lock_timeout: float = 0.0,
+    stats: IndexStats | None = None,
+) -> IndexStats:
+    """Create or update the index at ``index_dir`` from ``records`` (dicts as in the JSON Lines contract).
+
+    ``expected`` (a record count hint) sizes the progress bar and decides whether a fresh build uses the
+    multi-process writer (``procs`` overrides: 1 = never).  ``optimize`` merges all segments into one.
+    Raises ``UserError`` when the index is locked by another live writer or was built with another schema."""
+    stats = stats or IndexStats()
+    index_dir = Path(index_dir)
+    ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
+    nprocs = choose_procs(procs, fresh, expected)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=expected, unit="doc", dynamic_ncols=True, leave=False)
+
+    it = iter(records)
+    pending: Prepared | None = None
+    try:
+        while True:
+            try:
+                _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar)
+                break
+            except _Conflict as conflict:  # rare: the same key twice in one run with different content
+                pending = conflict.prepared
+                nprocs = 1
+    finally:
+        if bar is not None:
+            bar.close()
+
+    ix = store.open_index(index_dir)
+    stats.generation = ix.latest_generation()
+    with ix.reader() as r:
+        stats.doc_count = r.doc_count()
+        stats.segments = len(list(r.leaf_readers()))
+    return stats
+
+
+def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar) -> None:
+    kwargs = {"limitmb": limitmb}
+    if nprocs > 1:
+        kwargs.update(procs=nprocs, multisegment=False, batchsize=256)
+    with store.writing(ix, index_dir, timeout=lock_timeout, **kwargs) as w:
+        if w.healthdex_recovered and stats.recovered_from_pid is None:
+            stats.recovered_from_pid = int(w.healthdex_recovered.get("pid") or 0) or None
+        s = w.searcher()
+        reader = s.reader()
+        hashes = reader.column_reader(S.INDEX_HASH) if reader.has_column(S.INDEX_HASH) else None
+        written: dict[str, str] = {}  # key -> fingerprint added in this writer (not yet visible to the searcher)
+        changes = 0
+
+        def handle(p: Prepared) -> None:
+            nonlocal changes
+            if p.key in written:
+                if not p.gone and written[p.key] == p.index_hash:
+                    stats.unchanged += 1
+                    return
+                w.commit(optimize=False)
+                stats.committed = True
+                raise _Conflict(p)
+            docnums = list(s.document_numbers(**{S.KEY: p.key})) if reader.doc_count_all() else []
+            if p.gone:
+                if docnums:
+                    for d in docnums:
+                        w.delete_document(d)
+                    stats.deleted += 1
+                    changes += 1
+                else:
+                    stats.gone_absent += 1
+                    stats.unchanged += 1
+                written[p.key] = ""
+                return
+            if len(docnums) == 1 and hashes is not None and _decode(hashes[docnums[0]]) == p.index_hash:
+                stats.unchanged += 1
+                written[p.key] = p.index_hash
+                return
+            for d in docnums:
+                w.delete_document(d)
+            w.add_document(**p.fields)
+            written[p.key] = p.index_hash
+            changes += 1
+            if docnums:
+                stats.updated += 1
+            else:
+                stats.added += 1
+
+        if pending is not None:
+            handle(pending)
+            if bar is not None:
+                bar.update(1)
+        for rec in it:
+            try:
+                p = prepare(rec)
+            except SkipRecord as why:
+                stats.skipped += 1
+                stats.skip_reasons[str(why)] += 1
+            else:
+                handle(p)
+            if bar is not None:
+                bar.update(1)
+
+        if changes or (optimize and (len(reader.leaf_readers()) > 1 or reader.has_deletions())):
+            if bar is not None:
+                bar.set_description("committing")
+            w.commit(optimize=optimize)
+            stats.committed = True
+        else:
+            w.cancel()
+
+
+def _decode(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value or ""
+
+
+def optimize_index(index_dir: Path | str) -> IndexStats:
+    """Merge all segments of an existing index into one (what ``--optimize`` does after indexing)."""
+    return index_records([], index_dir, optimize=True)

@@ -1,0 +1,206 @@
+"""Opening an index for reading or writing: location, existence checks, version, and the write lock.
+
+Readers call :func:`open_index`; it never takes a lock and always sees the last committed generation (a commit
+writes new segment files and a new TOC, then removes the old ones; Linux keeps files open by a reader alive).
+
+Writers go through :func:`writing`, which takes Whoosh's ``WRITELOCK`` (an ``flock`` on a file, so the kernel
+releases it when the holder dies, even by SIGKILL) and records the holder in ``healthdex-writer.json`` next to it.
+If the lock is busy the sidecar says who holds it, so the error names the pid and whether it is still alive.
+After a killed run the next writer finds the sidecar of a dead pid, removes the dead run's scratch folders and
+carries on: a killed run never committed, so the index is exactly the last committed generation.
+
+This module imports only ``whoosh.index`` (lazily) so ``healthdex search`` pays as little as possible to start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from healthdex.errors import UserError
+
+INDEX_NAME = "MAIN"
+META_FILE = "healthdex-index.json"
+WRITER_FILE = "healthdex-writer.json"
+
+
+def _toc_exists(path: Path) -> bool:
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    prefix = f"_{INDEX_NAME}_"
+    return any(n.startswith(prefix) and n.endswith(".toc") for n in names)
+
+
+def index_exists(path: str | os.PathLike) -> bool:
+    """True when ``path`` holds a Whoosh index (any committed generation)."""
+    return _toc_exists(Path(path))
+
+
+def open_index(path: str | os.PathLike):
+    """Open the index at ``path`` for searching; ``UserError`` (one line) when there is none.
+
+    Retries briefly if a concurrent writer removes the generation being opened (commit then cleanup)."""
+    p = Path(path)
+    if not p.is_dir():
+        raise UserError(
+            f"no index at {p} (directory does not exist); build one with: healthdex index FILE.jsonl --index {p}"
+        )
+    if not _toc_exists(p):
+        raise UserError(
+            f"no index at {p} (no Whoosh index files there); build one with: healthdex index FILE.jsonl --index {p}"
+        )
+    from whoosh.index import EmptyIndexError, open_dir
+
+    last: Exception | None = None
+    for _ in range(20):
+        try:
+            return open_dir(str(p), indexname=INDEX_NAME)
+        except EmptyIndexError as exc:
+            raise UserError(f"no index at {p}: {exc}") from None
+        except OSError as exc:  # a writer deleted the TOC we were about to read; the next one is there
+            last = exc
+            time.sleep(0.02)
+    raise UserError(f"cannot open index at {p}: {last}")
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    try:
+        return json.loads((Path(path) / META_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json_atomic(target: Path, data: dict) -> None:
+    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, target)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped by its parent) still answers kill(0); it holds no locks.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def lock_holder(path: str | os.PathLike) -> dict | None:
+    """The sidecar record of the current or last writer (pid, started, command), or None."""
+    try:
+        return json.loads((Path(path) / WRITER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _clear_scratch(path: Path) -> list[str]:
+    """Remove scratch folders/files that a dead writer left behind (only call while holding the write lock)."""
+    removed = []
+    for name in os.listdir(path):
+        full = path / name
+        if name.endswith(".tmp") and full.is_dir() or ".tmp." in name and full.is_dir():
+            shutil.rmtree(full, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
+def create_or_open_for_writing(path: str | os.PathLike, schema_version: int):
+    """Create the index (and folder) if missing, else open it; check the schema version it was built with."""
+    from whoosh.index import create_in, open_dir
+
+    from indexer import schema as S
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"--index {p} is a file, not a directory")
+    p.mkdir(parents=True, exist_ok=True)
+    if _toc_exists(p):
+        meta = read_meta(p)
+        built = meta.get("schema_version")
+        if built is not None and built != schema_version:
+            raise UserError(
+                f"index at {p} was built with schema version {built}, this healthdex uses {schema_version}; "
+                f"rebuild it into an empty directory"
+            )
+        return open_dir(str(p), indexname=INDEX_NAME), False
+    ix = create_in(str(p), S.build_schema(), indexname=INDEX_NAME)
+    _write_json_atomic(
+        p / META_FILE, {"schema_version": schema_version, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
+    return ix, True
+
+
+@contextmanager
+def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwargs) -> Iterator:
+    """Yield a Whoosh writer holding the index's write lock, with the holder recorded in the sidecar.
+
+    The caller commits or cancels the writer; on an exception the writer is cancelled.  ``UserError`` when another
+    live process holds the lock."""
+    from whoosh.index import LockError
+
+    p = Path(path)
+    previous = lock_holder(p)
+    try:
+        writer = _make_writer(ix, timeout=timeout, **writer_kwargs)
+    except LockError:
+        holder = lock_holder(p) or {}
+        pid = int(holder.get("pid") or 0)
+        if pid and _pid_alive(pid):
+            raise UserError(
+                f"index at {p} is being written by another process (pid {pid}, since {holder.get('started', '?')}); "
+                f"wait for it to finish or stop it"
+            ) from None
+        raise UserError(
+            f"index at {p} is locked by a process that is not healthdex's recorded writer "
+            f"(recorded pid {pid or 'none'} is gone); check `fuser {p / (INDEX_NAME + '_WRITELOCK')}`"
+        ) from None
+    # We hold the lock.  A sidecar naming another, dead pid means that run was killed before committing.
+    recovered = None
+    if previous and int(previous.get("pid") or 0) != os.getpid():
+        recovered = previous
+        _clear_scratch(p)
+    _write_json_atomic(
+        p / WRITER_FILE,
+        {"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": "writing"},
+    )
+    writer.healthdex_recovered = recovered
+    try:
+        yield writer
+    except BaseException:
+        if not writer.is_closed:
+            try:
+                writer.cancel()
+            except Exception:
+                pass
+        raise
+    finally:
+        if writer.is_closed:
+            try:
+                (p / WRITER_FILE).unlink()
+            except OSError:
+                pass
+
+
+def _make_writer(ix, *, timeout: float = 0.0, procs: int = 1, **kwargs):
+    if procs > 1:
+        from indexer.mpwriter import SafeMpWriter
+
+        return SafeMpWriter(ix, procs=procs, timeout=timeout, **kwargs)
+    from whoosh.writing import SegmentWriter
+
+    return SegmentWriter(ix, timeout=timeout, **kwargs)
