@@ -1,0 +1,345 @@
+"""Turn a user's query string into a Whoosh query.
+
+Two paths:
+
+* **Plain words** (no operators, quotes, brackets, wildcards or fuzzy marks; ``field:value`` filters allowed):
+  ranked by :func:`free_text_query` — query-side stopwords for long questions, every term searched in title and
+  text, an AND-leaning coordination bonus whose strength depends on query length, a small bonus for adjacent
+  word pairs found as near-phrases, and health synonyms as lower-weighted alternatives.
+* **Query syntax** (AND/OR/NOT, "phrases", "a b"~3, wild*, fuzzy~, (grouping), ``field:`` anywhere): parsed
+  by Whoosh's query parser with field aliases, GtLt and date plugins and an AND-leaning OrGroup.
+
+Errors the user can fix (unknown field, unparseable date) raise :class:`healthdex.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthdex.errors import UserError
+
+# Query field name -> schema field. The data the parser and the error messages both use.
+FIELD_ALIASES: dict[str, str] = {
+    "site": "site",
+    "author": "authors",
+    "authors": "authors",
+    "reviewer": "reviewers",
+    "reviewers": "reviewers",
+    "category": "categories",
+    "categories": "categories",
+    "lang": "language",
+    "language": "language",
+    "published": "published",
+    "updated": "updated",
+    "reviewed": "last_reviewed",
+    "last_reviewed": "last_reviewed",
+    "title": "title",
+    "text": "text",
+    "description": "description",
+    "url": "url",
+    "key": "key",
+    "id": "key",
+}
+DATE_FIELDS = ("published", "updated", "last_reviewed")
+TEXT_FIELDS = ("title", "text")
+STOPWORDS_PATH = Path(__file__).with_name("query_stopwords.txt")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_FIELD_REF = re.compile(r"(?<![\w.@/-])([A-Za-z_][A-Za-z0-9_]*):(?=[^\s/])")
+# A top-level filter clause: field:value, field:"quoted value", field:[a TO b], field:{a TO b]
+_FILTER_CLAUSE = re.compile(r"""(?<!\S)([A-Za-z_]+):("[^"]*"|[\[{][^\]}]*[\]}]|\S+)(?=\s|$)""")
+_SYNTAX_CHARS = re.compile(r"""["'()\[\]{}*~^:]|(?<!\S)[+-]\w|\?\S|\w\?\w""")
+_OPERATORS = re.compile(r"(?<!\S)(AND|OR|NOT|ANDNOT|ANDMAYBE)(?!\S)")
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+
+@dataclass
+class Ranking:
+    """Knobs of the free-text ranking; the defaults are the shipped, benchmarked ones (bench/relevance.py)."""
+
+    title_boost: float = 1.0  # query-side weight of a title match relative to a text match
+    synonym_weight: float = 0.5  # an expanded name counts this much of the words the user typed
+    coord_short: float = 0.9  # OrGroup.factory-style coordination scale for short queries (<= 3 terms)
+    coord_long: float = 0.0  # ... and for long ones (0 disables: a plain sum of BM25 evidence)
+    long_query_terms: int = 6  # from this many terms on, a query counts as long
+    stopword_min_words: int = 4  # query-side stopwords apply to plain queries with at least this many words
+    pair_boost: float = 0.0  # weight of each adjacent-pair proximity bonus (0 disables)
+    pair_slop: int = 2
+    max_pairs: int = 8
+
+
+@dataclass
+class BuiltQuery:
+    query: object  # whoosh.query.Query
+    mode: str  # "plain" or "syntax"
+    terms: list[str] = field(default_factory=list)  # the free-text words used for ranking (after stopwords)
+    synonyms: list = field(default_factory=list)  # synonyms.Match objects that were expanded
+    filters: list[str] = field(default_factory=list)
+    filter: object = None  # whoosh.query.Query every hit must match (top-level field filters), or None
+
+
+def clean(text: str) -> str:
+    """Normalise a raw query: NFKC, control characters to spaces, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
+
+
+_STOPWORDS: frozenset[str] | None = None
+
+
+def query_stopwords() -> frozenset[str]:
+    global _STOPWORDS
+    if _STOPWORDS is None:
+        with open(STOPWORDS_PATH, encoding="utf-8") as fh:
+            _STOPWORDS = frozenset(
+                line.strip().lower() for line in fh if line.strip() and not line.lstrip().startswith("#")
+            )
+    return _STOPWORDS
+
+
+def check_fields(text: str, schema) -> None:
+    """Reject ``name:value`` references to fields that do not exist (Whoosh would silently search them as text)."""
+    outside_quotes = re.sub(r'"[^"]*"', " ", text)
+    for m in _FIELD_REF.finditer(outside_quotes):
+        name = m.group(1)
+        if name.lower() in ("http", "https", "ftp", "mailto"):
+            continue
+        target = FIELD_ALIASES.get(name.lower())
+        if target is None or target not in schema:
+            known = ", ".join(sorted(a for a, f in FIELD_ALIASES.items() if f in schema))
+            raise UserError(f"unknown field '{name}:' in query (known fields: {known})")
+
+
+def is_plain(text: str) -> bool:
+    """True when ``text`` (filters already removed) uses no query syntax at all."""
+    # A question mark ending a word is punctuation, not a one-letter wildcard.
+    probe = re.sub(r"\?+(?=\s|$)", " ", text)
+    return not (_SYNTAX_CHARS.search(probe) or _OPERATORS.search(probe))
+
+
+def split_filters(text: str) -> tuple[list[str], str]:
+    """Pull top-level ``field:value`` filter clauses (not on title/text) out of the query string."""
+    filters: list[str] = []
+
+    def take(m: re.Match) -> str:
+        name = m.group(1).lower()
+        if FIELD_ALIASES.get(name) in (None, "title", "text", "description"):
+            return m.group(0)
+        filters.append(m.group(0))
+        return " "
+
+    rest = _FILTER_CLAUSE.sub(take, text)
+    return filters, " ".join(rest.split())
+
+
+def make_parser(schema, *, scale: float = 0.9):
+    """The Whoosh parser for query syntax: title+text by default, aliases, fuzzy, GtLt and dates."""
+    from whoosh.qparser import (
+        FieldAliasPlugin,
+        FuzzyTermPlugin,
+        GtLtPlugin,
+        MultifieldParser,
+        OrGroup,
+    )
+    from whoosh.qparser.dateparse import DateParserPlugin
+
+    fields = [f for f in TEXT_FIELDS if f in schema]
+    parser = MultifieldParser(fields, schema, group=OrGroup.factory(scale))
+    aliases: dict[str, list[str]] = {}
+    for alias, target in FIELD_ALIASES.items():
+        if alias != target and target in schema:
+            aliases.setdefault(target, []).append(alias)
+    parser.add_plugin(FieldAliasPlugin(aliases))
+    parser.add_plugin(FuzzyTermPlugin())
+    parser.add_plugin(GtLtPlugin())
+    errors: list[str] = []
+    parser.add_plugin(DateParserPlugin(callback=errors.append))
+    parser._healthdex_date_errors = errors  # read back by parse_syntax
+    return parser
+
+
+def _check_parsed(q) -> None:
+    from whoosh import query as wq
+
+    for node in _walk(q):
+        if isinstance(node, wq.Error) if hasattr(wq, "Error") else False:
+            raise UserError(f"cannot parse query: {getattr(node, 'message', node)}")
+
+
+def _walk(q):
+    yield q
+    children = getattr(q, "children", None)
+    if callable(children):
+        for c in children():
+            yield from _walk(c)
+
+
+def parse_syntax(schema, text: str, *, scale: float = 0.9):
+    """Parse ``text`` with the Whoosh parser; date and range errors become UserError."""
+    parser = make_parser(schema, scale=scale)
+    try:
+        q = parser.parse(text)
+    except UserError:
+        raise
+    except Exception as exc:  # the parser's own failures on odd input (e.g. int() on a bad date bound)
+        if any(re.search(rf"\b{a}:", text) for a, f in FIELD_ALIASES.items() if f in DATE_FIELDS):
+            raise UserError(
+                f"cannot parse date in query {text!r} (use e.g. published:>2020, "
+                "updated:[2023 TO 2024], published:2021-06)"
+            ) from None
+        raise UserError(f"cannot parse query: {exc}") from None
+    errors = parser._healthdex_date_errors
+    if errors:
+        raise UserError(f"cannot parse date in query: {errors[0]}")
+    _check_parsed(q)
+    _check_ranges(q)
+    return q
+
+
+def _check_ranges(q) -> None:
+    """A range on a date field whose bounds did not parse comes back as a text range; reject it."""
+    from whoosh import query as wq
+
+    for node in _walk(q):
+        fieldname = getattr(node, "fieldname", None)
+        if fieldname in DATE_FIELDS and isinstance(node, wq.TermRange):
+            raise UserError(f"cannot parse date range in query: {node}")
+        if fieldname in DATE_FIELDS and isinstance(node, (wq.Term, wq.Prefix, wq.Wildcard)):
+            raise UserError(f"cannot parse date in query: {fieldname}:{node.text}")
+
+
+def analyze(schema, fieldname: str, word: str) -> list[str]:
+    """The index terms ``word`` becomes in ``fieldname`` (stemmed, stopwords dropped by the field's analyzer)."""
+    try:
+        return [t for t in schema[fieldname].process_text(word, mode="query") if t]
+    except Exception:
+        return []
+
+
+def _coord_scale(n_terms: int, ranking: Ranking) -> float:
+    if n_terms <= 1:
+        return 0.0
+    if n_terms >= ranking.long_query_terms:
+        return ranking.coord_long
+    return ranking.coord_short
+
+
+def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None) -> BuiltQuery:
+    """Ranked query for plain words: see the module docstring."""
+    from whoosh import query as wq
+
+    ranking = ranking or Ranking()
+    fields = [f for f in TEXT_FIELDS if f in schema]
+    raw_words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    use_stop = len(raw_words) >= ranking.stopword_min_words
+    stop = query_stopwords() if use_stop else frozenset()
+    kept = [w for w in raw_words if w not in stop] or raw_words
+
+    # term -> query-term frequency, in first-seen order (a repeated word is a stronger signal, sublinearly)
+    qtf: dict[str, int] = {}
+    for w in kept:
+        for t in analyze(schema, "text", w):
+            qtf[t] = qtf.get(t, 0) + 1
+
+    def term_clause(t: str, boost: float = 1.0):
+        subs = []
+        for f in fields:
+            fb = ranking.title_boost if f == "title" else 1.0
+            if f == "title":
+                tt = analyze(schema, f, t)
+                tt = tt[0] if tt else t
+            else:
+                tt = t
+            subs.append(wq.Term(f, tt, boost=fb * boost))
+        return wq.Or(subs) if len(subs) > 1 else subs[0]
+
+    def phrase_clause(words: list[str], boost: float, slop: int = 1):
+        per_field = []
+        for f in fields:
+            toks = []
+            for w in words:
+                toks.extend(analyze(schema, f, w))
+            if not toks:
+                continue
+            fb = ranking.title_boost if f == "title" else 1.0
+            if len(toks) == 1:
+                per_field.append(wq.Term(f, toks[0], boost=fb * boost))
+            else:
+                per_field.append(wq.Phrase(f, toks, slop=slop, boost=fb * boost))
+        if not per_field:
+            return None
+        return wq.Or(per_field) if len(per_field) > 1 else per_field[0]
+
+    clauses = []
+    for t, n in qtf.items():
+        clauses.append(term_clause(t, 1.0 + 0.5 * (n - 1) ** 0.5 if n > 1 else 1.0))
+
+    expanded = []
+    if synonyms is not None and len(synonyms):
+        for m in synonyms.find(raw_words):
+            alts = []
+            for alt in m.alternatives:
+                c = phrase_clause(alt.split(), ranking.synonym_weight)
+                if c is not None:
+                    alts.append(c)
+            if alts:
+                clauses.append(wq.DisjunctionMax(alts) if len(alts) > 1 else alts[0])
+                expanded.append(m)
+
+    if ranking.pair_boost > 0 and len(kept) >= 2:
+        seen = set()
+        for a, b in zip(kept, kept[1:], strict=False):
+            if (a, b) in seen or len(seen) >= ranking.max_pairs:
+                continue
+            seen.add((a, b))
+            c = phrase_clause([a, b], ranking.pair_boost, slop=ranking.pair_slop)
+            if c is not None and not isinstance(c, wq.Term):
+                clauses.append(c)
+
+    if not clauses:
+        return BuiltQuery(wq.NullQuery, "plain", [], [])
+    scale = _coord_scale(len(qtf), ranking)
+    q = wq.Or(clauses, scale=scale or None) if len(clauses) > 1 else clauses[0]
+    return BuiltQuery(q, "plain", list(qtf), expanded)
+
+
+def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False) -> BuiltQuery:
+    """The query for a user's string. ``plain=True`` treats the whole string as words (batch topics)."""
+    from whoosh import query as wq
+
+    ranking = ranking or Ranking()
+    text = clean(text)
+    if not text:
+        raise UserError("empty query")
+    if plain:
+        built = free_text_query(schema, text, synonyms=synonyms, ranking=ranking)
+        if built.query is wq.NullQuery:
+            raise UserError("query has no searchable words")
+        return built
+
+    check_fields(text, schema)
+    filters, rest = split_filters(text)
+    filter_qs = [parse_syntax(schema, f) for f in filters]
+    if rest and is_plain(rest):
+        built = free_text_query(schema, rest, synonyms=synonyms, ranking=ranking)
+        if built.query is wq.NullQuery and not filter_qs:
+            raise UserError("query has no searchable words")
+    elif rest:
+        q = parse_syntax(schema, text if filters else rest, scale=ranking.coord_short)
+        if filters:
+            filter_qs = []  # the parser saw the whole string, filters included
+        built = BuiltQuery(q, "syntax", [], [])
+    else:
+        built = BuiltQuery(wq.Every(), "filter", [], [])
+    if filter_qs:
+        built.filter = wq.And(filter_qs) if len(filter_qs) > 1 else filter_qs[0]
+        built.filters = filters
+        if built.query is wq.NullQuery:
+            built.query = wq.Every()
+    if built.query is wq.NullQuery:
+        raise UserError("query has no searchable words")
+    return built

@@ -1,0 +1,429 @@
+"""The search library behind ``healthdex search``, ``similar`` and ``stats``; importable by tests and users.
+
+    from search_cli.search import search
+    res = search("data/index", "sciatica back pain", limit=5)
+    for hit in res.hits:
+        print(hit.rank, hit.title, hit.url, hit.snippet)
+
+Whoosh is imported lazily (inside functions) so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from healthdex.errors import UserError
+from search_cli.query import Ranking, build_query, clean
+
+MARK_START = "\ue000"  # private-use sentinels around highlighted terms; output.py renders them
+MARK_END = "\ue001"
+SORTS = {"relevance": None, "published": "published", "updated": "updated"}
+FACETS = {
+    "site": "site",
+    "category": "categories",
+    "categories": "categories",
+    "author": "authors",
+    "authors": "authors",
+    "lang": "language",
+    "language": "language",
+}
+SPELL_FIELDS = ("spelling", "spell", "spell_words", "words")
+LITTLE = 3  # a query "finds little" below this many hits: look for a spelling correction
+
+
+@dataclass
+class Hit:
+    rank: int
+    key: str
+    url: str
+    title: str
+    site: str
+    published: str | None
+    updated: str | None
+    score: float
+    snippet: str  # with MARK_START/MARK_END around matched terms
+
+    def to_dict(self, marker: tuple[str, str] = ("«", "»")) -> dict:
+        d = asdict(self)
+        d["snippet"] = self.snippet.replace(MARK_START, marker[0]).replace(MARK_END, marker[1])
+        return d
+
+
+@dataclass
+class SearchResults:
+    query: str
+    total: int
+    hits: list[Hit]
+    offset: int = 0
+    limit: int = 10
+    sort: str = "relevance"
+    mode: str = "plain"
+    suggestion: str | None = None
+    suggestion_total: int | None = None
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    synonyms: list[dict] = field(default_factory=list)
+
+    def to_dict(self, marker: tuple[str, str] = ("«", "»")) -> dict:
+        return {
+            "query": self.query,
+            "total": self.total,
+            "offset": self.offset,
+            "limit": self.limit,
+            "sort": self.sort,
+            "mode": self.mode,
+            "suggestion": self.suggestion,
+            "suggestion_total": self.suggestion_total,
+            "synonyms": self.synonyms,
+            "facets": self.facets,
+            "hits": [h.to_dict(marker) for h in self.hits],
+        }
+
+
+def open_index(index_dir: str | os.PathLike):
+    """Open the index through the indexer's one entry point; a missing or empty index is a UserError."""
+    from search_cli import _whoosh_compat
+
+    _whoosh_compat.apply()
+    path = Path(index_dir)
+    if not path.is_dir():
+        raise UserError(f"no index at {path} (build one with: healthdex index FILE.jsonl --index {path})")
+    try:
+        from indexer.store import open_index as _open
+    except ImportError:  # the indexer package predates store.py: open the directory directly
+        _open = None
+    if _open is not None:
+        return _open(str(path))
+    from whoosh import index as windex
+
+    try:
+        return windex.open_dir(str(path))
+    except Exception as exc:
+        raise UserError(f"no index at {path}: {exc}") from None
+
+
+def load_synonyms(synonyms: bool | str | os.PathLike | object = True):
+    """``True`` -> shipped/env file, ``False``/``None`` -> none, a path -> that file, a table -> itself."""
+    if synonyms is False or synonyms is None:
+        return None
+    from search_cli import synonyms as syn
+
+    if synonyms is True:
+        return syn.load()
+    if isinstance(synonyms, (str, os.PathLike)):
+        return syn.load(synonyms)
+    return synonyms
+
+
+def _iso(value) -> str | None:
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    return str(value) if value else None
+
+
+def _formatter():
+    """A Whoosh highlight formatter that wraps matched terms in sentinels and joins fragments with an ellipsis."""
+    from whoosh.highlight import Formatter
+
+    class SentinelFormatter(Formatter):
+        between = " … "
+
+        def format_token(self, text, token, replace=False):
+            return MARK_START + text[token.startchar : token.endchar] + MARK_END
+
+    return SentinelFormatter()
+
+
+def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
+    from whoosh.highlight import ContextFragmenter
+
+    hit.results.fragmenter = ContextFragmenter(maxchars=maxchars, surround=50)
+    hit.results.formatter = _formatter()
+    stored = hit.fields()
+    for f in fields:
+        if f not in hit.results.searcher.schema or not stored.get(f):
+            continue
+        try:
+            text = hit.highlights(f, top=2)
+        except Exception:
+            text = ""
+        if text:
+            return " ".join(text.split())
+    body = stored.get("text") or stored.get("description") or ""
+    body = " ".join(str(body).split())
+    return body[:maxchars] + ("…" if len(body) > maxchars else "")
+
+
+def _make_hit(hit, rank: int, snippets: bool) -> Hit:
+    stored = hit.fields()
+    return Hit(
+        rank=rank,
+        key=str(stored.get("key", "")),
+        url=str(stored.get("url", "") or ""),
+        title=str(stored.get("title", "") or ""),
+        site=str(stored.get("site", "") or ""),
+        published=_iso(stored.get("published")),
+        updated=_iso(stored.get("updated")),
+        score=round(float(hit.score or 0.0), 6),
+        snippet=_snippet(hit) if snippets else "",
+    )
+
+
+def _spell_field(schema) -> str | None:
+    for name in SPELL_FIELDS:
+        if name in schema:
+            return name
+    for name in schema.names():
+        if getattr(schema[name], "spelling", False) and name not in ("title", "text"):
+            return name
+    return None
+
+
+def suggest(searcher, text: str) -> str | None:
+    """A corrected query string (unstemmed spelling field), or None when every word is known."""
+    from search_cli.query import FIELD_ALIASES
+
+    field_name = _spell_field(searcher.schema)
+    if field_name is None:
+        return None
+    reader = searcher.reader()
+    corrector = reader.corrector(field_name)
+    changed = False
+
+    def fix(m: re.Match) -> str:
+        nonlocal changed
+        word = m.group(0)
+        low = word.lower()
+        if word in ("AND", "OR", "NOT") or low in FIELD_ALIASES or len(low) < 3 or not low.isalpha():
+            return word
+        if reader.doc_frequency(field_name, low) > 0:
+            return word
+        options = corrector.suggest(low, limit=1, maxdist=2, prefix=1)
+        if not options or options[0] == low:
+            return word
+        changed = True
+        return options[0]
+
+    # Only words outside field filters (``site:x``) and outside quotes get corrected.
+    out = re.sub(
+        r'"[^"]*"|\b\w+:\S+|\b[A-Za-z]+\b',
+        lambda m: m.group(0) if (":" in m.group(0) or m.group(0).startswith('"')) else fix(m),
+        text,
+    )
+    return out if changed else None
+
+
+def _facet_counts(searcher, q, filt, names: Iterable[str]) -> dict[str, dict[str, int]]:
+    from whoosh import sorting
+
+    wanted = {}
+    for name in names:
+        fname = FACETS.get(name)
+        if fname is None:
+            raise UserError(f"unknown facet '{name}' (choose from: {', '.join(sorted(FACETS))})")
+        if fname in searcher.schema:
+            wanted[name] = sorting.FieldFacet(fname, allow_overlap=fname in ("categories", "authors"))
+    if not wanted:
+        return {}
+    res = searcher.search(q, filter=filt, limit=1, groupedby=wanted, maptype=sorting.Count, optimize=False)
+    out = {}
+    for name in wanted:
+        counts = res.groups(name)
+        out[name] = dict(
+            sorted(((str(k), int(v)) for k, v in counts.items() if k not in (None, "")), key=lambda kv: (-kv[1], kv[0]))
+        )
+    return out
+
+
+def search(
+    index_dir: str | os.PathLike,
+    query: str,
+    *,
+    limit: int = 10,
+    offset: int = 0,
+    sort: str = "relevance",
+    synonyms: bool | str | os.PathLike | object = True,
+    facets: Iterable[str] = (),
+    plain: bool = False,
+    snippets: bool = True,
+    suggest_spelling: bool = True,
+    ranking: Ranking | None = None,
+    ix=None,
+) -> SearchResults:
+    """Search ``index_dir`` for ``query``; see ``healthdex search --help`` for the query syntax."""
+    if limit < 0 or offset < 0:
+        raise UserError("--limit and --offset must not be negative")
+    if sort not in SORTS:
+        raise UserError(f"unknown sort '{sort}' (choose from: {', '.join(SORTS)})")
+    facets = [f.strip() for f in facets if f.strip()]
+    ix = ix or open_index(index_dir)
+    table = load_synonyms(synonyms)
+    built = build_query(ix.schema, query, synonyms=table, ranking=ranking, plain=plain)
+    with ix.searcher(weighting=_weighting()) as searcher:
+        results, total = _run(searcher, built, limit, offset, sort)
+        hits = [_make_hit(h, offset + i + 1, snippets) for i, h in enumerate(results[offset : offset + limit])]
+        out = SearchResults(
+            query=clean(query),
+            total=total,
+            hits=hits,
+            offset=offset,
+            limit=limit,
+            sort=sort,
+            mode=built.mode,
+            synonyms=[
+                {"matched": m.matched, "expanded": list(m.alternatives), "source": m.source} for m in built.synonyms
+            ],
+        )
+        if facets:
+            out.facets = _facet_counts(searcher, built.query, built.filter, facets)
+        if suggest_spelling and total < LITTLE:
+            fixed = suggest(searcher, clean(query))
+            if fixed:
+                try:
+                    b2 = build_query(ix.schema, fixed, synonyms=table, ranking=ranking, plain=plain)
+                    _, total2 = _run(searcher, b2, 1, 0, sort)
+                except UserError:
+                    total2 = 0
+                if total2 > total:
+                    out.suggestion, out.suggestion_total = fixed, total2
+    return out
+
+
+def _weighting():
+    from whoosh import scoring
+
+    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
+
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def _run(searcher, built, limit, offset, sort):
+    from whoosh import sorting
+
+    kwargs = {"limit": max(1, offset + limit), "filter": built.filter}
+    if SORTS[sort]:
+        kwargs["sortedby"] = sorting.FieldFacet(SORTS[sort], reverse=True)
+    try:
+        results = searcher.search(built.query, **kwargs)
+        total = len(results)
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"cannot run query: {exc}") from None
+    return results, total
+
+
+def batch(
+    index_dir,
+    lines: Iterable[str],
+    *,
+    limit: int = 1000,
+    synonyms=True,
+    plain: bool = True,
+    ranking: Ranking | None = None,
+    tag: str = "healthdex",
+) -> Iterator[str]:
+    """TREC run lines (``qid Q0 docid rank score tag``) for ``qid<TAB>query`` lines."""
+    ix = open_index(index_dir)
+    table = load_synonyms(synonyms)
+    with ix.searcher(weighting=_weighting()) as searcher:
+        for lineno, raw in enumerate(lines, 1):
+            line = raw.rstrip("\r\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            if "\t" not in line:
+                raise UserError(f"batch line {lineno}: expected 'qid<TAB>query'")
+            qid, text = line.split("\t", 1)
+            qid = qid.strip()
+            try:
+                built = build_query(ix.schema, text, synonyms=table, ranking=ranking, plain=plain)
+            except UserError:
+                if plain:
+                    continue  # nothing searchable in this topic
+                built = build_query(ix.schema, text, synonyms=table, ranking=ranking, plain=True)
+            results = searcher.search(built.query, limit=limit, filter=built.filter)
+            for rank, hit in enumerate(results, 1):
+                yield f"{qid} Q0 {hit['key']} {rank} {hit.score:.6f} {tag}"
+
+
+def find_document(searcher, ref: str) -> int:
+    from healthdex.urls import canonical_url
+
+    candidates = [("key", ref)]
+    try:
+        canon = canonical_url(ref)
+    except Exception:
+        canon = None
+    if canon and canon != ref:
+        candidates.append(("key", canon))
+    for fname in ("url",):
+        if fname in searcher.schema and searcher.schema[fname].indexed:
+            candidates += [(fname, ref)] + ([(fname, canon)] if canon else [])
+    for fname, value in candidates:
+        docnum = searcher.document_number(**{fname: value})
+        if docnum is not None:
+            return docnum
+    raise UserError(f"no document with key or URL {ref!r} in the index")
+
+
+def similar(index_dir, ref: str, *, limit: int = 10, snippets: bool = True, ix=None) -> SearchResults:
+    """Documents like the one whose key or URL is ``ref`` (Whoosh more_like on the text field)."""
+    ix = ix or open_index(index_dir)
+    with ix.searcher(weighting=_weighting()) as searcher:
+        docnum = find_document(searcher, ref)
+        stored = searcher.stored_fields(docnum)
+        text = f"{stored.get('title', '')} {stored.get('text', '')}".strip() or None
+        results = searcher.more_like(docnum, "text", text=text, top=limit, numterms=15)
+        hits = [_make_hit(h, i + 1, snippets) for i, h in enumerate(results)]
+        return SearchResults(query=f"similar:{ref}", total=len(hits), hits=hits, limit=limit, mode="similar")
+
+
+def stats(index_dir, *, ix=None) -> dict:
+    """Documents, sites, date range, size on disk and segment count of an index."""
+    path = Path(index_dir)
+    ix = ix or open_index(path)
+    out: dict = {"index": str(path)}
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        out["documents"] = searcher.doc_count()
+        sites: dict[str, int] = {}
+        if "site" in searcher.schema:
+            for term, info in reader.iter_field("site"):
+                t = term.decode("utf-8") if isinstance(term, bytes) else str(term)
+                sites[t] = info.doc_frequency()
+        out["sites"] = len(sites)
+        out["documents_per_site"] = dict(sorted(sites.items(), key=lambda kv: (-kv[1], kv[0])))
+        for fname in ("published", "updated"):
+            lo = hi = None
+            if fname in searcher.schema:
+                lo, hi = _date_range(searcher, reader, fname)
+            out[f"{fname}_range"] = [_iso(lo), _iso(hi)]
+        try:
+            out["segments"] = len(list(reader.leaf_readers()))
+        except Exception:
+            out["segments"] = None
+    out["size_bytes"] = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return out
+
+
+def _date_range(searcher, reader, fname):
+    values = []
+    if reader.has_column(fname):
+        for sub, _offset in reader.leaf_readers():
+            col = sub.column_reader(fname, translate=True)
+            values.extend(v for v in col if v is not None and v != datetime.min and v != "")
+    else:
+        for _docnum, stored in reader.iter_docs():
+            v = stored.get(fname)
+            if v:
+                values.append(v)
+    values = [v for v in values if isinstance(v, datetime)]
+    if not values:
+        return None, None
+    return min(values), max(values)

@@ -1,0 +1,126 @@
+"""Health synonyms: load the curated TSV (or a user's own file) and find concepts in a query's words.
+
+The data lives in ``synonyms.tsv`` next to this module (data only, one concept a line:
+``terms separated by |<TAB>source``). A user file in the same format replaces it via ``--synonyms FILE`` or the
+``HEALTHDEX_SYNONYMS`` environment variable. Matching is on lowercased word sequences, longest match first, so
+"high blood pressure" wins over "blood pressure".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from healthdex.errors import UserError
+
+DEFAULT_PATH = Path(__file__).with_name("synonyms.tsv")
+ENV_VAR = "HEALTHDEX_SYNONYMS"
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens, the unit synonym matching works on."""
+    return _WORD.findall(text.lower())
+
+
+@dataclass
+class Concept:
+    terms: tuple[str, ...]  # every name of the concept, normalised to space-joined words
+    source: str
+
+
+@dataclass
+class Match:
+    start: int  # word offsets into the query's word list
+    end: int
+    matched: str
+    alternatives: tuple[str, ...]
+    source: str
+
+
+@dataclass
+class SynonymTable:
+    path: str
+    concepts: list[Concept] = field(default_factory=list)
+    _index: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
+    _longest: int = 1
+
+    def add(self, concept: Concept) -> None:
+        n = len(self.concepts)
+        self.concepts.append(concept)
+        for term in concept.terms:
+            key = tuple(term.split())
+            self._index.setdefault(key, []).append(n)
+            self._longest = max(self._longest, len(key))
+
+    def __len__(self) -> int:
+        return len(self.concepts)
+
+    def find(self, tokens: list[str]) -> list[Match]:
+        """Non-overlapping concept mentions in ``tokens`` (lowercased words), longest first, left to right."""
+        found: list[Match] = []
+        i = 0
+        while i < len(tokens):
+            for n in range(min(self._longest, len(tokens) - i), 0, -1):
+                key = tuple(tokens[i : i + n])
+                ids = self._index.get(key)
+                if not ids:
+                    continue
+                matched = " ".join(key)
+                alts: list[str] = []
+                sources: list[str] = []
+                for cid in ids:
+                    c = self.concepts[cid]
+                    sources.append(c.source)
+                    alts.extend(t for t in c.terms if t != matched and t not in alts)
+                found.append(Match(i, i + n, matched, tuple(alts), "; ".join(dict.fromkeys(sources))))
+                i += n
+                break
+            else:
+                i += 1
+        return found
+
+
+def parse_lines(lines, path: str = "<synonyms>") -> SynonymTable:
+    table = SynonymTable(path=path)
+    for lineno, raw in enumerate(lines, 1):
+        line = raw.rstrip("\n")
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        cols = line.split("\t")
+        terms = []
+        for t in cols[0].split("|"):
+            norm = " ".join(words(t))
+            if norm and norm not in terms:
+                terms.append(norm)
+        if len(terms) < 2:
+            raise UserError(f"{path}:{lineno}: a synonym line needs at least two terms separated by '|'")
+        table.add(Concept(tuple(terms), cols[1].strip() if len(cols) > 1 else ""))
+    return table
+
+
+_CACHE: dict[str, SynonymTable] = {}
+
+
+def resolve_path(path: str | os.PathLike | None = None) -> Path:
+    """The synonym file in effect: an explicit path, else $HEALTHDEX_SYNONYMS, else the shipped file."""
+    if path:
+        return Path(path)
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else DEFAULT_PATH
+
+
+def load(path: str | os.PathLike | None = None) -> SynonymTable:
+    p = resolve_path(path)
+    key = str(p)
+    if key not in _CACHE:
+        try:
+            with open(p, encoding="utf-8") as fh:
+                _CACHE[key] = parse_lines(fh, key)
+        except OSError as exc:
+            raise UserError(f"cannot read synonyms file {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise UserError(f"synonyms file {p} is not UTF-8 text") from None
+    return _CACHE[key]
