@@ -30,8 +30,8 @@ def sample_profiles(pages_dir: Path = SAMPLE_PAGES) -> list[str]:
 def run_demo(out_dir: Path, query: str = DEMO_QUERY, limit: int = 5, echo=click.echo) -> int:
     """Run the demo into ``out_dir``; return the number of hits for ``query``."""
     from crawler.run import CrawlOptions, run_crawl
-    from indexer.build import index_files
-    from search_cli.render import render_results
+    from indexer.build import index_records, iter_jsonl
+    from search_cli.output import format_results, use_color
     from search_cli.search import search
 
     started = time.monotonic()
@@ -41,11 +41,11 @@ def run_demo(out_dir: Path, query: str = DEMO_QUERY, limit: int = 5, echo=click.
     report = run_crawl(CrawlOptions(profiles=names, out_dir=crawl_dir, replay_source=SAMPLE_PAGES, delay=0.1))
     echo(f"demo: crawled {report['pages_fetched']} responses, {report['articles_extracted']} articles "
          f"-> {crawl_dir / 'articles.jsonl'} and {crawl_dir / 'pages.warc.gz'}")
-    stats = index_files([crawl_dir / "articles.jsonl"], index_dir)
-    echo(f"demo: indexed into {index_dir}: {stats}")
+    stats = index_records(iter_jsonl([str(crawl_dir / "articles.jsonl")]), index_dir)
+    echo(f"demo: indexed into {index_dir}: {stats.summary()}")
     results = search(index_dir, query, limit=limit)
     echo(f"demo: search {query!r}")
-    echo(render_results(results, color=None))
+    echo(format_results(results, "table", color=use_color()))
     echo(f"demo: done in {time.monotonic() - started:.1f} s; output left in {out_dir}")
     return len(results.hits)
 
