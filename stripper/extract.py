@@ -1,0 +1,530 @@
+"""The extraction stages: precut -> parse -> build (one walk: prune signals, scores, metadata) -> select ->
+collect -> post-process.
+
+Each stage is a plain function.  The only tree walk over BeautifulSoup's tree is ``build_tree``; it turns the
+soup into light ``Node`` objects carrying text and link lengths, boilerplate flags and the good/bad text
+totals used for selection.  Every later stage works on those nodes.  All walks are iterative, so
+pathologically deep documents cannot exhaust the Python stack.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+from stripper import rules
+
+# --- stage: precut -------------------------------------------------------------------------------------------
+
+_PRECUT_OPEN_RE = re.compile(r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS) + r")\b|!--)", re.I)
+
+
+def precut(html: str) -> str:
+    """Cut script/style/svg/... elements and comments out of the source before parsing (linear time).
+
+    JSON-LD scripts are kept.  An element that is never closed cuts the rest of the document, as browsers do.
+    """
+    low = html.lower()
+    out: list[str] = []
+    pos = 0
+    search = _PRECUT_OPEN_RE.search
+    while True:
+        m = search(html, pos)
+        if m is None:
+            break
+        name = m.group(1)
+        start = m.start()
+        if name is None:
+            end = low.find("-->", m.end())
+            close_len = 3
+        else:
+            name = name.lower()
+            if name == "script":
+                tag_end = low.find(">", m.end())
+                if tag_end != -1 and any(t in low[m.end():tag_end] for t in rules.KEEP_SCRIPT_TYPES):
+                    end = low.find("</script", tag_end)
+                    if end == -1:
+                        break
+                    out.append(html[pos:end])
+                    pos = end
+                    continue
+            end = low.find("</" + name, m.end())
+            close_len = len(name) + 2
+            if end != -1:
+                gt = low.find(">", end)
+                close_len = (gt - end + 1) if gt != -1 else close_len
+        out.append(html[pos:start])
+        if end == -1:
+            pos = len(html)
+            break
+        out.append(" ")
+        pos = end + close_len
+    out.append(html[pos:])
+    return "".join(out)
+
+
+# --- stage: parse ----------------------------------------------------------------------------------------------
+
+
+def parse(html: str) -> BeautifulSoup:
+    """Parse with BeautifulSoup's lxml tree builder (class attributes kept as plain strings)."""
+    return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+
+
+# --- stage: build ------------------------------------------------------------------------------------------------
+
+# Node flags
+BAD = 1        # page furniture by tag, role, class/id or hidden: never body text
+SOFT = 2       # header / caption / address: not body text unless it is the selected container
+POS = 4        # positive class/id/itemprop: looks like an article body
+HIDDEN = 8
+
+
+class Node:
+    """A light copy of one element: its children (Nodes and text strings) and the totals selection needs."""
+
+    __slots__ = ("name", "parent", "children", "flags", "text_len", "link_len", "good", "bad", "raw_good",
+                 "inline_len", "inline_link", "sig", "level")
+
+    def __init__(self, name: str, parent: Node | None) -> None:
+        self.name = name
+        self.parent = parent
+        self.children: list[Node | str] = []
+        self.flags = 0
+        self.text_len = 0
+        self.link_len = 0
+        self.good = 0.0
+        self.bad = 0.0
+        self.raw_good = 0.0
+        self.inline_len = 0
+        self.inline_link = 0
+        self.sig: tuple[int, str] | None = None
+        self.level = 0
+
+    def text(self) -> str:
+        """All text below this node, whitespace-collapsed (iterative)."""
+        parts: list[str] = []
+        stack: list[Node | str] = [self]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                parts.append(item)
+            else:
+                if item.name in rules.BLOCK_TAGS:
+                    parts.append(" ")
+                stack.extend(reversed(item.children))
+        return " ".join("".join(parts).split())
+
+
+@dataclass
+class PageFacts:
+    """What the build walk noticed for metadata: raw values, resolved later by ``stripper.metadata``."""
+
+    lang: str | None = None
+    title: str | None = None
+    meta: dict[str, list[str]] = field(default_factory=dict)
+    canonical: str | None = None
+    jsonld: list[str] = field(default_factory=list)
+    times: list[tuple[str, Node | None]] = field(default_factory=list)
+    itemprops: list[tuple[str, str | None, Node]] = field(default_factory=list)
+    author_nodes: list[Node] = field(default_factory=list)
+    category_nodes: list[Node] = field(default_factory=list)
+    breadcrumb_nodes: list[Node] = field(default_factory=list)
+    date_line_nodes: list[Node] = field(default_factory=list)
+    reference_nodes: list[Node] = field(default_factory=list)
+    h1: list[Node] = field(default_factory=list)
+    signatures: dict[tuple[int, str], int] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=8192)
+def _class_flags(key: str) -> int:
+    """Flags from an element's class and id (cached: templates repeat the same classes)."""
+    flags = 0
+    if rules.POSITIVE_CLASS_RE.search(key):
+        flags |= POS
+    elif rules.NEGATIVE_CLASS_RE.search(key):
+        flags |= BAD
+    return flags
+
+
+_REFERENCES_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:references|citations|sources|bibliography|footnotes)(?:$|[\s_\-])")
+_BREADCRUMB_RE = re.compile(r"breadcrumb|crumbs")
+_AUTHOR_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:author|authors|byline|author-name|contributor|writer)(?:$|[\s_\-])")
+_DATE_WORDS = ("pdated", "ublished", "eviewed", "osted", "odified", "evised", "PDATED", "UBLISHED", "EVIEWED")
+_UNBREAKABLE = frozenset({"html", "body", "main", "article"})
+
+
+def _visit_skipped(tag: Tag, name: str, facts: PageFacts) -> None:
+    """Metadata from elements that carry no body text (meta, link, title, JSON-LD)."""
+    attrs = tag.attrs
+    if name == "meta":
+        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop") or attrs.get("http-equiv")
+        content = attrs.get("content")
+        if key and content:
+            facts.meta.setdefault(key.strip().lower(), []).append(content.strip())
+    elif name == "link":
+        rel = (attrs.get("rel") or "").lower()
+        if "canonical" in rel.split() and attrs.get("href") and facts.canonical is None:
+            facts.canonical = attrs["href"].strip()
+    elif name == "title":
+        if facts.title is None:
+            facts.title = " ".join(tag.get_text().split())
+    elif name == "script":
+        if "ld+json" in (attrs.get("type") or "").lower():
+            facts.jsonld.append(tag.get_text())
+
+
+def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
+    """One iterative walk over the soup: copy it into Nodes, flag furniture, total text, and note metadata."""
+    root = Node("#root", None)
+    stack: list[tuple[object, Node]] = [(iter(soup.contents), root)]
+    skip_tags = rules.SKIP_TAGS
+    block_tags = rules.BLOCK_TAGS
+    bp_tags = rules.BOILERPLATE_TAGS
+    soft_tags = rules.SOFT_BOILERPLATE_TAGS
+    roles = rules.BOILERPLATE_ROLES
+    hidden_re = rules.HIDDEN_STYLE_RE
+    signatures = facts.signatures
+    navstr = NavigableString
+    while stack:
+        it, node = stack[-1]
+        for child in it:  # type: ignore[attr-defined]
+            if type(child) is navstr:
+                node.children.append(child)
+                if len(child) < 120 and any(w in child for w in _DATE_WORDS):
+                    facts.date_line_nodes.append(node)
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name
+            if name in skip_tags:
+                _visit_skipped(child, name, facts)
+                continue
+            cnode = Node(name, node)
+            attrs = child.attrs
+            if attrs:
+                flags = 0
+                cls = attrs.get("class")
+                ident = attrs.get("id")
+                if cls or ident:
+                    key = f"{cls or ''} {ident or ''}".lower()
+                    flags = _class_flags(key)
+                    if _REFERENCES_CLASS_RE.search(key):
+                        facts.reference_nodes.append(cnode)
+                    if _BREADCRUMB_RE.search(key):
+                        facts.breadcrumb_nodes.append(cnode)
+                    if _AUTHOR_CLASS_RE.search(key):
+                        facts.author_nodes.append(cnode)
+                role = attrs.get("role")
+                if role and role.lower() in roles:
+                    flags |= BAD
+                if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+                    flags |= BAD | HIDDEN
+                style = attrs.get("style")
+                if style and hidden_re.search(style):
+                    flags |= BAD | HIDDEN
+                prop = attrs.get("itemprop")
+                if prop:
+                    p = prop.lower()
+                    if p in rules.POSITIVE_ITEMPROPS:
+                        flags = (flags & ~BAD) | POS if not flags & HIDDEN else flags
+                    elif p in rules.NEGATIVE_ITEMPROPS:
+                        flags |= BAD
+                    facts.itemprops.append((p, attrs.get("content") or attrs.get("datetime"), cnode))
+                label = attrs.get("aria-label")
+                if label and "breadcrumb" in label.lower():
+                    facts.breadcrumb_nodes.append(cnode)
+                    flags |= BAD
+                itemtype = attrs.get("itemtype")
+                if itemtype and "BreadcrumbList" in itemtype:
+                    facts.breadcrumb_nodes.append(cnode)
+                    flags |= BAD
+                if name == "a":
+                    rel = attrs.get("rel")
+                    if rel:
+                        rel = rel.lower()
+                        if "author" in rel:
+                            facts.author_nodes.append(cnode)
+                        elif "category" in rel or rel == "tag":
+                            facts.category_nodes.append(cnode)
+                elif name == "time":
+                    dt = attrs.get("datetime")
+                    if dt:
+                        facts.times.append((dt, node))
+                elif name == "html":
+                    lang = attrs.get("lang") or attrs.get("xml:lang")
+                    if lang and facts.lang is None:
+                        facts.lang = lang.strip()
+                if name in _UNBREAKABLE and not flags & HIDDEN:
+                    flags &= ~BAD
+                cnode.flags = flags
+            if name in bp_tags:
+                cnode.flags |= BAD
+            elif name in soft_tags:
+                cnode.flags |= SOFT
+            elif name == "head":
+                cnode.flags |= BAD
+            elif name == "h1":
+                facts.h1.append(cnode)
+            node.children.append(cnode)
+            stack.append((iter(child.contents), cnode))
+            break
+        else:
+            stack.pop()
+            _finish(node, block_tags, signatures)
+    return root
+
+
+_MIN_GOOD = 25  # characters of non-link text that make an inline run a paragraph
+
+
+def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, str], int]) -> None:
+    """Close a node: total its text and link lengths and its good/bad text for selection."""
+    text_len = link_len = 0
+    inline_len = inline_link = 0
+    good = bad = raw_good = 0.0
+    first = ""
+    for c in node.children:
+        if type(c) is Node:
+            text_len += c.text_len
+            link_len += c.link_len
+            good += c.good
+            bad += c.bad
+            raw_good += c.raw_good
+            if c.name not in block_tags:
+                inline_len += c.inline_len
+                inline_link += c.inline_link
+        else:
+            n = len(c.strip())
+            if n:
+                text_len += n
+                inline_len += n
+                if not first:
+                    first = c.strip()[:40]
+    name = node.name
+    if name == "a":
+        link_len = text_len
+        inline_link = inline_len
+    node.text_len = text_len
+    node.link_len = link_len
+    if name in block_tags or node.parent is None:
+        # a block closes its inline run: score it as a paragraph
+        if inline_len:
+            plain = inline_len - inline_link
+            if plain >= _MIN_GOOD and inline_link * 2 < inline_len:
+                good += plain
+                raw_good += plain
+                bad += inline_link
+            else:
+                bad += inline_link + plain * 0.5
+            if inline_len >= 40 and first:
+                sig = (inline_len, first)
+                node.sig = sig
+                signatures[sig] = signatures.get(sig, 0) + 1
+        node.inline_len = 0
+        node.inline_link = 0
+    else:
+        node.inline_len = inline_len
+        node.inline_link = inline_link
+    if node.flags & (BAD | SOFT):
+        bad += good
+        good = 0.0
+    node.good = good
+    node.bad = bad
+    node.raw_good = raw_good
+
+
+# --- stage: select ---------------------------------------------------------------------------------------------
+
+BAD_TEXT_WEIGHT = 0.5  # how much one character of furniture text costs against one of paragraph text
+POSITIVE_BONUS = 0.15  # share of the good text a positive class/id adds to a candidate's score
+
+
+def select_container(root: Node, article_body: str | None = None) -> Node:
+    """The element that maximises good text minus weighted furniture text: the article container.
+
+    ``article_body`` (JSON-LD articleBody) is a hint: not used for scoring yet.
+    """
+    best = root
+    best_score = float("-inf")
+    stack: list[Node] = [root]
+    while stack:
+        node = stack.pop()
+        if node.flags & (BAD | SOFT):
+            continue
+        if node.good > 0:
+            score = node.good - BAD_TEXT_WEIGHT * node.bad
+            if node.flags & POS:
+                score += POSITIVE_BONUS * node.good
+            if score > best_score:
+                best, best_score = node, score
+            stack.extend(c for c in node.children if type(c) is Node and c.good > 0)
+    return best
+
+
+# --- stage: collect --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Block:
+    """One line of output: a paragraph, heading, list item or table cell, with its link share."""
+
+    kind: str  # "p", "h", "li", "cell"
+    text: str
+    link_len: int
+    group: int  # id of the enclosing list/table (li, cell) or row, to rejoin them
+    sig: tuple[int, str] | None = None
+    level: int = 0
+
+
+_LIST_PARENTS = frozenset({"ul", "ol", "dl", "menu"})
+
+
+def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
+    """The text blocks of the container in document order, skipping flagged furniture.
+
+    A flagged child is kept anyway when it holds more than ``keep_share`` of the container's paragraph text
+    (a mislabelled article body).
+    """
+    blocks: list[Block] = []
+    pieces: list[str] = []
+    link_chars = [0]
+    total_raw = container.raw_good or 1.0
+    block_tags = rules.BLOCK_TAGS
+    state: dict[str, object] = {"kind": "p", "group": 0, "sig": None, "level": 0}
+
+    def flush() -> None:
+        if pieces:
+            text = " ".join("".join(pieces).split())
+            if text:
+                blocks.append(Block(state["kind"], text, link_chars[0], state["group"],  # type: ignore[arg-type]
+                                    state["sig"], state["level"]))  # type: ignore[arg-type]
+            pieces.clear()
+        link_chars[0] = 0
+
+    # stack items: Node to enter, or ("exit", node, saved_state)
+    stack: list[object] = [container]
+    link_depth = 0
+    while stack:
+        item = stack.pop()
+        if type(item) is tuple:
+            _, node, saved = item
+            if node.name == "a":
+                link_depth -= 1
+            else:
+                flush()
+                state.update(saved)
+            continue
+        if isinstance(item, str):
+            pieces.append(item)
+            if link_depth:
+                link_chars[0] += len(item.strip())
+            continue
+        node: Node = item  # type: ignore[no-redef]
+        if node is not container and node.flags & (BAD | SOFT):
+            if node.raw_good <= keep_share * total_raw or node.flags & HIDDEN:
+                if node.name not in block_tags:
+                    pieces.append(" ")
+                continue
+        name = node.name
+        if name == "a":
+            link_depth += 1
+            stack.append(("exit", node, None))
+        elif name in block_tags:
+            flush()
+            saved = dict(state)
+            if name in rules.HEADING_TAGS:
+                state.update(kind="h", level=int(name[1]))
+            elif name in rules.LIST_ITEM_TAGS:
+                parent = node.parent
+                state.update(kind="li", group=id(parent) if parent is not None else 0)
+            elif name in rules.CELL_TAGS:
+                parent = node.parent
+                state.update(kind="cell", group=id(parent) if parent is not None else 0)
+            state["sig"] = node.sig
+            stack.append(("exit", node, saved))
+        stack.extend(reversed(node.children))
+    flush()
+    return blocks
+
+
+# --- stage: post-process ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    """The body paragraphs and what post-processing moved out of them."""
+
+    paragraphs: list[str]
+    references: list[str]
+
+
+def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
+    text = block.text
+    n = len(text)
+    low = text.lower()
+    if n <= 140 and rules.BOILERPLATE_BLOCK_RE.match(low):
+        return True
+    if block.link_len * 2 > n and block.kind != "h" and (block.kind != "li" or block.link_len > 0.8 * n):
+        return True
+    if n <= rules.BOILERPLATE_PHRASE_MAX_CHARS and any(p in low for p in rules.BOILERPLATE_PHRASES):
+        return True
+    if block.sig is not None and signatures.get(block.sig, 0) > 1:
+        return True
+    return False
+
+
+def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], title: str | None) -> Collected:
+    """Drop furniture blocks (phrases, link lists, repeats, furniture sections), the headline, and join lists."""
+    title_key = " ".join(title.lower().split()) if title else None
+    kept: list[Block] = []
+    references: list[str] = []
+    skip_level = 0   # inside a furniture section opened by a heading of this level
+    ref_level = 0    # inside a references section
+    for block in blocks:
+        if block.kind == "h":
+            low = block.text.lower()
+            level = block.level or 6
+            if skip_level and level > skip_level:
+                continue
+            if ref_level and level > ref_level:
+                continue
+            skip_level = ref_level = 0
+            if title_key and (low == title_key or (len(low) > 15 and title_key.startswith(low))):
+                continue
+            if rules.REFERENCES_HEADING_RE.match(low):
+                ref_level = level
+                continue
+            if rules.BOILERPLATE_HEADING_RE.match(low):
+                skip_level = level
+                continue
+            if _is_furniture(block, signatures):
+                continue
+            kept.append(block)
+            continue
+        if skip_level:
+            continue
+        if ref_level:
+            references.append(block.text)
+            continue
+        if _is_furniture(block, signatures):
+            continue
+        kept.append(block)
+    # trailing headings with nothing after them are section titles of dropped furniture
+    while kept and kept[-1].kind == "h":
+        kept.pop()
+    paragraphs: list[str] = []
+    prev: Block | None = None
+    for block in kept:
+        if prev is not None and block.kind in ("li", "cell") and prev.kind == block.kind and prev.group == block.group:
+            sep = "\n" if block.kind == "li" else " | "
+            paragraphs[-1] += sep + block.text
+        elif prev is not None and block.kind == "cell" and prev.kind == "cell":
+            paragraphs[-1] += "\n" + block.text
+        else:
+            paragraphs.append(block.text)
+        prev = block
+    return Collected(paragraphs, references)

@@ -1,0 +1,362 @@
+"""Metadata fields from what the build walk noticed: JSON-LD first, then <meta>/OpenGraph, then visible DOM."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+from dateutil import parser as date_parser
+
+from stripper import rules
+from stripper.extract import Node, PageFacts
+
+_DEFAULT_DT = datetime(2000, 1, 1)
+_ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_YEAR_RE = re.compile(r"(19|20)\d\d")
+
+
+def normalize_date(value: str | None) -> str | None:
+    """An ISO 8601 string for a date/time string ("May 17, 2024" -> "2024-05-17"), or None if unparseable."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or len(value) > 80:
+        return None
+    try:
+        if _ISO_RE.match(value):
+            if len(value) == 10:
+                d = date.fromisoformat(value)
+                return d.isoformat() if 1990 <= d.year <= 2100 else None
+            dt = date_parser.isoparse(value.replace(" ", "T", 1) if value[10:11] == " " else value)
+        else:
+            if not _YEAR_RE.search(value):
+                return None
+            dt = date_parser.parse(value, default=_DEFAULT_DT, fuzzy=True)
+            if not 1990 <= dt.year <= 2100:
+                return None
+            if dt.hour == dt.minute == dt.second == 0 and ":" not in value:
+                return dt.date().isoformat()
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if not 1990 <= dt.year <= 2100:
+        return None
+    return dt.isoformat()
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _name_of(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict):
+        name = value.get("name")
+        if isinstance(name, list):
+            name = name[0] if name else None
+        if isinstance(name, str):
+            return name.strip() or None
+        if isinstance(name, dict):
+            return _name_of(name)
+    return None
+
+
+def _types(obj: dict[str, Any]) -> list[str]:
+    return [t.rsplit("/", 1)[-1] for t in _as_list(obj.get("@type")) if isinstance(t, str)]
+
+
+def parse_jsonld(texts: list[str]) -> list[dict[str, Any]]:
+    """Every JSON-LD object of the page, flattened out of lists and @graph (malformed blocks are skipped)."""
+    objects: list[dict[str, Any]] = []
+    for text in texts:
+        text = text.strip()
+        if not text:
+            continue
+        try:
+            data = json.loads(text, strict=False)
+        except ValueError:
+            try:
+                data = json.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False)
+            except ValueError:
+                continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                objects.append(item)
+                if "@graph" in item:
+                    stack.append(item["@graph"])
+                main = item.get("mainEntity")
+                if isinstance(main, dict | list):
+                    stack.append(main)
+    return objects
+
+
+def _main_object(objects: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """The page's main CreativeWork object and its type (the best-ranked type in rules.ARTICLE_TYPES)."""
+    best: dict[str, Any] | None = None
+    best_rank = len(rules.ARTICLE_TYPES)
+    best_type: str | None = None
+    for obj in objects:
+        for t in _types(obj):
+            if t in rules.ARTICLE_TYPES:
+                rank = rules.ARTICLE_TYPES.index(t)
+                # a WebPage wrapper loses to an Article that carries the body
+                if rank < best_rank:
+                    best, best_rank, best_type = obj, rank, t
+    if best is not None and best_type in ("WebPage",):
+        for obj in objects:
+            if obj is not best and any(t.endswith("Article") or t == "BlogPosting" for t in _types(obj)):
+                merged = dict(obj)
+                for k, v in best.items():
+                    merged.setdefault(k, v)
+                return merged, best_type
+    return best, best_type
+
+
+def _first_meta(meta: dict[str, list[str]], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        values = meta.get(key)
+        if values:
+            for v in values:
+                if v.strip():
+                    return v.strip()
+    return None
+
+
+def _clean_person(name: str) -> str | None:
+    name = " ".join(name.split())
+    name = re.sub(r"^(?:written\s+)?by\s*:?\s+", "", name, flags=re.I)
+    name = name.strip(" ,;|-–—")
+    if not name or len(name) > 80 or name.startswith("http") or "@" in name:
+        return None
+    return name
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for item in items:
+        key = item.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _node_text(node: Node, limit: int = 300) -> str:
+    text = node.text()
+    return text if len(text) <= limit else ""
+
+
+def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
+    """The metadata fields of the page (everything but ``text``)."""
+    objects = parse_jsonld(facts.jsonld)
+    main, main_type = _main_object(objects)
+    main = main or {}
+    meta = facts.meta
+
+    # title
+    title = _name_of({"name": main.get("headline")}) or _first_meta(meta, rules.META_TITLE)
+    if not title and facts.h1:
+        title = _node_text(facts.h1[0]) or None
+    if not title and facts.title:
+        title = facts.title
+    title = " ".join(title.split()) if title else None
+
+    # authors
+    authors = [n for n in (_name_of(a) for a in _as_list(main.get("author"))) if n]
+    if not authors:
+        value = _first_meta(meta, rules.META_AUTHOR)
+        if value and not value.startswith("http"):
+            authors = [a for a in re.split(r"\s*(?:,|;|\band\b|&)\s*", value) if a]
+    if not authors:
+        for prop, content, node in facts.itemprops:
+            if prop == "author":
+                name = content or _node_text(node, 120)
+                if name:
+                    authors.append(name)
+    if not authors:
+        for node in facts.author_nodes[:6]:
+            text = _node_text(node, 120)
+            m = rules.BYLINE_RE.match(text)
+            if m:
+                authors.append(m.group("name"))
+            elif node.name == "a" and text and len(text.split()) <= 5:
+                authors.append(text)
+    authors = _dedupe([a for a in (_clean_person(x) for x in authors) if a])
+
+    # reviewers
+    reviewers = [n for n in (_name_of(r) for r in _as_list(main.get("reviewedBy"))) if n]
+
+    # dates
+    published = normalize_date(_first_str(main.get("datePublished"))) or normalize_date(
+        _first_meta(meta, rules.META_PUBLISHED))
+    updated = normalize_date(_first_str(main.get("dateModified"))) or normalize_date(
+        _first_meta(meta, rules.META_UPDATED))
+    last_reviewed = normalize_date(_first_str(main.get("lastReviewed"))) or normalize_date(
+        _first_meta(meta, rules.META_REVIEWED))
+    if not (published and updated and last_reviewed) or not reviewers:
+        for prop, content, node in facts.itemprops:
+            if prop == "datepublished" and not published:
+                published = normalize_date(content or _node_text(node, 80))
+            elif prop == "datemodified" and not updated:
+                updated = normalize_date(content or _node_text(node, 80))
+        seen: set[int] = set()
+        for node in facts.date_line_nodes[:30]:
+            # the line and its parent ("Updated: <time>May 17, 2024</time>")
+            target = node if node.text_len > 25 or node.parent is None else node.parent
+            if id(target) in seen:
+                continue
+            seen.add(id(target))
+            line = _node_text(target, 250)
+            if not line:
+                continue
+            if not reviewers:
+                m = rules.REVIEWER_RE.search(line)
+                if m:
+                    reviewers.append(m.group("name").strip(" ,"))
+            for fname, rx in rules.DATE_LINE_RES.items():
+                m = rx.search(line)
+                if m:
+                    value = normalize_date(m.group("date"))
+                    if value:
+                        if fname == "updated" and not updated:
+                            updated = value
+                        elif fname == "published" and not published:
+                            published = value
+                        elif fname == "last_reviewed" and not last_reviewed:
+                            last_reviewed = value
+    if not published:
+        for dt, parent in facts.times[:3]:
+            context = _node_text(parent, 200).lower() if parent is not None else ""
+            if any(w in context for w in ("updat", "modif", "review", "revis")):
+                continue
+            published = normalize_date(dt)
+            if published:
+                break
+    reviewers = _dedupe([r for r in (_clean_person(x) for x in reviewers) if r])
+
+    # canonical, site name, language, description, type
+    canonical = facts.canonical or _first_meta(meta, ("og:url",))
+    if canonical:
+        canonical = urljoin(url, canonical) if url else canonical
+        if not canonical.startswith(("http://", "https://")):
+            canonical = None
+    publisher = _name_of(main.get("publisher"))
+    site_name = _first_meta(meta, ("og:site_name", "application-name")) or publisher
+    if not site_name:
+        for obj in objects:
+            if "WebSite" in _types(obj) and _name_of(obj):
+                site_name = _name_of(obj)
+                break
+    language = facts.lang or _first_meta(meta, rules.META_LANGUAGE) or _first_str(main.get("inLanguage"))
+    if language:
+        language = language.replace("_", "-").strip()[:20] or None
+    description = _first_meta(meta, rules.META_DESCRIPTION) or _first_str(main.get("description"))
+    description = " ".join(description.split()) if description else None
+    page_type = main_type
+    if page_type is None:
+        og_type = _first_meta(meta, rules.META_TYPE)
+        if og_type and og_type.lower() == "article":
+            page_type = "Article"
+
+    # categories: articleSection, breadcrumbs (JSON-LD, then visible), meta section, rel=category links
+    categories: list[str] = [s for s in (_first_str(x) for x in _as_list(main.get("articleSection"))) if s]
+    for obj in objects:
+        if "BreadcrumbList" in _types(obj):
+            for el in _as_list(obj.get("itemListElement")):
+                if isinstance(el, dict):
+                    name = _name_of(el) or _name_of(el.get("item"))
+                    if name:
+                        categories.append(name)
+    if not categories:
+        for node in facts.breadcrumb_nodes[:1]:
+            for a in _links_of(node):
+                categories.append(a)
+    if not categories:
+        value = _first_meta(meta, rules.META_SECTION)
+        if value:
+            categories.append(value)
+    if not categories:
+        for node in facts.category_nodes[:10]:
+            text = _node_text(node, 60)
+            if text:
+                categories.append(text)
+    title_low = (title or "").lower()
+    categories = _dedupe([c for c in (" ".join(c.split()) for c in categories)
+                          if c and c.lower() not in ("home", "homepage", "home page") and c.lower() != title_low
+                          and len(c) <= 80])
+
+    # references: JSON-LD citation, then reference sections noticed during the walk
+    references = [s for s in (_name_of(c) or _first_str(c) for c in _as_list(main.get("citation"))) if s]
+    if not references:
+        for node in facts.reference_nodes[:3]:
+            references.extend(_items_of(node))
+
+    return {
+        "title": title,
+        "authors": authors,
+        "reviewers": reviewers,
+        "published": published,
+        "updated": updated,
+        "last_reviewed": last_reviewed,
+        "canonical_url": canonical,
+        "site_name": site_name,
+        "language": language,
+        "categories": categories,
+        "description": description,
+        "references": _dedupe(references),
+        "page_type": page_type,
+        "_article_body": _first_str(main.get("articleBody")),
+    }
+
+
+def _first_str(value: Any) -> str | None:
+    for v in _as_list(value):
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+        if isinstance(v, dict):
+            name = _name_of(v)
+            if name:
+                return name
+    return None
+
+
+def _links_of(node: Node) -> list[str]:
+    """Texts of the links below a (small) node, e.g. breadcrumb items."""
+    out: list[str] = []
+    stack: list[Node | str] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node):
+            if item.name == "a":
+                text = item.text()
+                if text and len(text) <= 80:
+                    out.append(text)
+            else:
+                stack.extend(reversed(item.children))
+    return out
+
+
+def _items_of(node: Node) -> list[str]:
+    """Texts of list items (or paragraphs) below a node, e.g. a references section."""
+    out: list[str] = []
+    stack: list[Node | str] = [node]
+    while stack and len(out) < 200:
+        item = stack.pop()
+        if isinstance(item, Node):
+            if item.name in ("li", "p", "dd"):
+                text = item.text()
+                if len(text) >= 15:
+                    out.append(text)
+            else:
+                stack.extend(reversed(item.children))
+    return out

@@ -1,0 +1,237 @@
+"""Extraction rules as data: tag sets, class/id patterns and boilerplate phrases.
+
+Nothing here runs; ``stripper.extract`` and ``stripper.metadata`` apply these rules.  Each entry says which
+pages it is for.  Change a rule here without touching the algorithm.
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- pre-parse: elements whose whole source is cut out before BeautifulSoup builds a tree -------------------
+# Their content is never article text and they are often most of a page's bytes (inline JS bundles, SVG icon
+# sprites).  JSON-LD scripts are kept: they carry the metadata and the articleBody hint.
+PRECUT_ELEMENTS: tuple[str, ...] = (
+    "script",    # inline JS of every modern page (JSON-LD scripts are kept, see KEEP_SCRIPT_TYPES)
+    "style",     # inline CSS
+    "noscript",  # tracking pixels, "please enable JavaScript" notices
+    "svg",       # icon sprites (hundreds of <path> nodes in share bars and menus)
+    "template",  # client-side templates of widgets
+    "iframe",    # embedded ads and videos (their inner HTML is a fallback notice)
+    "select",    # language / country pickers
+    "textarea",  # comment forms
+)
+KEEP_SCRIPT_TYPES: tuple[str, ...] = ("ld+json",)  # application/ld+json metadata blocks
+
+# --- walk: elements skipped entirely (no text, no children) ------------------------------------------------
+SKIP_TAGS: frozenset[str] = frozenset({
+    "script", "style", "noscript", "template", "svg", "iframe", "canvas", "object", "embed", "applet",
+    "audio", "video", "source", "track", "map", "select", "option", "textarea", "input", "button",
+    "img", "picture", "meta", "link", "base", "param", "title", "math", "frame", "frameset",
+})
+
+# Elements that end a line of text; everything else is inline.
+BLOCK_TAGS: frozenset[str] = frozenset({
+    "address", "article", "aside", "blockquote", "body", "center", "dd", "details", "dialog", "dir", "div",
+    "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+    "header", "hgroup", "hr", "html", "li", "main", "menu", "nav", "ol", "p", "pre", "section", "summary",
+    "table", "tbody", "thead", "tfoot", "tr", "td", "th", "ul", "caption", "br", "legend", "noframes",
+})
+HEADING_TAGS: frozenset[str] = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+LIST_ITEM_TAGS: frozenset[str] = frozenset({"li", "dt", "dd"})
+CELL_TAGS: frozenset[str] = frozenset({"td", "th"})
+
+# Structural page furniture (site header, menus, sidebars, footers, forms): never the article, on any site.
+BOILERPLATE_TAGS: frozenset[str] = frozenset({"nav", "aside", "footer", "form", "menu", "dialog", "fieldset"})
+# <header> holds the headline and byline (metadata, not body text) on article templates.
+SOFT_BOILERPLATE_TAGS: frozenset[str] = frozenset({"header", "figcaption", "address", "legend", "caption"})
+
+# ARIA roles of page furniture (WAI-ARIA landmark roles used by most templates since ~2012).
+BOILERPLATE_ROLES: frozenset[str] = frozenset({
+    "navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog", "menu",
+    "menubar", "toolbar", "tablist", "alert", "note", "status",
+})
+
+# class/id tokens of page furniture.  Matched on the element's class and id joined by spaces, lower-cased.
+# Word-ish boundaries: "-", "_", " " or camelCase edges count as separators (see NEGATIVE_CLASS_RE).
+NEGATIVE_CLASS_WORDS: tuple[str, ...] = (
+    "comment", "comments", "disqus", "respond", "reply",           # comment threads (WordPress, Disqus)
+    "share", "sharing", "social", "sociable", "addthis", "shareaholic",  # share bars
+    "sidebar", "side-bar", "rail", "widget", "widgets",             # side columns
+    "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "crumbs", "pagination", "pager",
+    "footer", "foot", "masthead", "topbar", "header-bar",
+    "related", "recommended", "recommendations", "popular", "trending", "most-read", "mostread", "more-stories",
+    "read-more", "readmore", "also-read", "further-reading", "outbrain", "taboola", "zergnet", "recirc",
+    "newsletter", "subscribe", "subscription", "signup", "sign-up", "optin", "opt-in", "paywall", "regwall",
+    "promo", "promotion", "sponsor", "sponsored", "advert", "advertisement", "ad", "ads", "adslot", "ad-slot",
+    "adunit", "ad-unit", "dfp", "gpt", "banner", "affiliate",
+    "disclosure", "disclaimer-box",
+    "author-bio", "authorbio", "author-box", "bio", "about-author", "about-the-author", "contributor-bio",
+    "byline", "dateline", "timestamp", "post-meta", "entry-meta", "article-meta", "meta-data",
+    "tags", "tag-list", "tagcloud", "tag-cloud", "taxonomy", "categories", "category",
+    "cookie", "cookies", "consent", "gdpr", "modal", "popup", "pop-up", "overlay", "lightbox", "toast",
+    "print", "toolbar", "tools", "utility", "hidden", "visually-hidden", "sr-only", "screen-reader-text",
+    "caption", "credit", "credits", "photo-credit", "image-credit", "wp-caption-text",
+    "skip", "skip-link", "jump", "toc", "table-of-contents",
+    "login", "signin", "search", "searchform",
+    "trust", "promise", "newsletter-signup", "inline-newsletter",
+    "video", "player", "playlist", "gallery", "slideshow", "carousel",
+    "feedback", "rating", "poll", "survey",
+)
+# class/id tokens of article bodies (WordPress, Drupal, news CMSs, schema.org itemprop names).
+POSITIVE_CLASS_WORDS: tuple[str, ...] = (
+    "article-body", "articlebody", "article-content", "article-text", "articletext", "article__body",
+    "article__content", "story-body", "storybody", "story-content", "story-text", "post-body", "post-content",
+    "postcontent", "entry-content", "entrycontent", "entry-body", "content-body", "body-text", "bodytext",
+    "main-content", "maincontent", "page-content", "rich-text", "richtext", "field-body", "field-name-body",
+    "text-content", "article-main", "blog-post", "post-text", "news-text", "article-detail",
+)
+
+
+def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+    return re.compile(rf"(?:^|[\s_\-:/.])(?:{alternatives})(?=$|[\s_\-:/.\d])")
+
+
+NEGATIVE_CLASS_RE: re.Pattern[str] = _word_pattern(NEGATIVE_CLASS_WORDS)
+POSITIVE_CLASS_RE: re.Pattern[str] = _word_pattern(POSITIVE_CLASS_WORDS)
+
+# itemprop values: body of schema.org CreativeWork microdata (positive) and page furniture (negative).
+POSITIVE_ITEMPROPS: frozenset[str] = frozenset({"articlebody", "text", "mainentityofpage", "reviewbody"})
+NEGATIVE_ITEMPROPS: frozenset[str] = frozenset({"author", "publisher", "comment", "breadcrumb", "headline",
+                                                "datepublished", "datemodified", "keywords", "about"})
+
+# Hidden elements (content behind popovers and collapsed menus).
+HIDDEN_STYLE_RE: re.Pattern[str] = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+# --- boilerplate phrases --------------------------------------------------------------------------------
+# A text block (paragraph, heading, list item) that matches is dropped from the body.  Lower-cased text.
+# Whole-block phrases: the block is short and says nothing else (share bars, section headings of furniture).
+BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
+    r"^(?:"
+    r"share|share this( article| story| page)?|share on \w+|tweet|print|email|e-?mail this|save|"  # share bars
+    r"advertisement|advertiser disclosure|sponsored( content)?|ad|ads|"                              # ad labels
+    r"how we make money|our promise to you|editorial (process|policy|standards)|"                   # wisegeek-type
+    r"discussion comments|comments?|\d+ comments?|leave a (comment|reply)|post a comment|"           # comments
+    r"related( articles| stories| posts| content| topics)?|you may also like|recommended( for you)?|"  # recirc
+    r"more from .{1,40}|read more|read next|keep reading|most popular|trending( now)?|"
+    r"sign up|subscribe( now)?|newsletter|.{0,40}, in your inbox|"                                   # newsletters
+    r"follow us( on .{1,30})?|skip to (main )?content|back to top|top of page|"                     # navigation
+    r"cookie (settings|policy|preferences)|accept( all)?( cookies)?|"                               # consent
+    r"image|photo|video|getty images|credit:.*|photo:.*|image:.*|"                                   # credits
+    r"(updated|published|posted|reviewed)( on)?:? .{0,40}|by .{1,60}|written by .{1,60}|"           # bylines
+    r"medically reviewed by .{1,120}|fact checked by .{1,80}"
+    r")[\s.:!|»›>]*$"
+)
+# Phrases that mark a block as furniture wherever they occur in it (disclosures, promises, editorial-process
+# notes, newsletter pitches, copyright lines).  Applied to blocks under BOILERPLATE_PHRASE_MAX_CHARS only.
+BOILERPLATE_PHRASES: tuple[str, ...] = (
+    "we may earn a commission",                 # affiliate disclosures (health/product review sites)
+    "we may receive a commission",
+    "earn a commission from",
+    "advertising-supported platform",           # ad disclosures
+    "independent & ad-supported",
+    "independent and ad-supported",
+    "affiliate partners",
+    "affiliate links",
+    "is dedicated to providing accurate",       # editorial-process notes
+    "our editorial process",
+    "read our editorial",
+    "fact-checking process",
+    "strict editorial policy",
+    "sourcing guidelines",
+    "our promise to you",                       # site promise blocks
+    "trusted resource for readers",
+    "sign up for our",                          # newsletter pitches
+    "subscribe to our",
+    "delivered to your inbox",
+    "delivered daily",
+    "in your inbox",
+    "get our newsletter",
+    "all rights reserved",                      # footers
+    "this material may not be published",
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "we use cookies",
+    "uses cookies",
+    "click here to",                            # calls to action
+    "follow us on",
+    "like us on facebook",
+    "share this article",
+    "share on facebook",
+    "not intended as a substitute",             # health-site boilerplate disclaimers
+    "not a substitute for professional medical advice",
+    "does not provide medical advice",
+    "for informational purposes only",
+    "this article was originally published",
+    "is a talented writer",
+    "a talented writer",
+)
+BOILERPLATE_PHRASE_MAX_CHARS = 700
+
+# Headings that open a furniture section: the heading's section (parent element) is dropped when it is
+# small compared with the article (author boxes, newsletter boxes, promise blocks, comment sections).
+BOILERPLATE_HEADING_RE: re.Pattern[str] = re.compile(
+    r"^(?:our promise to you|about the author|about the authors?|author bio|discussion comments|comments?|"
+    r"\d+ comments?|leave a (comment|reply)|related( articles| stories| posts| content| reading)?|"
+    r"you may also like|recommended( for you| reading)?|more (stories|articles|news)( from .{1,40})?|"
+    r"most (popular|read|viewed)|trending( now| stories)?|read (more|next)|"
+    r"sign up.{0,60}|subscribe.{0,60}|.{0,40}newsletter.{0,40}|.{0,40}, in your inbox|"
+    r"share( this)?( article| story)?|follow us.{0,30}|advertisement|sponsored.{0,40}|"
+    r"how we make money|advertiser disclosure|editorial (process|policy)|popular (posts|stories|articles)|"
+    r"latest (news|stories|articles|posts)|what to read next|don'?t miss|in case you missed it|"
+    r"more on this( topic)?|see also|explore more|we recommend|join the conversation"
+    r")[\s.:!?]*$"
+)
+
+# Texts of links that are navigation furniture even inside an article (lower-cased, whole link text).
+BOILERPLATE_LINK_RE: re.Pattern[str] = re.compile(
+    r"^(?:read more|continue reading|click here|more|next|previous|back to top|see more|view all)[\s.»›>]*$"
+)
+
+# --- metadata ---------------------------------------------------------------------------------------------
+# <meta name|property|itemprop> keys (lower-cased) for each metadata field, best first.
+META_TITLE = ("og:title", "twitter:title", "dc.title", "citation_title", "title", "headline")
+META_DESCRIPTION = ("description", "og:description", "twitter:description", "dc.description")
+META_SITE_NAME = ("og:site_name", "application-name", "publisher", "dc.publisher", "twitter:site")
+META_AUTHOR = ("author", "article:author", "dc.creator", "citation_author", "byl", "parsely-author",
+               "sailthru.author", "dcterms.creator")
+META_PUBLISHED = ("article:published_time", "datepublished", "dc.date.issued", "dcterms.created",
+                  "citation_publication_date", "pubdate", "publishdate", "date", "dc.date", "og:published_time",
+                  "sailthru.date", "parsely-pub-date", "dcterms.issued", "publish-date", "article.published")
+META_UPDATED = ("article:modified_time", "datemodified", "og:updated_time", "dcterms.modified", "last-modified",
+                "lastmod", "dc.date.modified", "revised", "article.updated")
+META_REVIEWED = ("lastreviewed", "dc.date.reviewed", "last-reviewed", "reviewed")
+META_SECTION = ("article:section", "section", "category", "parsely-section", "sailthru.tags", "article:tag",
+                "keywords-section")
+META_LANGUAGE = ("og:locale", "content-language", "language", "dc.language", "inlanguage")
+META_TYPE = ("og:type",)
+
+# Visible byline / date lines (short text blocks outside the body), e.g. "Updated: May 17, 2024",
+# "Medically reviewed by Jane Doe, MD — Written by John Roe — Updated on March 3, 2020".
+DATE_LINE_RES: dict[str, re.Pattern[str]] = {
+    "last_reviewed": re.compile(
+        r"(?:last\s+)?(?:medically\s+)?reviewed(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})", re.I),
+    "updated": re.compile(r"(?:last\s+)?(?:updated|modified|revised)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})",
+                          re.I),
+    "published": re.compile(r"(?:published|posted|first published)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})",
+                            re.I),
+}
+REVIEWER_RE: re.Pattern[str] = re.compile(
+    r"(?:medically\s+)?reviewed\s+by\s*:?\s*(?P<name>[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]*){0,4}(?:,\s*[A-Z][A-Za-z.,\s]{1,20})?)"
+)
+BYLINE_RE: re.Pattern[str] = re.compile(r"^(?:written\s+)?by\s*:?\s+(?P<name>[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]*){0,3})")
+
+# Headings that open a references / sources list (collected into ``references``, kept out of the body).
+REFERENCES_HEADING_RE: re.Pattern[str] = re.compile(
+    r"^(?:references?|sources?|citations?|bibliography|works cited|further reading|literature cited|"
+    r"sources and references|article sources)[\s.:]*$", re.I
+)
+
+# schema.org types that are the page's main content (JSON-LD @type), best first.
+ARTICLE_TYPES: tuple[str, ...] = (
+    "MedicalWebPage", "MedicalScholarlyArticle", "MedicalCondition", "NewsArticle", "ReportageNewsArticle",
+    "AnalysisNewsArticle", "OpinionNewsArticle", "BlogPosting", "ScholarlyArticle", "TechArticle", "Report",
+    "Article", "WebPage", "Recipe", "HowTo", "QAPage", "FAQPage",
+)

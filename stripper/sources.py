@@ -1,0 +1,108 @@
+"""Inputs of ``healthdex clean``: HTML files (plain or gzipped), folders of them, and WARC files."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from healthdex.errors import UserError
+
+HTML_SUFFIXES: tuple[str, ...] = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+WARC_SUFFIXES: tuple[str, ...] = (".warc", ".warc.gz")
+MAX_PAGE_BYTES = 50_000_000
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page to clean: where it came from, its bytes (or the reason it could not be read), url and charset."""
+
+    source: str
+    body: bytes | None
+    url: str | None = None
+    http_charset: str | None = None
+    error: str | None = None
+
+
+def _is_html(path: Path) -> bool:
+    return path.name.lower().endswith(HTML_SUFFIXES)
+
+
+def _is_warc(path: Path) -> bool:
+    return path.name.lower().endswith(WARC_SUFFIXES)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named and the HTML/WARC files under folders named (recursive, sorted); UserError if missing."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise UserError(f"no such file or folder: {raw}")
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and (_is_html(p) or _is_warc(p))))
+        else:
+            out.append(path)
+    return out
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header value, or None."""
+    if not content_type:
+        return None
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'")
+    return None
+
+
+def _read_file(path: Path) -> Page:
+    try:
+        if path.name.lower().endswith(".gz"):
+            with gzip.open(path, "rb") as fh:
+                body = fh.read(MAX_PAGE_BYTES)
+        else:
+            with path.open("rb") as fh:
+                body = fh.read(MAX_PAGE_BYTES)
+    except (OSError, EOFError) as exc:
+        return Page(str(path), None, error=f"cannot read file: {exc}".splitlines()[0])
+    return Page(str(path), body)
+
+
+def _read_warc(path: Path) -> Iterator[Page]:
+    from warcio.archiveiterator import ArchiveIterator
+
+    try:
+        with path.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type != "response":
+                    continue
+                record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+                source = f"{path}#{record_id}"
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
+                if not content_type or "html" not in content_type.lower():
+                    continue
+                try:
+                    body = record.content_stream().read(MAX_PAGE_BYTES)
+                except Exception as exc:  # noqa: BLE001 - a damaged record must not stop the run
+                    yield Page(source, None, url, error=f"cannot read WARC record: {exc}".splitlines()[0])
+                    continue
+                yield Page(source, body, url, charset_of(content_type))
+    except Exception as exc:  # noqa: BLE001 - truncated or non-WARC file
+        yield Page(str(path), None, error=f"cannot read WARC: {type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def iter_pages(paths: Iterable[str | Path], url: str | None = None) -> Iterator[Page]:
+    """Every page of the given paths in order.  ``url`` applies to a single HTML file only."""
+    files = expand_paths(paths)
+    if url is not None and (len(files) != 1 or _is_warc(files[0])):
+        raise UserError("--url needs exactly one HTML file")
+    for path in files:
+        if _is_warc(path):
+            yield from _read_warc(path)
+        else:
+            page = _read_file(path)
+            yield Page(page.source, page.body, url, None, page.error) if url else page
