@@ -49,16 +49,20 @@ def replay_command(source: str, port: int, host: str | None, faults_file: str | 
 
     server = ReplayServer(source, host=host or "127.0.0.1", port=port, faults=faults, allow_remote=host is not None,
                           on_request=emit if verbose else None, verbose=verbose)
-    server.start()
-    fault_note = f", {len(server.faults)} fault rule(s)" if len(server.faults) else ""
-    click.echo(f"replay: serving {len(server.archive)} pages from {server.archive.description} on "
-               f"{server.proxy_url} (use it as the HTTP/HTTPS proxy){fault_note}")
-    sys.stdout.flush()
 
     def on_signal(signum: int, frame: object) -> None:
         server._stopping.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous = signal.signal(signal.SIGTERM, on_signal)  # installed before the ready line is printed
+    try:
+        server.start()
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        raise
+    fault_note = f", {len(server.faults)} fault rule(s)" if len(server.faults) else ""
+    click.echo(f"replay: serving {len(server.archive)} pages from {server.archive.description} on "
+               f"{server.proxy_url} (use it as the HTTP/HTTPS proxy){fault_note}")
+    sys.stdout.flush()
     try:
         server.wait()
     except KeyboardInterrupt:

@@ -292,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             response = self._page_response(page)
             if rule is None or not (rule.gzip or rule.truncate_gzip):
-                return self._conditional(page, response)
+                response = self._conditional(page, response)
         if rule is not None:
             response = self._apply_body_faults(response, rule)
         return response
