@@ -62,6 +62,13 @@ def _fmt(as_json: bool, as_jsonl: bool) -> str:
     metavar="QUERIES.tsv",
     help="Read qid<TAB>query lines ('-' for stdin) and write a TREC run to stdout.",
 )
+@click.option(
+    "--ranking",
+    type=click.Choice(["default", "whoosh"]),
+    default="default",
+    show_default=True,
+    help="'whoosh': plain Whoosh BM25F over OR-ed words, for comparison.",
+)
 @click.option("--syntax", is_flag=True, help="With --batch: parse topics as query syntax, not plain words.")
 def search_command(
     query,
@@ -77,15 +84,18 @@ def search_command(
     plain,
     no_color,
     batch,
+    ranking,
     syntax,
 ):
     from healthdex.errors import UserError
+    from search_cli.query import Ranking
 
+    ranking = Ranking.named(ranking)
     synonyms = False if no_synonyms else (synonyms_file or True)
     if batch is not None:
         if query:
             raise UserError("give either QUERY or --batch, not both")
-        return _batch(index_dir, batch, limit, synonyms, not syntax)
+        return _batch(index_dir, batch, limit, synonyms, not syntax, ranking)
     if query is None:
         raise UserError("missing QUERY (or --batch FILE)")
     fmt = _fmt(as_json, as_jsonl)
@@ -102,6 +112,7 @@ def search_command(
         synonyms=synonyms,
         facets=[f for f in facets.split(",") if f.strip()],
         plain=plain,
+        ranking=ranking,
     )
     text = format_results(res, fmt, color=use_color(no_color))
     if text:
@@ -109,7 +120,7 @@ def search_command(
     sys.exit(0 if res.hits or (limit == 0 and res.total) else 1)
 
 
-def _batch(index_dir, path, limit, synonyms, plain):
+def _batch(index_dir, path, limit, synonyms, plain, ranking):
     from healthdex.errors import UserError
     from search_cli.search import batch
 
@@ -120,7 +131,7 @@ def _batch(index_dir, path, limit, synonyms, plain):
     with fh:
         lines = list(fh)
     out = sys.stdout
-    for line in batch(index_dir, lines, limit=limit or 1000, synonyms=synonyms, plain=plain):
+    for line in batch(index_dir, lines, limit=limit or 1000, synonyms=synonyms, plain=plain, ranking=ranking):
         out.write(line + "\n")
     out.flush()
 

@@ -60,6 +60,10 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")
 class Ranking:
     """Knobs of the free-text ranking; the defaults are the shipped, benchmarked ones (bench/relevance.py)."""
 
+    profile: str = "healthdex"  # "whoosh": plain Whoosh BM25F + OR of the words, for comparison only
+    k1: float = 1.2  # BM25F term-frequency saturation
+    b: float = 0.75  # BM25F length normalisation (text field)
+    title_b: float = 0.75  # ... for the short title field
     title_boost: float = 1.0  # query-side weight of a title match relative to a text match
     synonym_weight: float = 0.5  # an expanded name counts this much of the words the user typed
     coord_short: float = 0.9  # OrGroup.factory-style coordination scale for short queries (<= 3 terms)
@@ -69,6 +73,28 @@ class Ranking:
     pair_boost: float = 0.0  # weight of each adjacent-pair proximity bonus (0 disables)
     pair_slop: int = 2
     max_pairs: int = 8
+
+    @classmethod
+    def named(cls, name: str | None) -> Ranking:
+        if not name or name in ("default", "healthdex"):
+            return cls()
+        if name in ("whoosh", "whoosh-defaults"):
+            return cls(
+                profile="whoosh",
+                coord_short=0.0,
+                coord_long=0.0,
+                stopword_min_words=10**9,
+                synonym_weight=0.0,
+                pair_boost=0.0,
+            )
+        raise UserError(f"unknown ranking '{name}' (choose from: default, whoosh)")
+
+    def weighting(self):
+        from whoosh import scoring
+
+        if self.profile == "whoosh":
+            return scoring.BM25F()
+        return scoring.BM25F(B=self.b, K1=self.k1, title_B=self.title_b)
 
 
 @dataclass
@@ -276,10 +302,13 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
 
     clauses = []
     for t, n in qtf.items():
-        clauses.append(term_clause(t, 1.0 + 0.5 * (n - 1) ** 0.5 if n > 1 else 1.0))
+        if ranking.profile == "whoosh":
+            clauses.append(term_clause(t))
+        else:
+            clauses.append(term_clause(t, 1.0 + 0.5 * (n - 1) ** 0.5 if n > 1 else 1.0))
 
     expanded = []
-    if synonyms is not None and len(synonyms):
+    if synonyms is not None and len(synonyms) and ranking.synonym_weight > 0:
         for m in synonyms.find(raw_words):
             alts = []
             for alt in m.alternatives:

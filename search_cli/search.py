@@ -32,7 +32,7 @@ FACETS = {
     "lang": "language",
     "language": "language",
 }
-SPELL_FIELDS = ("spelling", "spell", "spell_words", "words")
+SPELL_FIELDS = ("spell_text", "spelling", "spell")
 LITTLE = 3  # a query "finds little" below this many hits: look for a spelling correction
 
 
@@ -263,7 +263,7 @@ def search(
     ix = ix or open_index(index_dir)
     table = load_synonyms(synonyms)
     built = build_query(ix.schema, query, synonyms=table, ranking=ranking, plain=plain)
-    with ix.searcher(weighting=_weighting()) as searcher:
+    with ix.searcher(weighting=_weighting(ranking)) as searcher:
         results, total = _run(searcher, built, limit, offset, sort)
         hits = [_make_hit(h, offset + i + 1, snippets) for i, h in enumerate(results[offset : offset + limit])]
         out = SearchResults(
@@ -293,14 +293,8 @@ def search(
     return out
 
 
-def _weighting():
-    from whoosh import scoring
-
-    return scoring.BM25F(B=BM25_B, K1=BM25_K1)
-
-
-BM25_K1 = 1.2
-BM25_B = 0.75
+def _weighting(ranking: Ranking | None = None):
+    return (ranking or Ranking()).weighting()
 
 
 def _run(searcher, built, limit, offset, sort):
@@ -332,7 +326,7 @@ def batch(
     """TREC run lines (``qid Q0 docid rank score tag``) for ``qid<TAB>query`` lines."""
     ix = open_index(index_dir)
     table = load_synonyms(synonyms)
-    with ix.searcher(weighting=_weighting()) as searcher:
+    with ix.searcher(weighting=_weighting(ranking)) as searcher:
         for lineno, raw in enumerate(lines, 1):
             line = raw.rstrip("\r\n")
             if not line.strip() or line.startswith("#"):
