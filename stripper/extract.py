@@ -77,17 +77,23 @@ def parse(html: str) -> BeautifulSoup:
 # --- stage: build ------------------------------------------------------------------------------------------------
 
 # Node flags
-BAD = 1        # page furniture by tag, role, class/id or hidden: never body text
+BAD = 1        # page furniture by tag, role, itemprop or hidden: never body text
 SOFT = 2       # header / caption / address: not body text unless it is the selected container
 POS = 4        # positive class/id/itemprop: looks like an article body
-HIDDEN = 8
+HIDDEN = 8     # hidden by attribute or style
+CBAD = 16      # furniture by class/id: overridden when the element holds the headline or an article body
+FURNITURE = BAD | SOFT | CBAD
+# marks: what a subtree holds (propagated bottom-up); a flagged layout wrapper holding these is not furniture
+M_H1 = 1
+M_BODY = 2
+M_MAIN = 4
 
 
 class Node:
     """A light copy of one element: its children (Nodes and text strings) and the totals selection needs."""
 
     __slots__ = ("name", "parent", "children", "flags", "text_len", "link_len", "good", "bad", "raw_good",
-                 "inline_len", "inline_link", "sig", "level")
+                 "inline_len", "inline_link", "sig", "level", "marks", "lgood", "lbad", "g0", "g1", "g2", "gdeep")
 
     def __init__(self, name: str, parent: Node | None) -> None:
         self.name = name
@@ -103,6 +109,11 @@ class Node:
         self.inline_link = 0
         self.sig: tuple[int, str] | None = None
         self.level = 0
+        self.marks = 0
+        self.lgood = 0.0  # good/bad text when class/id signals are ignored (fallback selection)
+        self.lbad = 0.0
+        # good text by distance below this node: own inline run, children's, grandchildren's, deeper
+        self.g0 = self.g1 = self.g2 = self.gdeep = 0.0
 
     def text(self) -> str:
         """All text below this node, whitespace-collapsed (iterative)."""
@@ -146,7 +157,7 @@ def _class_flags(key: str) -> int:
     if rules.POSITIVE_CLASS_RE.search(key):
         flags |= POS
     elif rules.NEGATIVE_CLASS_RE.search(key):
-        flags |= BAD
+        flags |= CBAD
     return flags
 
 
@@ -230,7 +241,7 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                 if prop:
                     p = prop.lower()
                     if p in rules.POSITIVE_ITEMPROPS:
-                        flags = (flags & ~BAD) | POS if not flags & HIDDEN else flags
+                        flags = (flags & ~(BAD | CBAD)) | POS if not flags & HIDDEN else flags
                     elif p in rules.NEGATIVE_ITEMPROPS:
                         flags |= BAD
                     facts.itemprops.append((p, attrs.get("content") or attrs.get("datetime"), cnode))
@@ -259,7 +270,7 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                     if lang and facts.lang is None:
                         facts.lang = lang.strip()
                 if name in _UNBREAKABLE and not flags & HIDDEN:
-                    flags &= ~BAD
+                    flags &= ~(BAD | CBAD)
                 cnode.flags = flags
             if name in bp_tags:
                 cnode.flags |= BAD
@@ -285,14 +296,22 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
     """Close a node: total its text and link lengths and its good/bad text for selection."""
     text_len = link_len = 0
     inline_len = inline_link = 0
-    good = bad = raw_good = 0.0
+    good = bad = raw_good = lgood = lbad = 0.0
+    g0 = g1 = g2 = gdeep = 0.0
     first = ""
+    marks = 0
     for c in node.children:
         if type(c) is Node:
+            g1 += c.g0
+            g2 += c.g1
+            gdeep += c.g2 + c.gdeep
+            marks |= c.marks
             text_len += c.text_len
             link_len += c.link_len
             good += c.good
             bad += c.bad
+            lgood += c.lgood
+            lbad += c.lbad
             raw_good += c.raw_good
             if c.name not in block_tags:
                 inline_len += c.inline_len
@@ -315,11 +334,15 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         if inline_len:
             plain = inline_len - inline_link
             if plain >= _MIN_GOOD and inline_link * 2 < inline_len:
+                g0 = plain
                 good += plain
+                lgood += plain
                 raw_good += plain
                 bad += inline_link
+                lbad += inline_link
             else:
                 bad += inline_link + plain * 0.5
+                lbad += inline_link + plain * 0.5
             if inline_len >= 40 and first:
                 sig = (inline_len, first)
                 node.sig = sig
@@ -329,9 +352,30 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
     else:
         node.inline_len = inline_len
         node.inline_link = inline_link
-    if node.flags & (BAD | SOFT):
+    flags = node.flags
+    if flags & POS and raw_good >= 200:
+        marks |= M_BODY
+    if name == "h1":
+        marks |= M_H1
+    elif name == "main":
+        marks |= M_MAIN
+    if flags & (BAD | CBAD) and marks and not flags & HIDDEN and (flags & CBAD or name == "form"):
+        # a layout wrapper ("container has-sidebar", an ASP.NET page <form>) around the article
+        flags &= ~(BAD | CBAD)
+        node.flags = flags
+    if flags & FURNITURE:
         bad += good
-        good = 0.0
+        good = g0 = g1 = g2 = gdeep = 0.0
+        if flags & (BAD | SOFT):
+            lbad += lgood
+            lgood = 0.0
+    node.lgood = lgood
+    node.lbad = lbad
+    node.g0 = g0
+    node.g1 = g1
+    node.g2 = g2
+    node.gdeep = gdeep
+    node.marks = marks
     node.good = good
     node.bad = bad
     node.raw_good = raw_good
@@ -340,6 +384,9 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
 # --- stage: select ---------------------------------------------------------------------------------------------
 
 BAD_TEXT_WEIGHT = 0.5  # how much one character of furniture text costs against one of paragraph text
+# weight of paragraph text by its distance below a candidate: paragraphs that are children or grandchildren
+# count fully, deeper ones less (an article's paragraphs sit together; teaser excerpts are scattered deep)
+NEAR_WEIGHTS = (1.0, 1.0, 1.0, 0.3)
 POSITIVE_BONUS = 0.15  # share of the good text a positive class/id adds to a candidate's score
 
 
@@ -348,20 +395,64 @@ def select_container(root: Node, article_body: str | None = None) -> Node:
 
     ``article_body`` (JSON-LD articleBody) is a hint: not used for scoring yet.
     """
+    best = _expand(_best(root, False))
+    if best.good < LOOSE_FALLBACK_RATIO * root.lgood:
+        # class/id signals removed most of the page's paragraph text: they were wrong (layout classes)
+        loose = _best(root, True)
+        if loose.lgood > LOOSE_FALLBACK_RATIO * root.lgood:
+            return loose
+    return best
+
+
+LOOSE_FALLBACK_RATIO = 0.25
+EXPAND_RATIO = 2.5  # move up to the parent while what it adds is this many times more paragraph than furniture
+
+
+def _expand(node: Node) -> Node:
+    """Climb while an ancestor adds mostly paragraph text (an article split into sibling parts).
+
+    Wrappers that add nothing are looked through (up to ``EXPAND_LOOKUP`` levels).
+    """
+    ancestor = node.parent
+    steps = 0
+    while ancestor is not None and not ancestor.flags & FURNITURE and steps < EXPAND_LOOKUP:
+        added_good = ancestor.good - node.good
+        added_bad = ancestor.bad - node.bad
+        if added_good > 0:
+            if added_good < EXPAND_RATIO * added_bad:
+                break
+            node = ancestor
+            steps = 0
+        else:
+            steps += 1
+        ancestor = ancestor.parent
+    return node
+
+
+EXPAND_LOOKUP = 4
+
+
+def _best(root: Node, loose: bool) -> Node:
     best = root
     best_score = float("-inf")
     stack: list[Node] = [root]
+    mask = (BAD | SOFT) if loose else FURNITURE
     while stack:
         node = stack.pop()
-        if node.flags & (BAD | SOFT):
+        if node.flags & mask:
             continue
-        if node.good > 0:
-            score = node.good - BAD_TEXT_WEIGHT * node.bad
+        good, bad = (node.lgood, node.lbad) if loose else (node.good, node.bad)
+        if good > 0:
+            if loose:
+                score = good - BAD_TEXT_WEIGHT * bad
+            else:
+                w0, w1, w2, w3 = NEAR_WEIGHTS
+                score = w0 * node.g0 + w1 * node.g1 + w2 * node.g2 + w3 * node.gdeep - BAD_TEXT_WEIGHT * bad
             if node.flags & POS:
-                score += POSITIVE_BONUS * node.good
+                score += POSITIVE_BONUS * good
             if score > best_score:
                 best, best_score = node, score
-            stack.extend(c for c in node.children if type(c) is Node and c.good > 0)
+            stack.extend(c for c in node.children if type(c) is Node and c.lgood > 0)
     return best
 
 
@@ -424,7 +515,7 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
                 link_chars[0] += len(item.strip())
             continue
         node: Node = item  # type: ignore[no-redef]
-        if node is not container and node.flags & (BAD | SOFT):
+        if node is not container and node.flags & FURNITURE:
             if node.raw_good <= keep_share * total_raw or node.flags & HIDDEN:
                 if node.name not in block_tags:
                     pieces.append(" ")

@@ -34,7 +34,7 @@ def normalize_date(value: str | None) -> str | None:
         else:
             if not _YEAR_RE.search(value):
                 return None
-            dt = date_parser.parse(value, default=_DEFAULT_DT, fuzzy=True)
+            dt = date_parser.parse(value, default=_DEFAULT_DT, fuzzy=True, ignoretz=True)
             if not 1990 <= dt.year <= 2100:
                 return None
             if dt.hour == dt.minute == dt.second == 0 and ":" not in value:

@@ -52,14 +52,16 @@ BOILERPLATE_ROLES: frozenset[str] = frozenset({
     "menubar", "toolbar", "tablist", "alert", "note", "status",
 })
 
-# class/id tokens of page furniture.  Matched on the element's class and id joined by spaces, lower-cased.
-# Word-ish boundaries: "-", "_", " " or camelCase edges count as separators (see NEGATIVE_CLASS_RE).
+# class/id tokens of page furniture.  Matched on the element's class and id joined by spaces, lower-cased,
+# as whole words between separators (" ", "-", "_", ":", "/", "."; see _word_pattern).  Generic layout words
+# ("widget", "hidden", "tools", "category", "tags") are deliberately absent: page builders (Elementor, Drupal
+# field classes such as "field--label-hidden") put them on article bodies.
 NEGATIVE_CLASS_WORDS: tuple[str, ...] = (
     "comment", "comments", "disqus", "respond", "reply",           # comment threads (WordPress, Disqus)
     "share", "sharing", "social", "sociable", "addthis", "shareaholic",  # share bars
-    "sidebar", "side-bar", "rail", "widget", "widgets",             # side columns
+    "sidebar", "side-bar", "rail",                                  # side columns
     "nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "crumbs", "pagination", "pager",
-    "footer", "foot", "masthead", "topbar", "header-bar",
+    "footer", "masthead", "topbar", "header-bar",
     "related", "recommended", "recommendations", "popular", "trending", "most-read", "mostread", "more-stories",
     "read-more", "readmore", "also-read", "further-reading", "outbrain", "taboola", "zergnet", "recirc",
     "newsletter", "subscribe", "subscription", "signup", "sign-up", "optin", "opt-in", "paywall", "regwall",
@@ -68,13 +70,13 @@ NEGATIVE_CLASS_WORDS: tuple[str, ...] = (
     "disclosure", "disclaimer-box",
     "author-bio", "authorbio", "author-box", "bio", "about-author", "about-the-author", "contributor-bio",
     "byline", "dateline", "timestamp", "post-meta", "entry-meta", "article-meta", "meta-data",
-    "tags", "tag-list", "tagcloud", "tag-cloud", "taxonomy", "categories", "category",
+    "tag-list", "tagcloud", "tag-cloud",
     "cookie", "cookies", "consent", "gdpr", "modal", "popup", "pop-up", "overlay", "lightbox", "toast",
-    "print", "toolbar", "tools", "utility", "hidden", "visually-hidden", "sr-only", "screen-reader-text",
+    "toolbar", "visually-hidden", "sr-only", "screen-reader-text",
     "caption", "credit", "credits", "photo-credit", "image-credit", "wp-caption-text",
     "skip", "skip-link", "jump", "toc", "table-of-contents",
     "login", "signin", "search", "searchform",
-    "trust", "promise", "newsletter-signup", "inline-newsletter",
+    "newsletter-signup", "inline-newsletter",
     "video", "player", "playlist", "gallery", "slideshow", "carousel",
     "feedback", "rating", "poll", "survey",
 )
