@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from healthdex.errors import UserError
+from indexer import patches, store
 from indexer import schema as S
-from indexer import store
 from indexer.records import Prepared, SkipRecord, prepare
 
 # A fresh build of at least this many records uses the multi-process writer when procs allows it.
@@ -120,12 +120,18 @@ def count_lines(paths: Iterable[str]) -> int | None:
 
 
 def choose_procs(procs: int | None, fresh: bool, expected: int | None) -> int:
-    """Worker processes for this run: the multi-process writer only pays off on a fresh bulk build."""
+    """Worker processes for this run.  Whoosh's multi-process writer only pays off on a fresh bulk build and only
+    when a second core is actually idle (measured: with both cores busy, procs=2 was ~15% slower than 1)."""
     if procs is not None:
         return max(1, procs)
     if not fresh or not expected or expected < BULK_MIN_DOCS:
         return 1
-    return min(2, os.cpu_count() or 1)
+    cpus = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 1
+    return 2 if cpus >= 2 and load < cpus - 1 else 1
 
 
 class _Conflict(Exception):
@@ -154,7 +160,9 @@ def index_records(
     Raises ``UserError`` when the index is locked by another live writer or was built with another schema."""
     stats = stats or IndexStats()
     index_dir = Path(index_dir)
+    patches.apply()
     ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
+    S.SpellWords.seen = set()  # spelling words are posted once per run (and per writer process)
     nprocs = choose_procs(procs, fresh, expected)
 
     bar = None

@@ -106,7 +106,8 @@ def prepare(record: dict) -> Prepared:
     if not isinstance(text, str) or not text.strip():
         raise SkipRecord("no text")
 
-    doc: dict = {S.KEY: key, S.TEXT: text}
+    # the spelling field gets the same string object: it is analyzed once for both (see indexer.schema.SpellWords)
+    doc: dict = {S.KEY: key, S.TEXT: text, S.SPELL: text}
     url = _str(record.get("url"))
     canon = _str(record.get("canonical_url"))
     if url or canon:
@@ -144,9 +145,12 @@ def prepare(record: dict) -> Prepared:
     return Prepared(key, doc, doc[S.INDEX_HASH])
 
 
+_UNHASHED = frozenset({S.INDEX_HASH, S.SPELL})
+
+
 def fingerprint(doc: dict) -> str:
     """Hash of every value that goes into the index for this document, plus the schema version: equal
     fingerprints mean re-indexing the record would change nothing."""
-    items = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in doc.items() if k != S.INDEX_HASH}
+    items = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in doc.items() if k not in _UNHASHED}
     blob = json.dumps([S.SCHEMA_VERSION, items], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]

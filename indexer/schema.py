@@ -11,7 +11,7 @@ description) plus ``text`` for highlighted snippets; see ``bench/index.py`` for 
 
 from __future__ import annotations
 
-from whoosh import fields
+from whoosh import fields, formats
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 
 # Bump when analysis or field types change in a way that needs existing indexes rebuilt.
@@ -24,7 +24,7 @@ SITE = "site"  # host without www., e.g. "cdc.gov"
 SITE_NAME = "site_name"  # display name, stored only
 TITLE = "title"  # stemmed, boosted, stored
 TEXT = "text"  # stemmed body, stored for highlighted snippets
-SPELL = "spell_text"  # unstemmed words of `text`, for "did you mean" (Whoosh's spelling sub-field)
+SPELL = "spell"  # unstemmed words of `text`, for "did you mean" (its lexicon is the spelling dictionary)
 DESCRIPTION = "description"  # stemmed, stored
 AUTHORS = "authors"  # comma-separated keywords, lowercase-matched, stored as given
 REVIEWERS = "reviewers"
@@ -41,8 +41,7 @@ DATE_FIELDS = (PUBLISHED, UPDATED, LAST_REVIEWED)
 LIST_FIELDS = (AUTHORS, REVIEWERS, CATEGORIES)
 
 # --- analysis -----------------------------------------------------------------------------------------------------
-# Words: letters/digits with inner apostrophes, hyphens or dots kept together ("covid-19", "b12", "st.john's" is
-# split at the dot only when it ends a word).
+# Words: letters/digits with inner apostrophes, hyphens or dots kept together ("covid-19", "b12", "o'brien").
 WORD_PATTERN = r"\w+(?:[.'’-]\w+)*"
 MIN_WORD_LENGTH = 2
 # A short English stop list: function words that never help a health query.
@@ -50,11 +49,15 @@ STOP_WORDS = frozenset(
     """a an and are as at be but by for from has have if in into is it its of on or such that the their then there
     these they this to was were will with""".split()
 )
+# Spelling suggestions only come from words at least this long, made of letters.
+SPELL_MIN_LENGTH = 3
 
 
 def text_analyzer(stem: bool = True):
-    """Tokenizer + lowercase + stop words (+ Porter stemming).  ``no_morph=True`` at call time skips stemming,
-    which is how Whoosh fills the unstemmed spelling sub-field from the same analyzer."""
+    """Tokenizer + lowercase + stop words (+ Porter stemming).  ``no_morph=True`` at call time skips stemming.
+
+    Query parsing and highlighting use this analyzer as is.  Indexing produces exactly the same terms and positions
+    through a fused fast path (``FastText``), used only while the analyzer has this exact shape."""
     chain = RegexTokenizer(WORD_PATTERN) | LowercaseFilter() | StopFilter(stoplist=STOP_WORDS, minsize=MIN_WORD_LENGTH)
     if stem:
         chain = chain | StemFilter(cachesize=-1)
@@ -63,7 +66,6 @@ def text_analyzer(stem: bool = True):
 
 def build_schema() -> fields.Schema:
     """A fresh Schema object for a new index."""
-    stem = text_analyzer()
     keywords = dict(commas=True, lowercase=True, stored=True, scorable=True)
     return fields.Schema(
         **{
@@ -71,9 +73,10 @@ def build_schema() -> fields.Schema:
             URL: fields.ID(stored=True),
             SITE: fields.ID(stored=True),
             SITE_NAME: fields.STORED(),
-            TITLE: fields.TEXT(analyzer=stem, stored=True, field_boost=2.0),
-            TEXT: fields.TEXT(analyzer=stem, stored=True, spelling=True),
-            DESCRIPTION: fields.TEXT(analyzer=stem, stored=True, field_boost=1.2),
+            TITLE: FastText(analyzer=text_analyzer(), stored=True, field_boost=2.0),
+            TEXT: FastText(analyzer=text_analyzer(), stored=True),
+            SPELL: SpellWords(),
+            DESCRIPTION: FastText(analyzer=text_analyzer(), stored=True, field_boost=1.2),
             AUTHORS: fields.KEYWORD(**keywords),
             REVIEWERS: fields.KEYWORD(**keywords),
             CATEGORIES: fields.KEYWORD(**keywords),
@@ -86,3 +89,131 @@ def build_schema() -> fields.Schema:
             INDEX_HASH: fields.ID(sortable=True),
         }
     )
+
+
+# --- field types -------------------------------------------------------------------------------------------------
+# Indexing one article analyzes its text once: the spelling field (sorted before "text", so Whoosh indexes it
+# first) runs the fused analysis, keeps the unstemmed words, and leaves the stemmed postings here for the text
+# field to pick up by identity of the string.
+_LAST_ANALYSIS: list = [None, None, None]  # [value, plan signature, {term: positions}]
+
+
+def _fast_plan(analyzer):
+    """(regex, stop words, minsize, maxsize, stem function or None) when ``analyzer`` is exactly
+    RegexTokenizer | LowercaseFilter | StopFilter [| StemFilter], else None (use Whoosh's generic path)."""
+    items = getattr(analyzer, "items", None)
+    if not items or len(items) not in (3, 4):
+        return None
+    tok, low, stop = items[:3]
+    if type(tok) is not RegexTokenizer or tok.gaps or type(low) is not LowercaseFilter:
+        return None
+    if type(stop) is not StopFilter or not stop.renumber:
+        return None
+    stemfn, stem_id = None, None
+    if len(items) == 4:
+        st = items[3]
+        if type(st) is not StemFilter or st.ignore:
+            return None
+        stemfn, stem_id = st._stem, (st.stemfn, getattr(st, "lang", None))
+    signature = (tok.expression.pattern, stop.stops, stop.min, stop.max, stem_id)
+    return tok.expression, stop.stops, stop.min, stop.max, stemfn, signature
+
+
+def _signature(plan) -> tuple:
+    return plan[5]
+
+
+def _analyze(value: str, plan, want_words: bool):
+    """Fused tokenize/lowercase/stop/stem: {term: [positions]} and the set of unstemmed words."""
+    expression, stops, minsize, maxsize, stemfn, _ = plan
+    poses: dict[str, list[int]] = {}
+    words: set[str] | None = set() if want_words else None
+    pos = None
+    i = -1
+    for i, m in enumerate(expression.finditer(value)):  # noqa: B007
+        w = m.group().lower()
+        n = len(w)
+        if n < minsize or (maxsize is not None and n > maxsize) or w in stops:
+            continue
+        pos = i if pos is None else pos + 1
+        if words is not None:
+            words.add(w)
+        t = stemfn(w) if stemfn is not None else w
+        lst = poses.get(t)
+        if lst is None:
+            poses[t] = [pos]
+        else:
+            lst.append(pos)
+    return poses, words
+
+
+_ONE_POS_CACHE: dict[int, bytes] = {}
+
+
+class FastText(fields.TEXT):
+    """``TEXT`` whose indexing runs the analyzer as one fused loop when the analyzer has the standard shape (see
+    ``_fast_plan``).  Terms, frequencies, weights and encoded positions are identical to Whoosh's generic path
+    (tests/test_index_analysis.py checks this); anything else falls back to ``TEXT.index``."""
+
+    def index(self, value, **kwargs):
+        plan = _fast_plan(self.analyzer) if isinstance(value, str) and not kwargs else None
+        if plan is None or type(self.format) is not formats.Positions:
+            yield from super().index(value, **kwargs)
+            return
+        last = _LAST_ANALYSIS
+        if last[0] is value and last[1] == _signature(plan):
+            poses = last[2]
+        else:
+            poses, _ = _analyze(value, plan, want_words=False)
+        last[0] = last[2] = None
+        fb = self.format.field_boost
+        encode = self.format.encode
+        cache = _ONE_POS_CACHE
+        for term, plist in poses.items():
+            if len(plist) == 1:
+                p0 = plist[0]
+                vbytes = cache.get(p0)
+                if vbytes is None:
+                    vbytes = cache[p0] = encode(plist)
+            else:
+                vbytes = encode(plist)
+            yield term.encode("utf-8"), len(plist), float(len(plist)) * fb, vbytes
+
+
+class SpellWords(fields.FieldType):
+    """Unstemmed words for "did you mean" (``searcher.reader().corrector("spell")``; the lexicon of this field is
+    the spelling dictionary).  Give it the same string as ``text``; each word is posted once per writer process
+    per run (only a word's first article in a run carries it), so the field costs almost nothing to build.
+
+    Limitation: a word whose only carrying articles are later deleted drops out of suggestions until they are
+    re-indexed or the index is rebuilt."""
+
+    spelling = True  # marks it as the spelling field for code that looks for one
+
+    def __init__(self):
+        self.analyzer = text_analyzer(stem=False)
+        self.source_analyzer = text_analyzer()  # the text field's analysis, run once for both fields
+        self.format = formats.Existence()
+        self.scorable = False
+        self.stored = False
+        self.unique = False
+        self.column_type = None
+        self.vector = None
+
+    seen: set[str] = set()  # words posted by this process in the current run (indexer.build resets it)
+
+    def index(self, value, **kwargs):
+        if isinstance(value, list | tuple):
+            words = {w for w in value if isinstance(w, str)}
+        else:
+            plan = _fast_plan(getattr(self, "source_analyzer", None))
+            if plan is not None and isinstance(value, str):
+                poses, words = _analyze(value, plan, want_words=True)
+                _LAST_ANALYSIS[0], _LAST_ANALYSIS[1], _LAST_ANALYSIS[2] = value, _signature(plan), poses
+            else:
+                words = {t.text for t in self.analyzer(value)}
+        seen = SpellWords.seen
+        for w in sorted(words):
+            if w not in seen and len(w) >= SPELL_MIN_LENGTH and w.isalpha():
+                seen.add(w)
+                yield w.encode("utf-8"), 1, 1.0, b""
