@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 GENERATE_KINDS = ("html", "line", "binary", "nul", "nested")
+BOMB_ENCODINGS = ("gzip", "deflate", "br")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class FaultRule:
     - ``trickle_bps``: send the body at this many bytes per second.
     - ``gzip``: send the body gzip-compressed with ``Content-Encoding: gzip``.
     - ``truncate_gzip``: like ``gzip`` but the compressed stream is cut in half (Content-Length matches the cut).
-    - ``gzip_bomb``: send a gzip body that inflates to this many bytes of zeros (about 1/1000 on the wire).
+    - ``bomb``: send a compressed body that inflates to this many bytes of zeros, with
+      ``bomb_encoding`` ``gzip`` (default; multi-member, ~1/1000 on the wire), ``deflate`` or ``br``.
     - ``times``: apply to the first N matching requests only (None: always).
     """
 
@@ -72,7 +74,8 @@ class FaultRule:
     trickle_bps: float | None = None
     gzip: bool = False
     truncate_gzip: bool = False
-    gzip_bomb: int | None = None
+    bomb: int | None = None
+    bomb_encoding: str = "gzip"
     times: int | None = None
 
     def __post_init__(self) -> None:
@@ -94,8 +97,10 @@ class FaultRule:
             raise ValueError("sizes must be >= 0")
         if self.trickle_bps is not None and self.trickle_bps <= 0:
             raise ValueError("trickle_bps must be > 0")
-        if self.gzip_bomb is not None and self.gzip_bomb <= 0:
-            raise ValueError("gzip_bomb must be > 0")
+        if self.bomb is not None and self.bomb <= 0:
+            raise ValueError("bomb must be > 0")
+        if self.bomb_encoding not in BOMB_ENCODINGS:
+            raise ValueError(f"bomb_encoding must be one of {', '.join(BOMB_ENCODINGS)}, not {self.bomb_encoding!r}")
         if self.times is not None and self.times < 0:
             raise ValueError("times must be >= 0")
 

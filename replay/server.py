@@ -20,6 +20,7 @@ import ssl
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
@@ -110,12 +111,39 @@ def _generated(kind: str, size: int) -> Iterator[bytes]:
         remaining -= len(piece)
 
 
-def _gzip_bomb(size: int) -> bytes:
-    """A multi-member gzip body inflating to ``size`` zero bytes (each member 1 MiB of zeros, ~1 KB compressed)."""
-    mib = 1 << 20
-    member = gzip.compress(b"\x00" * mib, compresslevel=9, mtime=0)
-    full, rest = divmod(size, mib)
-    return member * full + (gzip.compress(b"\x00" * rest, compresslevel=9, mtime=0) if rest else b"")
+_BOMBS: dict[tuple[str, int], bytes] = {}
+_BOMBS_LOCK = threading.Lock()
+
+
+def _bomb(encoding: str, size: int) -> bytes:
+    """A body in ``encoding`` that inflates to ``size`` zero bytes (cached: the same bomb is built once).
+    gzip is multi-member (1 MiB of zeros per member, ~1 KB each), so even a GB-sized bomb costs milliseconds."""
+    with _BOMBS_LOCK:
+        cached = _BOMBS.get((encoding, size))
+        if cached is not None:
+            return cached
+        mib = 1 << 20
+        full, rest = divmod(size, mib)
+        zeros = b"\x00" * mib
+        if encoding == "gzip":
+            member = gzip.compress(zeros, compresslevel=9, mtime=0)
+            body = member * full + (gzip.compress(zeros[:rest], compresslevel=9, mtime=0) if rest else b"")
+        elif encoding == "deflate":
+            compressor = zlib.compressobj(9)
+            body = b"".join(compressor.compress(zeros) for _ in range(full)) + compressor.compress(zeros[:rest])
+            body += compressor.flush()
+        else:
+            try:
+                import brotli
+            except ImportError:
+                raise RuntimeError("a br bomb needs the brotli package") from None
+            compressor = brotli.Compressor(quality=5)
+            body = b"".join(compressor.process(zeros) for _ in range(full)) + compressor.process(zeros[:rest])
+            body += compressor.finish()
+        if len(_BOMBS) >= 8:
+            _BOMBS.clear()
+        _BOMBS[(encoding, size)] = body
+        return body
 
 
 @dataclass
@@ -274,14 +302,14 @@ class _Handler(BaseHTTPRequestHandler):
             response = self._plain(status, f"moved to {rule.redirect_to}")
             response.headers.append(("Location", rule.redirect_to))
         elif rule is not None and (rule.status is not None or rule.body is not None or rule.generate
-                                   or rule.gzip_bomb):
+                                   or rule.bomb):
             status = rule.status or (page.status if page else 200)
             if rule.generate:
                 response = _Response(status, [("Content-Type", "text/html")], _generated(rule.generate, rule.size),
                                      rule.size)
             elif rule.body is not None:
                 response = _Response(status, [("Content-Type", "text/html")], [rule.body], len(rule.body))
-            elif rule.status is not None and not rule.gzip_bomb:
+            elif rule.status is not None and not rule.bomb:
                 response = self._plain(status, "fault injected by healthdex replay")
             elif page is not None:
                 body = page.load()
@@ -325,10 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
         return _Response(304, [("ETag", page.etag), ("Last-Modified", http_date(page.last_modified))], [], 0)
 
     def _apply_body_faults(self, response: _Response, rule: FaultRule) -> _Response:
-        if rule.gzip_bomb:
-            body = _gzip_bomb(rule.gzip_bomb)
-            response = _Response(response.status, response.headers + [("Content-Encoding", "gzip")], [body],
-                                 len(body))
+        if rule.bomb:
+            body = _bomb(rule.bomb_encoding, rule.bomb)
+            response = _Response(response.status, response.headers + [("Content-Encoding", rule.bomb_encoding)],
+                                 [body], len(body))
         elif rule.gzip or rule.truncate_gzip:
             body = gzip.compress(b"".join(response.chunks), mtime=0)
             if rule.truncate_gzip:

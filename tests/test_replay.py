@@ -371,3 +371,47 @@ def test_cli_errors_are_one_line_exit_2(tmp_path: Path, site: Path, args: list[s
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert err.startswith("healthdex: ") and len(err.strip().splitlines()) == 1, err
+
+
+def test_connection_threads_are_bounded(site: Path):
+    import socket
+
+    with ReplayServer(site, max_connections=2) as srv:
+        held = []
+        for _ in range(2):  # two idle keep-alive connections hold both handler threads
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            conn.request("GET", "http://www.example.org/b.html")
+            conn.getresponse().read()
+            held.append(conn)
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=0.5) as third:
+            third.sendall(b"GET http://www.example.org/b.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            with pytest.raises(TimeoutError):
+                third.recv(100)
+            held.pop().close()  # frees a thread; the waiting connection is served
+            third.settimeout(10)
+            assert third.recv(100).startswith(b"HTTP/1.1 200")
+        for conn in held:
+            conn.close()
+
+
+def test_concurrent_clients_http_and_https(server: ReplayServer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(n: int) -> list[bytes]:
+        bodies = []
+        if n % 2:
+            conn = https_connection(server, "www.example.org")
+            paths = ["/b.html", "/health/a.html"] * 5
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            paths = ["http://www.example.org/b.html", "http://www.example.org/health/a.html"] * 5
+        for path in paths:
+            conn.request("GET", path)
+            bodies.append(conn.getresponse().read())
+        conn.close()
+        return bodies
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(worker, range(32)))
+    assert all(bodies == [PAGE_B, PAGE_A] * 5 for bodies in results)
+    assert len(server.request_log) == 320

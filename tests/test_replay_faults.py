@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -199,12 +200,25 @@ def test_gzip_and_truncated_gzip(server: ReplayServer):
 
 def test_gzip_bomb(server: ReplayServer):
     inflated = 50 * 1024 * 1024
-    server.faults[A] = FaultRule(gzip_bomb=inflated)
+    server.faults[A] = FaultRule(bomb=inflated)
     status, headers, body = get(server, A)
     assert headers["Content-Encoding"] == "gzip" and len(body) < inflated / 500
     with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:  # multi-member gzip: a careful client can cap it
         assert fh.read(3 * 1024 * 1024) == b"\x00" * (3 * 1024 * 1024)
     assert len(gzip.decompress(body)) == inflated
+
+
+@pytest.mark.parametrize("encoding", ["deflate", "br"])
+def test_deflate_and_brotli_bombs(server: ReplayServer, encoding: str):
+    inflated = 20 * 1024 * 1024 + 5
+    server.faults[A] = FaultRule(bomb=inflated, bomb_encoding=encoding)
+    status, headers, body = get(server, A)
+    assert headers["Content-Encoding"] == encoding and len(body) < inflated / 200
+    if encoding == "deflate":
+        assert len(zlib.decompress(body)) == inflated
+    else:
+        brotli = pytest.importorskip("brotli")
+        assert len(brotli.decompress(body)) == inflated
 
 
 def test_patterns_glob_regex_exact_and_order(server: ReplayServer):
