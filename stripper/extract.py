@@ -93,7 +93,8 @@ class Node:
     """A light copy of one element: its children (Nodes and text strings) and the totals selection needs."""
 
     __slots__ = ("name", "parent", "children", "flags", "text_len", "link_len", "good", "bad", "raw_good",
-                 "inline_len", "inline_link", "sig", "level", "marks", "lgood", "lbad", "g0", "g1", "g2", "gdeep")
+                 "inline_len", "inline_link", "sig", "level", "marks", "lgood", "lbad", "g0", "g1", "g2", "gdeep",
+                 "starts_link")
 
     def __init__(self, name: str, parent: Node | None) -> None:
         self.name = name
@@ -114,6 +115,7 @@ class Node:
         self.lbad = 0.0
         # good text by distance below this node: own inline run, children's, grandchildren's, deeper
         self.g0 = self.g1 = self.g2 = self.gdeep = 0.0
+        self.starts_link = False  # the first text below this node is link text (a teaser headline)
 
     def text(self) -> str:
         """All text below this node, whitespace-collapsed (iterative)."""
@@ -290,6 +292,11 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
 
 
 _MIN_GOOD = 25  # characters of non-link text that make an inline run a paragraph
+_ITEM_TAGS = frozenset({"li", "div", "article", "section", "dd", "dt", "tr", "td", "aside"})
+TEASER_MIN_ITEMS = 3          # a teaser list has at least this many items ...
+TEASER_LINKED_SHARE = 0.8     # ... nearly all of them opening with a link (and holding most of its text) ...
+TEASER_LINK_DENSITY = 0.15    # ... and this share of its text is link text
+TEASER_MAX_ITEM_CHARS = 600   # ... and every item is short (a headline and an excerpt)
 
 
 def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, str], int]) -> None:
@@ -300,8 +307,21 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
     g0 = g1 = g2 = gdeep = 0.0
     first = ""
     marks = 0
+    items = linked_items = 0
+    longest_item = item_text = 0
+    starts_link: bool | None = None
     for c in node.children:
         if type(c) is Node:
+            if c.text_len:
+                if starts_link is None:
+                    starts_link = c.starts_link
+                if c.name in _ITEM_TAGS:
+                    items += 1
+                    item_text += c.text_len
+                    if c.starts_link:
+                        linked_items += 1
+                    if c.text_len > longest_item:
+                        longest_item = c.text_len
             g1 += c.g0
             g2 += c.g1
             gdeep += c.g2 + c.gdeep
@@ -319,6 +339,8 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         else:
             n = len(c.strip())
             if n:
+                if starts_link is None:
+                    starts_link = False
                 text_len += n
                 inline_len += n
                 if not first:
@@ -327,6 +349,8 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
     if name == "a":
         link_len = text_len
         inline_link = inline_len
+        starts_link = True
+    node.starts_link = bool(starts_link)
     node.text_len = text_len
     node.link_len = link_len
     if name in block_tags or node.parent is None:
@@ -353,6 +377,13 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         node.inline_len = inline_len
         node.inline_link = inline_link
     flags = node.flags
+    if items >= TEASER_MIN_ITEMS and linked_items >= TEASER_LINKED_SHARE * items and not marks \
+            and longest_item <= TEASER_MAX_ITEM_CHARS and link_len > TEASER_LINK_DENSITY * text_len \
+            and item_text >= TEASER_LINKED_SHARE * text_len and node.name != "ol":
+        # a list of teasers (each item a link plus an excerpt): related stories, tickers, archives;
+        # numbered lists are content ("10 things you need to know")
+        flags |= BAD
+        node.flags = flags
     if flags & POS and raw_good >= 200:
         marks |= M_BODY
     if name == "h1":
@@ -399,13 +430,13 @@ def select_container(root: Node, article_body: str | None = None) -> Node:
     if best.good < LOOSE_FALLBACK_RATIO * root.lgood:
         # class/id signals removed most of the page's paragraph text: they were wrong (layout classes)
         loose = _best(root, True)
-        if loose.lgood > LOOSE_FALLBACK_RATIO * root.lgood:
+        if loose.lgood > 2 * best.good:
             return loose
     return best
 
 
-LOOSE_FALLBACK_RATIO = 0.25
-EXPAND_RATIO = 2.5  # move up to the parent while what it adds is this many times more paragraph than furniture
+LOOSE_FALLBACK_RATIO = 0.15
+EXPAND_RATIO = 2.0  # move up to the parent while what it adds is this many times more paragraph than furniture
 
 
 def _expand(node: Node) -> Node:
@@ -563,13 +594,22 @@ def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
         return True
     if n <= rules.BOILERPLATE_PHRASE_MAX_CHARS and any(p in low for p in rules.BOILERPLATE_PHRASES):
         return True
-    if block.sig is not None and signatures.get(block.sig, 0) > 1:
+    if block.sig is not None and signatures.get(block.sig, 0) > 0:
         return True
     return False
 
 
 def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], title: str | None) -> Collected:
-    """Drop furniture blocks (phrases, link lists, repeats, furniture sections), the headline, and join lists."""
+    """Drop furniture blocks (phrases, link lists, repeats, furniture sections), the headline, and join lists.
+
+    A block counts as repeated furniture when it occurs more often in the page than in the container.
+    """
+    inside: dict[tuple[int, str], int] = {}
+    for block in blocks:
+        if block.sig is not None:
+            inside[block.sig] = inside.get(block.sig, 0) + 1
+    outside = {sig: n - inside.get(sig, 0) for sig, n in signatures.items() if n > 1}
+    signatures = outside
     title_key = " ".join(title.lower().split()) if title else None
     kept: list[Block] = []
     references: list[str] = []

@@ -64,7 +64,7 @@ NEGATIVE_CLASS_WORDS: tuple[str, ...] = (
     "footer", "masthead", "topbar", "header-bar",
     "related", "recommended", "recommendations", "popular", "trending", "most-read", "mostread", "more-stories",
     "read-more", "readmore", "also-read", "further-reading", "outbrain", "taboola", "zergnet", "recirc",
-    "newsletter", "subscribe", "subscription", "signup", "sign-up", "optin", "opt-in", "paywall", "regwall",
+    "newsletter", "subscribe", "subscription", "signup", "sign-up", "optin", "opt-in",
     "promo", "promotion", "sponsor", "sponsored", "advert", "advertisement", "ad", "ads", "adslot", "ad-slot",
     "adunit", "ad-unit", "dfp", "gpt", "banner", "affiliate",
     "disclosure", "disclaimer-box",
