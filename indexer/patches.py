@@ -16,9 +16,31 @@ def apply() -> None:
     if _APPLIED:
         return
     _APPLIED = True
+    _apply_positions_encode()
     _apply_cached_reader()
     _apply_lengths()
     _apply_add_posting()
+
+
+def _apply_positions_encode() -> None:
+    """whoosh-ng 5.4 bug: ``Positions.decode_positions`` treats any value ending in ``b"."`` as a legacy pickle,
+    but the varint encoding ends in 0x2E whenever the last position delta is 46 (or ends in that byte), so a phrase
+    query touching such a posting raised ``UnpicklingError``.  The decoder reads exactly ``n`` varints and ignores
+    trailing bytes, so encoding pads such values with one zero byte: readable by any whoosh-ng, patched or not."""
+    try:
+        from whoosh.formats import Positions
+    except ImportError:
+        return
+    original = Positions.encode
+    if getattr(original, "_healthdex_patched", False):
+        return
+
+    def encode(self, poslist):
+        value = original(self, poslist)
+        return value + b"\x00" if value.endswith(b".") else value
+
+    encode._healthdex_patched = True
+    Positions.encode = encode
 
 
 def _apply_cached_reader() -> None:

@@ -58,6 +58,9 @@ def open_index(path: str | os.PathLike):
         )
     from whoosh.index import EmptyIndexError, open_dir
 
+    from indexer import patches
+
+    patches.apply()  # faster BM25 length lookups; see indexer/patches.py
     last: Exception | None = None
     for _ in range(20):
         try:
