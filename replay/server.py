@@ -328,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _page_response(self, page: Page) -> _Response:
         body = page.load()
-        headers = list(page.headers)
+        headers = [(k, v) for k, v in page.headers if k.lower() not in ("etag", "last-modified")]
         if page.status == 200:
             headers += [("ETag", page.etag), ("Last-Modified", http_date(page.last_modified))]
         return _Response(page.status, headers, [body], len(body))

@@ -95,11 +95,13 @@ class Page:
 
     @property
     def etag(self) -> str:
-        """A strong ETag from the SHA-1 of the body (computed once)."""
+        """The recorded ETag when the capture has one, else a strong ETag from the SHA-1 of the body (computed
+        once)."""
         if self._etag is None:
             with self._lock:
                 if self._etag is None:
-                    self._etag = '"' + hashlib.sha1(self.load()).hexdigest()[:20] + '"'
+                    recorded = [v for k, v in self.headers if k.lower() == "etag"]
+                    self._etag = recorded[0] if recorded else '"' + hashlib.sha1(self.load()).hexdigest()[:20] + '"'
         return self._etag
 
     @property
@@ -274,7 +276,7 @@ def load_warc(path: Path) -> Archive:
             for record in iterator:
                 if record.rec_type != "response":
                     continue
-                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                uri = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
                 offset = iterator.get_record_offset()
                 try:
                     key = normalize_url(uri)

@@ -264,6 +264,8 @@ def test_client_disconnect_mid_response_is_quiet(server: ReplayServer, capfd):
 
 
 def test_warc_source_latest_capture_wins(tmp_path: Path):
+    import io
+
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
@@ -274,7 +276,6 @@ def test_warc_source_latest_capture_wins(tmp_path: Path):
         def write(url: str, body: bytes, date: str, status: str = "200 OK", extra=()):
             headers = StatusAndHeaders(status, [("Content-Type", "text/html; charset=utf-8"), *extra],
                                        protocol="HTTP/1.1")
-            import io
 
             record = writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers,
                                                warc_headers_dict={"WARC-Date": date})
@@ -285,8 +286,13 @@ def test_warc_source_latest_capture_wins(tmp_path: Path):
         write("https://www.cdc.gov/flu/index.html", b"<p>older, written last</p>", "2025-01-01T00:00:00Z")
         write("https://www.cdc.gov/moved", b"", "2026-01-01T00:00:00Z", "301 Moved Permanently",
               [("Location", "https://www.cdc.gov/flu/index.html")])
+        write("<https://www.cdc.gov/etag>", b"<p>e</p>", "2026-01-01T00:00:00Z",
+              extra=[("ETag", '"recorded-1"'), ("Last-Modified", "Tue, 01 Sep 2026 10:00:00 GMT"),
+                     ("Transfer-Encoding", "chunked"), ("Content-Encoding", "gzip")])
+        writer.write_record(writer.create_warc_record("https://www.cdc.gov/", "request",
+                                                      payload=io.BytesIO(b"GET / HTTP/1.1\r\n\r\n")))
     with ReplayServer(path) as srv:
-        assert len(srv.archive) == 2
+        assert len(srv.archive) == 3
         conn = https_connection(srv, "www.cdc.gov")
         conn.request("GET", "/flu/index.html")
         response = conn.getresponse()
@@ -296,6 +302,19 @@ def test_warc_source_latest_capture_wins(tmp_path: Path):
         response = conn.getresponse()
         response.read()
         assert response.status == 301 and response.getheader("Location") == "https://www.cdc.gov/flu/index.html"
+        conn.request("GET", "/etag", headers={"If-None-Match": '"recorded-1"'})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 304 and response.getheader("ETag") == '"recorded-1"'
+        conn.request("GET", "/etag", headers={"If-Modified-Since": "Tue, 01 Sep 2026 10:00:00 GMT"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 304
+        conn.request("GET", "/etag")
+        response = conn.getresponse()
+        assert response.read() == b"<p>e</p>" and response.getheader("Content-Encoding") is None
+        assert [h for h, _ in response.getheaders()].count("ETag") == 1
+        assert response.getheader("Last-Modified") == "Tue, 01 Sep 2026 10:00:00 GMT"
         conn.request("GET", "/sitemap.xml")
         assert b"https://www.cdc.gov/flu/index.html" in conn.getresponse().read()
         conn.close()
