@@ -66,13 +66,22 @@ class Ranking:
     title_b: float = 0.75  # ... for the short title field
     title_boost: float = 1.0  # query-side weight of a title match relative to a text match
     synonym_weight: float = 0.5  # an expanded name counts this much of the words the user typed
-    coord_short: float = 0.9  # OrGroup.factory-style coordination scale for short queries (<= 3 terms)
-    coord_long: float = 0.0  # ... and for long ones (0 disables: a plain sum of BM25 evidence)
-    long_query_terms: int = 6  # from this many terms on, a query counts as long
+    coord_short: float = 0.9  # OrGroup.factory scale for the Whoosh-syntax path (and the "whoosh" profile: none)
+    # Plain words: score x (words matched / words typed) ** power (search_cli/coord.py). Strong for 2-3 terms,
+    # off from mid_query_terms on: in longer consumer questions few words are essential, and any
+    # coordination measurably hurt nDCG there (bench/relevance.py, both dev and holdout halves).
+    coord_power_short: float = 1.0
+    coord_power_mid: float = 0.0
+    coord_power_long: float = 0.0
+    mid_query_terms: int = 4
+    long_query_terms: int = 6
     stopword_min_words: int = 4  # query-side stopwords apply to plain queries with at least this many words
-    pair_boost: float = 0.0  # weight of each adjacent-pair proximity bonus (0 disables)
+    pair_boost: float = 0.2  # weight of each adjacent-pair proximity bonus (0 disables)
     pair_slop: int = 2
     max_pairs: int = 8
+    prf_docs: int = 0  # pseudo-relevance feedback: expand with key terms of this many top documents (0 disables)
+    prf_terms: int = 10
+    prf_weight: float = 0.3
 
     @classmethod
     def named(cls, name: str | None) -> Ranking:
@@ -246,12 +255,12 @@ def analyze(schema, fieldname: str, word: str) -> list[str]:
         return []
 
 
-def _coord_scale(n_terms: int, ranking: Ranking) -> float:
-    if n_terms <= 1:
+def _coord_power(n_terms: int, ranking: Ranking) -> float:
+    if n_terms <= 1 or ranking.profile == "whoosh":
         return 0.0
     if n_terms >= ranking.long_query_terms:
-        return ranking.coord_long
-    return ranking.coord_short
+        return ranking.coord_power_long
+    return ranking.coord_power_mid if n_terms >= ranking.mid_query_terms else ranking.coord_power_short
 
 
 def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None) -> BuiltQuery:
@@ -300,12 +309,21 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             return None
         return wq.Or(per_field) if len(per_field) > 1 else per_field[0]
 
+    word_of_term: dict[tuple[str, str], frozenset[int]] = {}
+
+    def note(q, words: frozenset[int]) -> None:
+        for fname, text in q.iter_all_terms():
+            key = (fname, text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+            word_of_term[key] = word_of_term.get(key, frozenset()) | words
+
     clauses = []
+    term_ids = {t: i for i, t in enumerate(qtf)}
     for t, n in qtf.items():
         if ranking.profile == "whoosh":
             clauses.append(term_clause(t))
         else:
             clauses.append(term_clause(t, 1.0 + 0.5 * (n - 1) ** 0.5 if n > 1 else 1.0))
+        note(clauses[-1], frozenset([term_ids[t]]))
 
     expanded = []
     if synonyms is not None and len(synonyms) and ranking.synonym_weight > 0:
@@ -318,6 +336,10 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             if alts:
                 clauses.append(wq.DisjunctionMax(alts) if len(alts) > 1 else alts[0])
                 expanded.append(m)
+                span_terms = set()
+                for w in raw_words[m.start : m.end]:
+                    span_terms.update(term_ids[t] for t in analyze(schema, "text", w) if t in term_ids)
+                note(clauses[-1], frozenset(span_terms))
 
     if ranking.pair_boost > 0 and len(kept) >= 2:
         seen = set()
@@ -331,8 +353,12 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
 
     if not clauses:
         return BuiltQuery(wq.NullQuery, "plain", [], [])
-    scale = _coord_scale(len(qtf), ranking)
-    q = wq.Or(clauses, scale=scale or None) if len(clauses) > 1 else clauses[0]
+    q = wq.Or(clauses) if len(clauses) > 1 else clauses[0]
+    power = _coord_power(len(qtf), ranking)
+    if power > 0:
+        from search_cli.coord import WordCoord
+
+        q = WordCoord(q, word_of_term, len(qtf), power)
     return BuiltQuery(q, "plain", list(qtf), expanded)
 
 

@@ -342,8 +342,28 @@ def batch(
                     continue  # nothing searchable in this topic
                 built = build_query(ix.schema, text, synonyms=table, ranking=ranking, plain=True)
             results = searcher.search(built.query, limit=limit, filter=built.filter)
+            ranking_ = ranking or Ranking()
+            if ranking_.prf_docs and built.mode == "plain" and len(results):
+                results = _feedback(searcher, built, results, ranking_, limit)
             for rank, hit in enumerate(results, 1):
                 yield f"{qid} Q0 {hit['key']} {rank} {hit.score:.6f} {tag}"
+
+
+def _feedback(searcher, built, results, ranking: Ranking, limit: int):
+    """Pseudo-relevance feedback: add the top documents' Bo1 key terms to the query at a lower weight."""
+    from whoosh import query as wq
+
+    docnums = [h.docnum for h in results[: ranking.prf_docs]]
+    try:
+        kts = searcher.key_terms(docnums, "text", numterms=ranking.prf_terms, normalize=True)
+    except Exception:
+        return results
+    have = set(built.terms)
+    extra = [wq.Term("text", t, boost=ranking.prf_weight * w) for t, w in kts if t not in have]
+    if not extra:
+        return results
+    q = wq.Or([built.query, *extra])
+    return searcher.search(q, limit=limit, filter=built.filter)
 
 
 def find_document(searcher, ref: str) -> int:
