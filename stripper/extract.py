@@ -166,7 +166,8 @@ def _class_flags(key: str) -> int:
 _REFERENCES_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:references|citations|sources|bibliography|footnotes)(?:$|[\s_\-])")
 _BREADCRUMB_RE = re.compile(r"breadcrumb|crumbs")
 _AUTHOR_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:author|authors|byline|author-name|contributor|writer)(?:$|[\s_\-])")
-_DATE_WORDS = ("pdated", "ublished", "eviewed", "osted", "odified", "evised", "PDATED", "UBLISHED", "EVIEWED")
+_DATE_WORDS = ("pdated", "ublished", "eviewed", "osted", "odified", "evised", "PDATED", "UBLISHED", "EVIEWED",
+               "rticle date")
 _UNBREAKABLE = frozenset({"html", "body", "main", "article"})
 
 
@@ -500,6 +501,7 @@ class Block:
     group: int  # id of the enclosing list/table (li, cell) or row, to rejoin them
     sig: tuple[int, str] | None = None
     level: int = 0
+    opens_furniture: bool = False  # a furniture heading ("Related news") whose section could not be cut here
 
 
 _LIST_PARENTS = frozenset({"ul", "ol", "dl", "menu"})
@@ -530,15 +532,28 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
     # stack items: Node to enter, or ("exit", node, saved_state)
     stack: list[object] = [container]
     link_depth = 0
+    skip_node: Node | None = None  # inside a furniture section (opened by a heading such as "Related news")
     while stack:
         item = stack.pop()
         if type(item) is tuple:
             _, node, saved = item
             if node.name == "a":
                 link_depth -= 1
-            else:
-                flush()
-                state.update(saved)
+                continue
+            flush()
+            state.update(saved)
+            if node is skip_node:
+                skip_node = None
+            elif skip_node is None and node.name in rules.HEADING_TAGS and blocks and blocks[-1].kind == "h" \
+                    and rules.BOILERPLATE_HEADING_RE.match(blocks[-1].text.lower()):
+                parent = node.parent
+                if parent is not None and parent is not container and parent.name in block_tags:
+                    blocks.pop()
+                    skip_node = parent  # drop the rest of the heading's section
+                else:
+                    blocks[-1].opens_furniture = True
+            continue
+        if skip_node is not None:
             continue
         if isinstance(item, str):
             pieces.append(item)
@@ -555,6 +570,11 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
         if name == "a":
             link_depth += 1
             stack.append(("exit", node, None))
+        elif name == "br":
+            flush()
+            if state["kind"] == "cell":
+                state["kind"] = "p"
+            continue
         elif name in block_tags:
             flush()
             saved = dict(state)
@@ -566,6 +586,8 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
             elif name in rules.CELL_TAGS:
                 parent = node.parent
                 state.update(kind="cell", group=id(parent) if parent is not None else 0)
+            elif name == "p" or state["kind"] == "cell":
+                state["kind"] = "p"
             state["sig"] = node.sig
             stack.append(("exit", node, saved))
         stack.extend(reversed(node.children))
@@ -582,6 +604,7 @@ class Collected:
 
     paragraphs: list[str]
     references: list[str]
+    dateline: str | None = None
 
 
 def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
@@ -599,7 +622,8 @@ def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
     return False
 
 
-def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], title: str | None) -> Collected:
+def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], titles: set[str] | None = None
+                ) -> Collected:
     """Drop furniture blocks (phrases, link lists, repeats, furniture sections), the headline, and join lists.
 
     A block counts as repeated furniture when it occurs more often in the page than in the container.
@@ -610,9 +634,10 @@ def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], tit
             inside[block.sig] = inside.get(block.sig, 0) + 1
     outside = {sig: n - inside.get(sig, 0) for sig, n in signatures.items() if n > 1}
     signatures = outside
-    title_key = " ".join(title.lower().split()) if title else None
+    titles = titles or set()
     kept: list[Block] = []
     references: list[str] = []
+    dateline: str | None = None
     skip_level = 0   # inside a furniture section opened by a heading of this level
     ref_level = 0    # inside a references section
     for block in blocks:
@@ -624,12 +649,12 @@ def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], tit
             if ref_level and level > ref_level:
                 continue
             skip_level = ref_level = 0
-            if title_key and (low == title_key or (len(low) > 15 and title_key.startswith(low))):
+            if low in titles or (len(low) > 15 and any(t.startswith(low) for t in titles)):
                 continue
             if rules.REFERENCES_HEADING_RE.match(low):
                 ref_level = level
                 continue
-            if rules.BOILERPLATE_HEADING_RE.match(low):
+            if block.opens_furniture:
                 skip_level = level
                 continue
             if _is_furniture(block, signatures):
@@ -642,6 +667,11 @@ def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], tit
             references.append(block.text)
             continue
         if _is_furniture(block, signatures):
+            continue
+        if len(kept) < 3 and len(block.text) <= 60 and rules.DATE_ONLY_RE.match(block.text):
+            dateline = dateline or block.text
+            continue
+        if len(kept) < 3 and block.text.lower() in titles:
             continue
         kept.append(block)
     # trailing headings with nothing after them are section titles of dropped furniture
@@ -658,4 +688,4 @@ def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], tit
         else:
             paragraphs.append(block.text)
         prev = block
-    return Collected(paragraphs, references)
+    return Collected(paragraphs, references, dateline)

@@ -16,6 +16,8 @@ from stripper.extract import Node, PageFacts
 _DEFAULT_DT = datetime(2000, 1, 1)
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _YEAR_RE = re.compile(r"(19|20)\d\d")
+_HOME_RE = re.compile(r"^(?:.{0,30}\s)?home(?:\s?page)?$", re.I)
+_TITLE_SEP_RE = re.compile(r"\s+(?:\||::|-|–|—|»|·)\s+")
 
 
 def normalize_date(value: str | None) -> str | None:
@@ -164,12 +166,20 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
     meta = facts.meta
 
     # title
+    h1s = [t for t in (_node_text(h, 250) for h in facts.h1[:5]) if t]
+    doc_title = facts.title or None
     title = _name_of({"name": main.get("headline")}) or _first_meta(meta, rules.META_TITLE)
-    if not title and facts.h1:
-        title = _node_text(facts.h1[0]) or None
-    if not title and facts.title:
-        title = facts.title
+    if not title:
+        in_doc_title = [h for h in h1s if doc_title and h.lower() in doc_title.lower()]
+        if in_doc_title:
+            title = in_doc_title[0]
+        elif doc_title:
+            title = max(_TITLE_SEP_RE.split(doc_title), key=len).strip() or doc_title
+        else:
+            title = h1s[0] if h1s else _first_meta(meta, rules.META_TITLE_LAST)
     title = " ".join(title.split()) if title else None
+    title_variants = {" ".join(t.lower().split()) for t in [title, doc_title, *h1s, _first_meta(meta, rules.META_TITLE)]
+                      if t}
 
     # authors
     authors = [n for n in (_name_of(a) for a in _as_list(main.get("author"))) if n]
@@ -279,8 +289,9 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
                         categories.append(name)
     if not categories:
         for node in facts.breadcrumb_nodes[:1]:
-            for a in _links_of(node):
-                categories.append(a)
+            crumbs = _links_of(node)
+            if len(crumbs) <= 8 and node.text_len <= 400:
+                categories.extend(crumbs)
     if not categories:
         value = _first_meta(meta, rules.META_SECTION)
         if value:
@@ -290,10 +301,8 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
             text = _node_text(node, 60)
             if text:
                 categories.append(text)
-    title_low = (title or "").lower()
     categories = _dedupe([c for c in (" ".join(c.split()) for c in categories)
-                          if c and c.lower() not in ("home", "homepage", "home page") and c.lower() != title_low
-                          and len(c) <= 80])
+                          if c and not _HOME_RE.match(c) and c.lower() not in title_variants and len(c) <= 80])
 
     # references: JSON-LD citation, then reference sections noticed during the walk
     references = [s for s in (_name_of(c) or _first_str(c) for c in _as_list(main.get("citation"))) if s]
@@ -316,6 +325,7 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
         "references": _dedupe(references),
         "page_type": page_type,
         "_article_body": _first_str(main.get("articleBody")),
+        "_title_variants": title_variants,
     }
 
 

@@ -11,7 +11,7 @@ from healthdex.errors import UserError
 from healthdex.urls import canonical_url, site_of
 from stripper import extract
 from stripper.decode import decode_html
-from stripper.metadata import resolve
+from stripper.metadata import normalize_date, resolve
 
 MAX_INPUT_BYTES = 50_000_000  # larger inputs are cut (no health article is 50 MB of HTML)
 
@@ -95,9 +95,12 @@ def extract_article(html: bytes | str, url: str | None = None, *, http_charset: 
     root = extract.build_tree(soup, facts)
     fields = resolve(facts, url)
     article_body = fields.pop("_article_body")
+    title_variants = fields.pop("_title_variants")
     container = extract.select_container(root, article_body)
     blocks = extract.collect_blocks(container)
-    collected = extract.postprocess(blocks, facts.signatures, fields["title"])
+    collected = extract.postprocess(blocks, facts.signatures, title_variants)
+    if collected.dateline and not fields["published"]:
+        fields["published"] = normalize_date(collected.dateline)
     fields["text"] = "\n\n".join(collected.paragraphs)
     if not fields["references"] and collected.references:
         fields["references"] = collected.references

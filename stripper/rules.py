@@ -121,8 +121,9 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"follow us( on .{1,30})?|skip to (main )?content|back to top|top of page|"                     # navigation
     r"cookie (settings|policy|preferences)|accept( all)?( cookies)?|"                               # consent
     r"image|photo|video|getty images|credit:.*|photo:.*|image:.*|"                                   # credits
-    r"(updated|published|posted|reviewed)( on)?:? .{0,40}|by .{1,60}|written by .{1,60}|"           # bylines
-    r"medically reviewed by .{1,120}|fact checked by .{1,80}"
+    r"(page )?(last )?(updated|published|posted|reviewed|modified)( on)?:? .{0,40}|by .{1,60}|"      # bylines
+    r"written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
+    r"text size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"           # page tools
     r")[\s.:!|»›>]*$"
 )
 # Phrases that mark a block as furniture wherever they occur in it (disclosures, promises, editorial-process
@@ -158,6 +159,12 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "we use cookies",
     "uses cookies",
     "click here to",                            # calls to action
+    "send to friend",                           # page tool bars ("Text size: A A | Print | Send To Friend")
+    "send to a friend",
+    "email a friend",
+    "email this page",
+    "print this page",
+    "post a comment",
     "follow us on",
     "like us on facebook",
     "share this article",
@@ -176,7 +183,7 @@ BOILERPLATE_PHRASE_MAX_CHARS = 700
 # small compared with the article (author boxes, newsletter boxes, promise blocks, comment sections).
 BOILERPLATE_HEADING_RE: re.Pattern[str] = re.compile(
     r"^(?:our promise to you|about the author|about the authors?|author bio|discussion comments|comments?|"
-    r"\d+ comments?|leave a (comment|reply)|related( articles| stories| posts| content| reading)?|"
+    r"\d+ comments?|leave a (comment|reply)|related\b.{0,40}|more .{0,30}news( on)?.{0,20}|"
     r"you may also like|recommended( for you| reading)?|more (stories|articles|news)( from .{1,40})?|"
     r"most (popular|read|viewed)|trending( now| stories)?|read (more|next)|"
     r"sign up.{0,60}|subscribe.{0,60}|.{0,40}newsletter.{0,40}|.{0,40}, in your inbox|"
@@ -194,7 +201,8 @@ BOILERPLATE_LINK_RE: re.Pattern[str] = re.compile(
 
 # --- metadata ---------------------------------------------------------------------------------------------
 # <meta name|property|itemprop> keys (lower-cased) for each metadata field, best first.
-META_TITLE = ("og:title", "twitter:title", "dc.title", "citation_title", "title", "headline")
+META_TITLE = ("og:title", "twitter:title", "citation_title", "dc.title", "headline")  # before h1 and <title>
+META_TITLE_LAST = ("title",)  # <meta name=title>: often the section's name on 2000s templates; after <title>
 META_DESCRIPTION = ("description", "og:description", "twitter:description", "dc.description")
 META_SITE_NAME = ("og:site_name", "application-name", "publisher", "dc.publisher", "twitter:site")
 META_AUTHOR = ("author", "article:author", "dc.creator", "citation_author", "byl", "parsely-author",
@@ -217,13 +225,25 @@ DATE_LINE_RES: dict[str, re.Pattern[str]] = {
         r"(?:last\s+)?(?:medically\s+)?reviewed(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})", re.I),
     "updated": re.compile(r"(?:last\s+)?(?:updated|modified|revised)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})",
                           re.I),
-    "published": re.compile(r"(?:published|posted|first published)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})",
-                            re.I),
+    "published": re.compile(
+        r"(?:published|posted|first published|article date)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})", re.I),
 }
 REVIEWER_RE: re.Pattern[str] = re.compile(
-    r"(?:medically\s+)?reviewed\s+by\s*:?\s*(?P<name>[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]*){0,4}(?:,\s*[A-Z][A-Za-z.,\s]{1,20})?)"
+    r"(?i:(?:medically\s+)?reviewed\s+by)\s*:?\s*(?P<name>[A-Z][\w.'\-]+(?:\s+(?:[A-Z][\w.'\-]*|of|the|and|de|van|von)){0,7}"
+    r"(?:,\s*[A-Z][A-Za-z.,\s]{1,20})?)"
 )
 BYLINE_RE: re.Pattern[str] = re.compile(r"^(?:written\s+)?by\s*:?\s+(?P<name>[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]*){0,3})")
+
+# A block that is only a date (a dateline above the article): "Monday September 7 2009",
+# "December 15, 2009, 3:15 PM ET", "2009/10/21".  Taken as ``published`` when none is known, dropped from the body.
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE_ONLY_RE: re.Pattern[str] = re.compile(
+    r"^(?:(?:mon|tue|tues|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(?:day)?\.?,?\s+)?"
+    rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}|"
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?:\s+[a-z]{2,4})?)?[\s.|-]*$",
+    re.I,
+)
 
 # Headings that open a references / sources list (collected into ``references``, kept out of the body).
 REFERENCES_HEADING_RE: re.Pattern[str] = re.compile(
