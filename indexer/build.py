@@ -263,6 +263,7 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
             stats.committed = True
         else:
             w.cancel()
+            store.remove_uncommitted_segment(index_dir, w)
 
 
 def _decode(value) -> str:

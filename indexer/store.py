@@ -111,12 +111,21 @@ def lock_holder(path: str | os.PathLike) -> dict | None:
         return None
 
 
-def _clear_scratch(path: Path) -> list[str]:
-    """Remove scratch folders/files that a dead writer left behind (only call while holding the write lock)."""
+def _scratch_dirs(path: Path) -> set[str]:
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return set()
+    return {n for n in names if (n.endswith(".tmp") or ".tmp." in n) and (path / n).is_dir()}
+
+
+def _clear_scratch(path: Path, candidates: set[str]) -> list[str]:
+    """Remove scratch folders a dead writer left behind: ``candidates`` were listed before this process created
+    its writer, so once we hold the lock, whoever made them has finished or died."""
     removed = []
-    for name in os.listdir(path):
+    for name in sorted(candidates):
         full = path / name
-        if name.endswith(".tmp") and full.is_dir() or ".tmp." in name and full.is_dir():
+        if full.is_dir():
             shutil.rmtree(full, ignore_errors=True)
             removed.append(name)
     return removed
@@ -158,6 +167,7 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
 
     p = Path(path)
     previous = lock_holder(p)
+    stale = _scratch_dirs(p)
     try:
         writer = _make_writer(ix, timeout=timeout, **writer_kwargs)
     except LockError:
@@ -176,7 +186,7 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
     recovered = None
     if previous and int(previous.get("pid") or 0) != os.getpid():
         recovered = previous
-        _clear_scratch(p)
+        _clear_scratch(p, stale)
     _write_json_atomic(
         p / WRITER_FILE,
         {"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": "writing"},
@@ -195,6 +205,21 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
         if writer.is_closed:
             try:
                 (p / WRITER_FILE).unlink()
+            except OSError:
+                pass
+
+
+def remove_uncommitted_segment(path: str | os.PathLike, writer) -> None:
+    """Whoosh's ``cancel()`` closes but leaves the new segment's files; remove them so a run that changed
+    nothing leaves the folder exactly as it found it."""
+    seg = getattr(writer, "newsegment", None)
+    if seg is None:
+        return
+    prefix = seg.segment_id()
+    for name in os.listdir(path):
+        if name == prefix or name.startswith(prefix + "."):
+            try:
+                os.remove(os.path.join(path, name))
             except OSError:
                 pass
 
