@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_PAGES = REPO.parent / "shared" / "data" / "health-pages"
 SAMPLE = REPO / "healthdex" / "sample"
 
-# Pages chosen for the sample: sites that have bundled profiles, with original URLs known.
+# Pages chosen for the sample: article pages of sites that have bundled profiles, with original URLs known.
+# (livestrong.com's /<topic>/index.html pages are link hubs, not articles, so they are left out.)
 CHOSEN = [
     "webmd.com/a-to-z-guides-news-20150417-superbugs-what-they-are.html",
     "webmd.com/allergies-news-20150220-child-peanut-allergy-findings.html",
@@ -27,8 +28,6 @@ CHOSEN = [
     "medicalnewstoday.com/articles-318674.html",
     "healthline.com/nutrition-how-to-overcome-binge-eating.html",
     "livestrong.com/article-5802-need-ornish-diet-vs-atkins-index.html",
-    "livestrong.com/eating-organic-index.html",
-    "livestrong.com/signs-of-autism-toddler-index.html",
     "cdc.gov/h1n1flu-vaccination-vaccine-safety-qa.html",
     "nhs.uk/news-2009-09september-pages-newalzheimersgenesfound.html",
     "mayoclinic.com/health-alzheimers-genes-az00047.html",
