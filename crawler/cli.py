@@ -21,23 +21,29 @@ from healthdex.errors import UserError
 @click.option("--max-depth", type=click.IntRange(min=0), help="Follow links at most this deep.")
 @click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to a site (overrides profiles).")
 @click.option("--workers", type=click.IntRange(min=0), help="Extraction processes (0: in the crawl process).")
+@click.option("--redis", "redis_url", metavar="URL",
+              help="Be one worker of a crawl shared through this Redis (redis://host:port/db); output in OUT/worker-ID.")
+@click.option("--crawl-id", help="With --redis: the shared crawl's name (default: the profile names).")
+@click.option("--worker-id", help="With --redis: this worker's name (default: HOSTNAME-PID).")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
 def crawl_command(profile_names, out_dir, replay_source, proxy, contact, max_pages, max_depth, delay, workers,
-                  overrides, verbose) -> None:
+                  redis_url, crawl_id, worker_id, overrides, verbose) -> None:
     """Crawl the sites of PROFILE... into OUT: every raw response in a WARC, clean articles in JSON Lines."""
     from crawler.run import CrawlOptions, run_crawl
 
     options = CrawlOptions(
         profiles=list(profile_names), out_dir=out_dir, replay_source=replay_source, proxy=proxy, contact=contact,
         max_pages=max_pages, max_depth=max_depth, delay=delay, workers=workers,
-        overrides=_parse_overrides(overrides), verbose=verbose,
+        overrides=_parse_overrides(overrides), verbose=verbose, redis=redis_url, crawl_id=crawl_id,
+        worker_id=worker_id,
     )
     report = run_crawl(options)
     from crawler.report import format_report
 
     click.echo(format_report(report))
-    if not report.get("pages_fetched"):
+    # A worker of a distributed crawl may find the work already done by the others.
+    if not report.get("pages_fetched") and not (redis_url or options.overrides.get("HEALTHDEX_REDIS_URL")):
         errors = sum((report.get("errors_by_kind") or {}).values())
         click.echo(f"healthdex: no page could be fetched ({errors} download errors); is the site or proxy reachable?",
                    err=True)

@@ -26,6 +26,10 @@ class CrawlOptions:
     workers: int | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     verbose: bool = False
+    # Distributed crawl (crawler.distributed): Redis URL, crawl id (default: the profile names), worker id.
+    redis: str | None = None
+    crawl_id: str | None = None
+    worker_id: str | None = None
 
 
 def crawl_settings(options: CrawlOptions, proxy: str | None):
@@ -59,6 +63,11 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
         cmdline["HEALTHDEX_EXTRACT_WORKERS"] = options.workers
     settings.setdict(cmdline, priority="cmdline")
     settings.setdict(options.overrides, priority="cmdline")
+    redis_url = options.redis or settings.get("HEALTHDEX_REDIS_URL")
+    if redis_url:  # one worker of a crawl shared through Redis; its output goes to OUT/worker-<id>
+        from crawler.distributed import enable
+
+        enable(settings, redis_url, crawl_id=options.crawl_id, worker_id=options.worker_id)
     return settings, profiles
 
 
@@ -86,4 +95,4 @@ def run_crawl(options: CrawlOptions) -> dict:
         process = CrawlerProcess(settings, install_root_handler=True)
         process.crawl("health", profile=",".join(options.profiles))
         process.start()
-    return load_report(options.out_dir)
+    return load_report(settings.get("HEALTHDEX_OUT_DIR"))

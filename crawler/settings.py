@@ -63,3 +63,23 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 COOKIES_ENABLED = False
+
+# --- distributed (scrapy-redis) ---------------------------------------------------------------------------
+# ``healthdex crawl --redis URL`` (or -s HEALTHDEX_REDIS_URL=URL) makes this process one worker of a crawl shared
+# through Redis: crawler.distributed.enable() switches SCHEDULER, the http(s) DOWNLOAD_HANDLERS and adds a spider
+# middleware, a pipeline and an extension (see crawler/distributed/__init__.py for the keys and guarantees).
+# Redis URL, e.g. "redis://127.0.0.1:6379/0"; empty: an ordinary single-process crawl.
+HEALTHDEX_REDIS_URL = ""
+# Names the crawl's keys in Redis; workers with the same id share frontier and duplicate filter.
+# Empty: the crawl's profile names, sorted and comma-joined ("cdc,webmd").
+HEALTHDEX_REDIS_CRAWL_ID = ""
+# This worker's id (heartbeat, in-flight requests, output folder OUT/worker-<id>); empty: "<hostname>-<pid>".
+HEALTHDEX_REDIS_WORKER_ID = ""
+# Seconds the whole crawl must have had no work (frontier empty, nothing in flight anywhere) before a worker stops.
+HEALTHDEX_REDIS_IDLE_TIMEOUT = 30.0
+# Seconds between a worker's heartbeats (also: acknowledging finished requests, rescuing dead workers' requests).
+HEALTHDEX_REDIS_HEARTBEAT_INTERVAL = 1.0
+# A worker silent this long is dead: its in-flight requests go back to the frontier.  Must exceed the interval.
+HEALTHDEX_REDIS_WORKER_TIMEOUT = 30.0
+# Space requests to each host crawl-wide through Redis (per-host send-time reservation); False: per worker only.
+HEALTHDEX_REDIS_POLITENESS = True

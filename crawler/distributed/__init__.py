@@ -1,0 +1,82 @@
+"""Distributed crawling on scrapy-redis: any number of ``healthdex crawl --redis URL`` workers, on any machines,
+share one frontier and one duplicate filter and keep per-host politeness for the crawl as a whole.
+
+Components (each its own module, built with ``from_crawler``, switched on by :func:`enable`):
+
+- ``scheduler.RedisFrontierScheduler``: scrapy-redis's scheduler with a crash-safe pop (request parked in the
+  worker's in-flight hash), always-persistent state and the crawler's request fingerprinter;
+- ``seed.SeedOnceMiddleware``: only the first worker enqueues the spider's start requests;
+- ``politeness.PoliteHTTPDownloadHandler``: a crawl-wide per-host send-time reservation in Redis;
+- ``emit_once.EmitOncePipeline``: each article written by one worker only;
+- ``worker.WorkerLifecycle``: heartbeat, acknowledgement of finished requests, rescue of dead workers'
+  requests, and closing once the whole crawl has had no work for ``HEALTHDEX_REDIS_IDLE_TIMEOUT``.
+
+Redis keys (``keys.CrawlKeys``; crawl id = ``--crawl-id`` or the sorted profile names)::
+
+    healthdex:<crawl>:requests          zset   shared frontier (scrapy-redis PriorityQueue layout)
+    healthdex:<crawl>:dupefilter        set    request fingerprints
+    healthdex:<crawl>:seeded            string seeding:<worker> | done
+    healthdex:<crawl>:workers           set    registered worker ids
+    healthdex:<crawl>:heartbeat:<w>     string TTL = HEALTHDEX_REDIS_WORKER_TIMEOUT, refreshed every beat
+    healthdex:<crawl>:inflight:<w>      hash   request member -> priority score, popped and not finished
+    healthdex:<crawl>:emitted           hash   article key -> pending:<w> | done:<w>
+    healthdex:<crawl>:counters          hash   reclaimed, seedings
+    healthdex:host:<host>               string next send time for the host (Redis clock), shared by all crawls
+
+Guarantees, with workers killed by SIGKILL at any moment (Redis itself assumed to stay up):
+
+- No request is lost: the pop and the in-flight record are one Lua step; the record is removed only after
+  Scrapy has finished the request (its links are in the frontier, its article line is written and flushed); the
+  requests of a worker whose heartbeat expired go back on the frontier and another worker does them.
+- Requests are at-least-once: a request reclaimed from a dead worker may be fetched twice (once by the dead
+  worker, whose WARC may hold that response).  Articles are written once in the union of the workers' JSONL
+  files, except in one window: a worker killed after writing an article line but before marking it ``done``
+  (the few microseconds between a flushed write and a Redis call) leaves it ``pending``, and the worker that
+  redoes the request writes it again.  Readers that merge the outputs should keep one record per ``id``
+  (:func:`crawler.distributed.outputs.merged_articles` does).
+- Politeness: reservations for one host are at least the request's delay apart crawl-wide, on Redis's clock.
+- The state persists in Redis after the crawl (a re-run with the same crawl id finds everything seen); use a new
+  ``--crawl-id`` or :func:`crawler.distributed.outputs.forget_crawl` to start afresh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scrapy.settings import Settings
+
+from crawler.distributed.keys import default_worker_id, safe_name
+
+SCHEDULER = "crawler.distributed.scheduler.RedisFrontierScheduler"
+COMPONENTS = {
+    "DOWNLOAD_HANDLERS": {
+        "http": "crawler.distributed.politeness.PoliteHTTPDownloadHandler",
+        "https": "crawler.distributed.politeness.PoliteHTTPDownloadHandler",
+    },
+    # Closest to the engine, so ``seeded`` becomes ``done`` only after every start request went out.
+    "SPIDER_MIDDLEWARES": {"crawler.distributed.seed.SeedOnceMiddleware": 25},
+    # Before the JSONL writer (900): claim the article; the mark ``done`` follows item_scraped.
+    "ITEM_PIPELINES": {"crawler.distributed.emit_once.EmitOncePipeline": 850},
+    "EXTENSIONS": {"crawler.distributed.worker.WorkerLifecycle": 600},
+}
+
+
+def enable(settings: Settings, redis_url: str, *, crawl_id: str | None = None, worker_id: str | None = None) -> Path:
+    """Switch ``settings`` to a distributed crawl on ``redis_url``; returns this worker's output folder
+    (``HEALTHDEX_OUT_DIR/worker-<id>``), which it also sets."""
+    worker = worker_id or settings.get("HEALTHDEX_REDIS_WORKER_ID") or default_worker_id()
+    out_dir = Path(settings.get("HEALTHDEX_OUT_DIR")) / f"worker-{safe_name(worker)}"
+    values = {
+        "HEALTHDEX_REDIS_URL": redis_url,
+        "HEALTHDEX_REDIS_WORKER_ID": worker,
+        "HEALTHDEX_OUT_DIR": str(out_dir),
+        "SCHEDULER": SCHEDULER,
+    }
+    if crawl_id:
+        values["HEALTHDEX_REDIS_CRAWL_ID"] = crawl_id
+    for name, entries in COMPONENTS.items():
+        merged = settings.getdict(name)
+        merged.update(entries)
+        values[name] = merged
+    settings.setdict(values, priority="cmdline")
+    return out_dir

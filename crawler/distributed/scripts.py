@@ -1,0 +1,81 @@
+"""The Lua scripts a distributed crawl runs in Redis, as data: each one is atomic on the server.
+
+Times come from the Redis server's clock (``TIME``), never the workers', so workers on machines whose clocks
+disagree still space their requests correctly.  Replies that are fractions are returned as strings because
+Redis truncates Lua numbers to integers.
+"""
+
+# Reserve the next send time for one host.  KEYS[1] = host key; ARGV[1] = delay in seconds (this request's);
+# ARGV[2] = key TTL in milliseconds.  next = max(now, last + delay); last := next; returns seconds to wait.
+RESERVE_HOST_SLOT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+local delay = tonumber(ARGV[1])
+local slot = now
+if last + delay > slot then slot = last + delay end
+redis.call('SET', KEYS[1], string.format('%.6f', slot), 'PX', ARGV[2])
+return string.format('%.6f', slot - now)
+"""
+
+# Pop the highest-priority request and record it as in flight for this worker, in one step (so a worker killed
+# right after the pop cannot lose it).  KEYS[1] = frontier zset; KEYS[2] = the worker's in-flight hash.
+POP_TO_INFLIGHT = """
+local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #top == 0 then return false end
+redis.call('ZREM', KEYS[1], top[1])
+redis.call('HSET', KEYS[2], top[1], top[2])
+return top[1]
+"""
+
+# Put a worker's in-flight requests back on the frontier, if the worker is dead (its heartbeat key is gone) or
+# if ARGV[1] == '1' (the worker itself, on start or on close).  KEYS[1] = heartbeat key; KEYS[2] = in-flight
+# hash; KEYS[3] = frontier zset; KEYS[4] = workers set; KEYS[5] = counters hash; ARGV[2] = worker id.
+# Returns the number of requests put back, or -1 when the worker is alive and not forced.
+RECLAIM_INFLIGHT = """
+if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local entries = redis.call('HGETALL', KEYS[2])
+local n = 0
+for i = 1, #entries, 2 do
+  redis.call('ZADD', KEYS[3], entries[i + 1], entries[i])
+  n = n + 1
+end
+redis.call('DEL', KEYS[2])
+if ARGV[1] ~= '1' then
+  redis.call('SREM', KEYS[4], ARGV[2])
+  if n > 0 then redis.call('HINCRBY', KEYS[5], 'reclaimed', n) end
+end
+return n
+"""
+
+# Claim the right to write one article.  KEYS[1] = emitted hash; KEYS[2] = heartbeat key prefix;
+# ARGV[1] = article key; ARGV[2] = this worker.  Returns 1 (claimed: write it), 0 (another worker wrote it or
+# is writing it: drop), 2 (taken over from a dead worker that claimed it and may or may not have written it).
+CLAIM_ARTICLE = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then
+  redis.call('HSET', KEYS[1], ARGV[1], 'pending:' .. ARGV[2])
+  return 1
+end
+local sep = string.find(v, ':', 1, true)
+local state = string.sub(v, 1, sep - 1)
+local owner = string.sub(v, sep + 1)
+if state == 'done' then return 0 end
+if owner == ARGV[2] then return 1 end
+if redis.call('EXISTS', KEYS[2] .. owner) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], 'pending:' .. ARGV[2])
+return 2
+"""
+
+# Start seeding unless someone did or is doing it.  KEYS[1] = seeded key; KEYS[2] = heartbeat key prefix;
+# ARGV[1] = this worker.  Returns 1 (seed now), 0 (already seeded or a live worker is seeding).
+CLAIM_SEEDING = """
+local v = redis.call('GET', KEYS[1])
+if v == 'done' then return 0 end
+if v then
+  local owner = string.sub(v, string.len('seeding:') + 1)
+  if owner ~= ARGV[1] and redis.call('EXISTS', KEYS[2] .. owner) == 1 then return 0 end
+end
+redis.call('SET', KEYS[1], 'seeding:' .. ARGV[1])
+return 1
+"""

@@ -1,0 +1,179 @@
+"""A worker's life in a distributed crawl: register, beat, acknowledge, rescue dead workers, stop when done.
+
+Every ``HEALTHDEX_REDIS_HEARTBEAT_INTERVAL`` seconds the worker
+
+1. refreshes its heartbeat key (TTL ``HEALTHDEX_REDIS_WORKER_TIMEOUT``);
+2. acknowledges the requests it popped that Scrapy has finished with: finished means the engine no longer has
+   the request in progress, i.e. it was downloaded (or failed, or was ignored), its callback ran, the requests
+   it yielded are in the shared frontier and its items went through every item pipeline (the JSONL line is
+   written and flushed).  Scrapy has no public signal for that moment; the engine's own in-progress set
+   (``engine._slot.inprogress``, Scrapy 2.13-2.19) is it, so this extension checks for it on open and refuses
+   to run without it;
+3. puts the in-flight requests of every registered worker whose heartbeat has expired back on the frontier.
+
+``spider_idle``: the worker stays open while the crawl as a whole has work (frontier not empty, a live worker
+has requests in flight, or seeding is not finished) and closes once it has seen no work for
+``HEALTHDEX_REDIS_IDLE_TIMEOUT`` seconds.  (scrapy-redis's own ``MAX_IDLE_TIME_BEFORE_CLOSE`` belongs to its
+``RedisSpider``, which reads start URLs from a Redis list; the health spider is a SitemapSpider, so the idle
+rule lives here, and it also waits for other workers' in-flight requests, which may still add links.)
+
+On close the worker acknowledges what finished, puts anything left back on the frontier, and deregisters.
+Stats: ``distributed/acked``, ``distributed/reclaimed`` (from dead workers), ``distributed/idle_checks``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.utils.asyncio import create_looping_call
+
+from crawler.distributed import scripts
+from crawler.distributed.keys import CrawlKeys, crawl_id, redis_from_settings, worker_id
+from crawler.distributed.scheduler import RedisFrontierScheduler
+
+logger = logging.getLogger(__name__)
+
+
+def beat(server, keys: CrawlKeys, worker: str, ttl: float) -> None:
+    """Mark ``worker`` alive for ``ttl`` seconds and registered in the crawl."""
+    pipe = server.pipeline()
+    pipe.set(keys.heartbeat(worker), json.dumps({"worker": worker, "time": time.time()}), px=int(ttl * 1000))
+    pipe.sadd(keys.workers, worker)
+    pipe.execute()
+
+
+class WorkerLifecycle:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        if not settings.get("HEALTHDEX_REDIS_URL"):
+            raise NotConfigured("HEALTHDEX_REDIS_URL is not set")
+        self.crawler = crawler
+        self.worker = worker_id(settings)
+        self.interval = settings.getfloat("HEALTHDEX_REDIS_HEARTBEAT_INTERVAL")
+        self.ttl = settings.getfloat("HEALTHDEX_REDIS_WORKER_TIMEOUT")
+        self.idle_timeout = settings.getfloat("HEALTHDEX_REDIS_IDLE_TIMEOUT")
+        if self.ttl <= self.interval:
+            raise ValueError("HEALTHDEX_REDIS_WORKER_TIMEOUT must be longer than HEALTHDEX_REDIS_HEARTBEAT_INTERVAL")
+        self.server = redis_from_settings(settings)
+        self._reclaim = self.server.register_script(scripts.RECLAIM_INFLIGHT)
+        self.keys: CrawlKeys | None = None
+        self.idle_since: float | None = None
+        self.task = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WorkerLifecycle:
+        return cls(crawler)
+
+    # --- engine access ----------------------------------------------------------------------------------------
+    def _scheduler(self) -> RedisFrontierScheduler:
+        scheduler = self.crawler.engine.scheduler
+        if not isinstance(scheduler, RedisFrontierScheduler):
+            raise RuntimeError("WorkerLifecycle needs SCHEDULER = crawler.distributed.scheduler.RedisFrontierScheduler")
+        return scheduler
+
+    def _in_progress(self) -> set:
+        slot = getattr(self.crawler.engine, "_slot", None)
+        inprogress = getattr(slot, "inprogress", None)
+        if inprogress is None:
+            raise RuntimeError("this Scrapy version's engine has no _slot.inprogress; crawler.distributed needs "
+                               "Scrapy 2.13-2.19 (see crawler/distributed/worker.py)")
+        return inprogress
+
+    # --- signals ----------------------------------------------------------------------------------------------
+    def spider_opened(self, spider: Spider) -> None:
+        self.keys = CrawlKeys(crawl_id(self.crawler.settings, spider))
+        self._in_progress()  # fail early on an engine without it
+        beat(self.server, self.keys, self.worker, self.ttl)
+        self.task = create_looping_call(self.tick)
+        self.task.start(self.interval, now=False)
+
+    def tick(self) -> None:
+        try:
+            beat(self.server, self.keys, self.worker, self.ttl)
+            self.acknowledge()
+            self.rescue_dead_workers()
+        except Exception:  # noqa: BLE001 - a Redis hiccup must not kill the loop; the next tick retries
+            logger.exception("distributed worker %s: heartbeat failed", self.worker)
+            return
+        engine = self.crawler.engine
+        if not engine.needs_backout():
+            # Other workers may have filled the shared frontier: look now, not at the engine's 5-second heartbeat.
+            engine._slot.nextcall.schedule()
+
+    def acknowledge(self) -> int:
+        queue = self._scheduler().queue
+        inprogress = self._in_progress()
+        done = [r for r in queue.inflight if r not in inprogress]
+        n = queue.ack(done)
+        if n:
+            self.crawler.stats.inc_value("distributed/acked", n)
+        return n
+
+    def rescue_dead_workers(self) -> int:
+        assert self.keys is not None
+        total = 0
+        for raw in self.server.smembers(self.keys.workers):
+            other = raw.decode() if isinstance(raw, bytes) else raw
+            if other == self.worker:
+                continue
+            n = int(self._reclaim(keys=[self.keys.heartbeat(other), self.keys.inflight(other), self.keys.queue,
+                                        self.keys.workers, self.keys.counters], args=["0", other]))
+            if n > 0:
+                logger.warning("distributed worker %s: worker %s is gone; put its %d in-flight requests back",
+                               self.worker, other, n)
+                self.crawler.stats.inc_value("distributed/reclaimed", n)
+                total += n
+        return total
+
+    def crawl_has_work(self) -> bool:
+        """True while anything in the crawl may still produce requests."""
+        assert self.keys is not None
+        if self.server.zcard(self.keys.queue):
+            return True
+        if self.server.get(self.keys.seeded) != b"done":
+            return True
+        for raw in self.server.smembers(self.keys.workers):
+            other = raw.decode() if isinstance(raw, bytes) else raw
+            if self.server.hlen(self.keys.inflight(other)):
+                return True
+        return False
+
+    def spider_idle(self, spider: Spider) -> None:
+        self.crawler.stats.inc_value("distributed/idle_checks")
+        self.acknowledge()
+        self.rescue_dead_workers()
+        now = time.monotonic()
+        if self.crawl_has_work():
+            self.idle_since = None
+            raise DontCloseSpider
+        if self.idle_since is None:
+            self.idle_since = now
+        if now - self.idle_since < self.idle_timeout:
+            raise DontCloseSpider
+        logger.info("distributed worker %s: no work in the crawl for %.1f s; closing", self.worker,
+                    now - self.idle_since)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        if self.keys is None:
+            return
+        try:
+            self.acknowledge()
+            n = self._scheduler().requeue_own_inflight()
+            if n:
+                logger.info("distributed worker %s: put %d unfinished requests back", self.worker, n)
+            pipe = self.server.pipeline()
+            pipe.delete(self.keys.heartbeat(self.worker))
+            pipe.srem(self.keys.workers, self.worker)
+            pipe.execute()
+        except Exception:  # noqa: BLE001 - leaving them is safe: they expire and get reclaimed
+            logger.exception("distributed worker %s: could not deregister", self.worker)
