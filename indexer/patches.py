@@ -16,31 +16,56 @@ def apply() -> None:
     if _APPLIED:
         return
     _APPLIED = True
-    _apply_positions_encode()
+    _apply_positions_decode()
     _apply_cached_reader()
     _apply_lengths()
     _apply_add_posting()
 
 
-def _apply_positions_encode() -> None:
+def _apply_positions_decode() -> None:
     """whoosh-ng 5.4 bug: ``Positions.decode_positions`` treats any value ending in ``b"."`` as a legacy pickle,
-    but the varint encoding ends in 0x2E whenever the last position delta is 46 (or ends in that byte), so a phrase
-    query touching such a posting raised ``UnpicklingError``.  The decoder reads exactly ``n`` varints and ignores
-    trailing bytes, so encoding pads such values with one zero byte: readable by any whoosh-ng, patched or not."""
+    but the varint encoding ends in 0x2E whenever the last position delta is 46, so a phrase query touching such a
+    posting raised ``UnpicklingError``.  Decode as varints first and accept only when that consumes the value
+    exactly, else fall back to the legacy decoder -- the same rule as ``search_cli/_whoosh_compat.py`` (either
+    patch may be applied first; both read the same unpadded values stock whoosh-ng writes)."""
     try:
-        from whoosh.formats import Positions
+        from whoosh import formats
+        from whoosh.system import _INT_SIZE, unpack_uint
     except ImportError:
         return
-    original = Positions.encode
-    if getattr(original, "_healthdex_patched", False):
-        return
+    current = formats.Positions.decode_positions
+    if getattr(current, "_healthdex_patched", False) or current.__module__ != "whoosh.formats":
+        return  # already fixed (by us or by search_cli)
+    legacy = formats.Positions._decode_positions_legacy
 
-    def encode(self, poslist):
-        value = original(self, poslist)
-        return value + b"\x00" if value.endswith(b".") else value
+    def decode_positions(self, valuestring):
+        end = len(valuestring)
+        if end >= _INT_SIZE:
+            n = unpack_uint(valuestring[:_INT_SIZE])[0]
+            pos = _INT_SIZE
+            position = 0
+            out = []
+            try:
+                for _ in range(n):
+                    b = valuestring[pos]
+                    pos += 1
+                    i = b & 0x7F
+                    shift = 7
+                    while b & 0x80:
+                        b = valuestring[pos]
+                        pos += 1
+                        i |= (b & 0x7F) << shift
+                        shift += 7
+                    position += i
+                    out.append(position)
+            except IndexError:
+                pos = -1
+            if pos == end:
+                return out
+        return legacy(self, valuestring)
 
-    encode._healthdex_patched = True
-    Positions.encode = encode
+    decode_positions._healthdex_patched = True
+    formats.Positions.decode_positions = decode_positions
 
 
 def _apply_cached_reader() -> None:
