@@ -152,12 +152,19 @@ def test_two_workers_one_killed_every_article_once_and_host_spacing_held(tmp_pat
             a.send_signal(signal.SIGKILL)
             a.wait(timeout=10)
             assert b.wait(timeout=45) == 0, (tmp_path / "b.log").read_text(errors="replace")[-3000:]
+            log = server.request_log.snapshot()
+            # A worker joining a finished crawl seeds nothing, fetches nothing of the site's pages, and stops
+            # after the idle timeout.
+            started = time.monotonic()
+            c = start_worker("c", out, server.proxy_url, redis_url, profiles, tmp_path / "c.log")
+            assert c.wait(timeout=30) == 0, (tmp_path / "c.log").read_text(errors="replace")[-3000:]
+            late_worker_s = time.monotonic() - started
+            late_requests = [e.url for e in server.request_log.snapshot()[len(log):]]
         finally:
-            for process in (a, b):
+            for process in (a, b, *([c] if "c" in locals() else [])):
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-        log = server.request_log.snapshot()
 
     # The union of the workers' outputs holds every article exactly once.
     records = read_jsonl(out / "worker-a" / "articles.jsonl") + read_jsonl(out / "worker-b" / "articles.jsonl")
@@ -174,6 +181,12 @@ def test_two_workers_one_killed_every_article_once_and_host_spacing_held(tmp_pat
     assert client.zcard(f"{crawl}:requests") == 0
     report_b = json.loads((out / "worker-b" / "crawl-report.json").read_text())
     assert report_b["finish_reason"] == "finished"
+
+    # The late worker only looked (its own robots.txt fetch) and went away.
+    assert set(late_requests) <= {f"http://{HOST}/robots.txt"}, late_requests
+    assert read_jsonl(out / "worker-c" / "articles.jsonl") == []
+    assert late_worker_s < 20
+    assert int(client.scard(f"{crawl}:workers")) == 0  # everyone deregistered (a was rescued, b and c left)
 
     # Seeded once: the seed flag is done and only one seeding happened.
     assert client.get(f"{crawl}:seeded") == b"done"

@@ -17,12 +17,18 @@ as the spider sets it from the profile, or ``DOWNLOAD_DELAY`` / ``--delay``) and
 (raised by AutoThrottle or a robots.txt Crawl-delay applied to the slot).  The host is the URL's host name, so
 robots.txt fetches (which carry no profile slot) are spaced with the pages of the same host.
 
+What is not guaranteed: the bytes leave when the worker's reactor gets to them.  A sleep that overran its slot
+(reactor busy) re-reserves instead of sending late, but a stall between waking and writing the request still
+shifts that one request; keep heavy work off the reactor thread (``HEALTHDEX_EXTRACT_WORKERS``).
+
 Settings: ``HEALTHDEX_REDIS_POLITENESS`` (default True; False leaves spacing to each worker alone).
-Stats: ``distributed/politeness/reserved``, ``distributed/politeness/waited_s`` (total seconds waited).
+Stats: ``distributed/politeness/reserved``, ``distributed/politeness/waited_s`` (total seconds waited),
+``distributed/politeness/late_rereserved``.
 """
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -37,6 +43,10 @@ from crawler.distributed.keys import host_key, redis_from_settings
 
 # Host keys outlive the last reservation by this much, then Redis forgets them.
 _KEY_TTL_MS = 10 * 60 * 1000
+# A sleep that ends later than this after its reserved time gives the slot up and books another (seconds) ...
+_LATE = 0.02
+# ... at most this many times (then it sends: a reactor that stalls every time has bigger problems).
+_MAX_RESERVATIONS = 5
 
 
 class HostSlots:
@@ -82,12 +92,23 @@ class PoliteHTTPDownloadHandler(HTTP11DownloadHandler):
             host = (urlsplit(request.url).hostname or "").lower()
             delay = self.request_delay(request)
             if host and delay > 0:
-                wait = self.slots.reserve(host, delay)
-                stats = self._crawler.stats
-                stats.inc_value("distributed/politeness/reserved")
-                if wait > 0:
-                    from twisted.internet import reactor  # the installed one, never installed by an import
-
-                    stats.inc_value("distributed/politeness/waited_s", wait)
-                    await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+                await self.wait_for_slot(host, delay)
         return await super().download_request(request)
+
+    async def wait_for_slot(self, host: str, delay: float) -> None:
+        """Reserve a send time for ``host`` and sleep until it, without blocking the reactor.  A sleep that
+        overran its slot by more than ``_LATE`` (the reactor was busy, e.g. parsing a page) gives the slot up and
+        reserves the next free one, since other workers' requests may already be booked right after it."""
+        from twisted.internet import reactor  # the installed one; importing it at module level could install one
+
+        stats = self._crawler.stats
+        for _ in range(_MAX_RESERVATIONS):
+            wait = self.slots.reserve(host, delay)
+            due = time.monotonic() + wait
+            stats.inc_value("distributed/politeness/reserved")
+            if wait > 0:
+                stats.inc_value("distributed/politeness/waited_s", wait)
+                await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+            if time.monotonic() - due <= _LATE:
+                return
+            stats.inc_value("distributed/politeness/late_rereserved")

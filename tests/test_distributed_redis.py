@@ -1,0 +1,127 @@
+"""Issue 5, Distributed: the Redis side of the distributed crawl, one piece at a time, against a real redis-server
+(started by the test on 127.0.0.1).  The whole thing, with workers and a kill, is in test_distributed.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+from redis_server import redis_server
+from scrapy import Request, Spider
+
+from crawler.distributed import scripts
+from crawler.distributed.keys import CrawlKeys, host_key
+from crawler.distributed.outputs import forget_crawl
+from crawler.distributed.politeness import HostSlots
+from crawler.distributed.scheduler import InFlightPriorityQueue
+
+KEYS = CrawlKeys("t")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        client = redis.Redis.from_url(url)
+        yield client
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def clean(server):
+    server.flushdb()
+
+
+def test_host_reservations_are_a_delay_apart_whichever_client_makes_them(server):
+    other = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
+        f"redis://127.0.0.1:{server.connection_pool.connection_kwargs['port']}/0"))
+    a, b = HostSlots(server), HostSlots(other)
+    waits = [(a if i % 2 else b).reserve("www.example.org", 0.2) for i in range(6)]
+    assert waits[0] == 0.0
+    steps = [y - x for x, y in zip(waits, waits[1:], strict=False)]
+    assert all(0.18 <= s <= 0.2 + 1e-6 for s in steps), waits  # each one delay after the previous reservation
+    assert a.reserve("other.example.org", 0.2) == 0.0  # hosts are independent
+    longer = a.reserve("www.example.org", 1.0)  # a request with a longer delay waits that long after the last
+    assert waits[-1] + 0.95 <= longer <= waits[-1] + 1.0 + 1e-6
+    assert 0 < server.pttl(host_key("www.example.org"))
+
+
+def test_pop_parks_the_request_in_flight_until_acknowledged(server):
+    queue = InFlightPriorityQueue(server, Spider(name="t"), KEYS.queue, inflight_key=KEYS.inflight("w1"))
+    queue.push(Request("https://www.example.org/low", priority=0))
+    queue.push(Request("https://www.example.org/high", priority=10))
+    request = queue.pop()
+    assert request.url == "https://www.example.org/high"
+    assert server.zcard(KEYS.queue) == 1 and server.hlen(KEYS.inflight("w1")) == 1
+    assert queue.ack([request]) == 1
+    assert server.hlen(KEYS.inflight("w1")) == 0 and queue.inflight == {}
+
+
+def test_a_dead_workers_in_flight_requests_go_back_to_the_frontier(server):
+    queue = InFlightPriorityQueue(server, Spider(name="t"), KEYS.queue, inflight_key=KEYS.inflight("w1"))
+    queue.push(Request("https://www.example.org/a", priority=3))
+    queue.pop()
+    server.sadd(KEYS.workers, "w1")
+    server.set(KEYS.heartbeat("w1"), "alive", px=60_000)
+    reclaim = server.register_script(scripts.RECLAIM_INFLIGHT)
+    args = dict(keys=[KEYS.heartbeat("w1"), KEYS.inflight("w1"), KEYS.queue, KEYS.workers, KEYS.counters])
+    assert reclaim(**args, args=["0", "w1"]) == -1  # alive: left alone
+    assert server.zcard(KEYS.queue) == 0
+    server.delete(KEYS.heartbeat("w1"))  # its heartbeat expired
+    assert reclaim(**args, args=["0", "w1"]) == 1
+    assert server.zrange(KEYS.queue, 0, -1, withscores=True)[0][1] == -3.0  # same priority as before
+    assert not server.exists(KEYS.inflight("w1")) and not server.sismember(KEYS.workers, "w1")
+    assert server.hget(KEYS.counters, "reclaimed") == b"1"
+    again = InFlightPriorityQueue(server, Spider(name="t"), KEYS.queue, inflight_key=KEYS.inflight("w2")).pop()
+    assert again.url == "https://www.example.org/a"
+
+
+def test_each_article_is_claimed_by_one_worker(server):
+    claim = server.register_script(scripts.CLAIM_ARTICLE)
+
+    def attempt(worker: str) -> int:
+        return claim(keys=[KEYS.emitted, KEYS.heartbeat_prefix], args=["https://x.org/a", worker])
+
+    server.set(KEYS.heartbeat("w1"), "alive")
+    assert attempt("w1") == 1
+    assert attempt("w2") == 0  # w1 is alive and writing it
+    assert attempt("w1") == 1  # w1 again (restarted under its id)
+    server.delete(KEYS.heartbeat("w1"))
+    assert attempt("w2") == 2  # w1 died before finishing: taken over
+    server.hset(KEYS.emitted, "https://x.org/a", "done:w2")
+    assert attempt("w1") == 0 and attempt("w3") == 0
+
+
+def test_the_crawl_is_seeded_once_unless_the_seeder_dies(server):
+    claim = server.register_script(scripts.CLAIM_SEEDING)
+
+    def attempt(worker: str) -> int:
+        return claim(keys=[KEYS.seeded, KEYS.heartbeat_prefix], args=[worker])
+
+    server.set(KEYS.heartbeat("w1"), "alive")
+    assert attempt("w1") == 1
+    assert attempt("w2") == 0
+    server.delete(KEYS.heartbeat("w1"))
+    assert attempt("w2") == 1  # w1 died while seeding
+    server.set(KEYS.seeded, "done")
+    assert attempt("w3") == 0
+    assert forget_crawl(server, "t") >= 1 and not server.exists(KEYS.seeded)
+
+
+def test_enable_switches_components_and_gives_each_worker_its_folder(tmp_path: Path):
+    from crawler.run import CrawlOptions, crawl_settings
+
+    options = CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9", redis="redis://h:1/0",
+                           crawl_id="c1", worker_id="w 1")
+    settings, _ = crawl_settings(options, options.proxy)
+    assert settings["SCHEDULER"] == "crawler.distributed.scheduler.RedisFrontierScheduler"
+    assert settings.getdict("DOWNLOAD_HANDLERS")["https"].endswith("PoliteHTTPDownloadHandler")
+    pipelines = settings.getdict("ITEM_PIPELINES")
+    assert pipelines["crawler.distributed.emit_once.EmitOncePipeline"] < pipelines[
+        "crawler.pipelines.jsonl_writer.JsonLinesWriterPipeline"]
+    assert "crawler.distributed.worker.WorkerLifecycle" in settings.getdict("EXTENSIONS")
+    assert settings["HEALTHDEX_OUT_DIR"] == str(tmp_path / "worker-w_1")
+    assert (settings["HEALTHDEX_REDIS_CRAWL_ID"], settings["HEALTHDEX_REDIS_WORKER_ID"]) == ("c1", "w 1")
+    plain, _ = crawl_settings(CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9"),
+                              "http://127.0.0.1:9")
+    assert plain["SCHEDULER"] != settings["SCHEDULER"] and plain["HEALTHDEX_OUT_DIR"] == str(tmp_path)
