@@ -232,6 +232,33 @@ def parse_syntax(schema, text: str, *, scale: float = 0.9):
         raise UserError(f"cannot parse date in query: {errors[0]}")
     _check_parsed(q)
     _check_ranges(q)
+    return _hoist_nots(q)
+
+
+def _hoist_nots(q):
+    """With an OR default group, ``asthma NOT children`` parses as Or([asthma, Not(children)]), which matches
+    every document without "children". Rewrite each such Or as AndNot(Or(positives), Or(negatives))."""
+    from whoosh import query as wq
+
+    if isinstance(q, wq.compound.CompoundQuery):
+        subs = [_hoist_nots(c) for c in q.subqueries]
+        if isinstance(q, wq.Or):
+            neg = [c.query for c in subs if isinstance(c, wq.Not)]
+            pos = [c for c in subs if not isinstance(c, wq.Not)]
+            if neg and pos:
+                keep = wq.Or(pos, boost=q.boost, scale=getattr(q, "scale", None)) if len(pos) > 1 else pos[0]
+                drop = wq.Or(neg) if len(neg) > 1 else neg[0]
+                return wq.AndNot(keep, drop)
+        import copy
+
+        q = copy.copy(q)
+        q.subqueries = subs
+        return q
+    if isinstance(q, wq.Not):
+        import copy
+
+        q = copy.copy(q)
+        q.query = _hoist_nots(q.query)
     return q
 
 
@@ -245,6 +272,120 @@ def _check_ranges(q) -> None:
             raise UserError(f"cannot parse date range in query: {node}")
         if fieldname in DATE_FIELDS and isinstance(node, (wq.Term, wq.Prefix, wq.Wildcard)):
             raise UserError(f"cannot parse date in query: {fieldname}:{node.text}")
+
+
+_DATE_VALUE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")
+_RANGE = re.compile(r"^([\[{])\s*(.*?)\s+TO\s*(.*?)\s*([\]}])$|^([\[{])\s*TO\s+(.*?)\s*([\]}])$", re.I)
+DATE_HELP = "use e.g. published:>2020, published:2021-06, updated:[2023 TO 2024], published:<=2019-05-31"
+
+
+def date_span(text: str):
+    """(first, last) instant of a date written as YYYY, YYYY-MM, YYYY-MM-DD or in English ("june 2020")."""
+    import calendar
+    from datetime import UTC, datetime, timedelta
+
+    text = text.strip().strip('"').strip("'")
+    m = _DATE_VALUE.match(text)
+    try:
+        if m:
+            y, mo, d = int(m.group(1)), m.group(2), m.group(3)
+            if d:
+                lo = datetime(y, int(mo), int(d), tzinfo=UTC)
+                return lo, lo + timedelta(days=1) - timedelta(microseconds=1)
+            if mo:
+                last = calendar.monthrange(y, int(mo))[1]
+                return datetime(y, int(mo), 1, tzinfo=UTC), datetime(y, int(mo), last, 23, 59, 59, 999999, tzinfo=UTC)
+            return datetime(y, 1, 1, tzinfo=UTC), datetime(y, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    except ValueError:
+        return None
+    from whoosh.qparser.dateparse import English
+    from whoosh.util.times import adatetime, timespan
+
+    try:
+        d = English().date_from(text, datetime.now(UTC))
+    except Exception:
+        return None
+    if isinstance(d, timespan):
+        d = d.disambiguated(datetime.now(UTC))
+        return d.start, d.end
+    if isinstance(d, adatetime):
+        return d.floor(), d.ceil()
+    if isinstance(d, datetime):
+        return d, d
+    return None
+
+
+def date_filter(fieldname: str, value: str, original: str):
+    """The DateRange for a date clause value: X, >X, >=X, <X, <=X, [A TO B], {A TO B}, [A TO], [TO B]."""
+    from datetime import timedelta
+
+    from whoosh import query as wq
+
+    tick = timedelta(microseconds=1)
+
+    def span(text):
+        sp = date_span(text)
+        if sp is None:
+            raise UserError(f"cannot parse date {text!r} in {original!r} ({DATE_HELP})")
+        return sp
+
+    value = value.strip()
+    for op in (">=", "<=", ">", "<"):
+        if value.startswith(op):
+            lo, hi = span(value[len(op) :])
+            return {
+                ">": wq.DateRange(fieldname, hi + tick, None),
+                ">=": wq.DateRange(fieldname, lo, None),
+                "<": wq.DateRange(fieldname, None, lo - tick),
+                "<=": wq.DateRange(fieldname, None, hi),
+            }[op]
+    if value[:1] in "[{":
+        m = _RANGE.match(value)
+        if not m:
+            raise UserError(f"cannot parse date range {original!r} ({DATE_HELP})")
+        if m.group(1):
+            open_, a, b, close = m.group(1), m.group(2), m.group(3), m.group(4)
+        else:
+            open_, a, b, close = m.group(5), "", m.group(6), m.group(7)
+        start = end = None
+        if a:
+            lo, hi = span(a)
+            start = hi + tick if open_ == "{" else lo
+        if b:
+            lo, hi = span(b)
+            end = lo - tick if close == "}" else hi
+        if start is None and end is None:
+            raise UserError(f"empty date range {original!r} ({DATE_HELP})")
+        return wq.DateRange(fieldname, start, end)
+    lo, hi = span(value)
+    return wq.DateRange(fieldname, lo, hi)
+
+
+def filter_query(schema, clause: str):
+    """A top-level ``field:value`` filter: dates by :func:`date_filter`, names and categories by whole words."""
+    from whoosh import query as wq
+
+    name, _, value = clause.partition(":")
+    fieldname = FIELD_ALIASES[name.lower()]
+    if fieldname in DATE_FIELDS:
+        return date_filter(fieldname, value, clause)
+    bare = value.strip('"').strip().lower()
+    if fieldname in ("authors", "reviewers", "categories") and bare and not any(c in bare for c in "*?[]{}"):
+        # Keywords are whole names ("jane smith", "back pain"); let author:smith or category:pain match a word of one.
+        bare = " ".join(bare.replace(",", " ").split())
+        return wq.Or(
+            [
+                wq.Term(fieldname, bare),
+                wq.Wildcard(fieldname, f"{bare} *"),
+                wq.Wildcard(fieldname, f"* {bare}"),
+                wq.Wildcard(fieldname, f"* {bare} *"),
+            ]
+        )
+    if fieldname == "site" and bare:
+        # site:nih.gov also matches subdomains (www.nhlbi.nih.gov is stored as nhlbi.nih.gov)
+        bare = bare.removeprefix("www.")
+        return wq.Or([wq.Term(fieldname, bare), wq.Wildcard(fieldname, f"*.{bare}")])
+    return parse_syntax(schema, clause)
 
 
 def analyze(schema, fieldname: str, word: str) -> list[str]:
@@ -378,15 +519,13 @@ def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = N
 
     check_fields(text, schema)
     filters, rest = split_filters(text)
-    filter_qs = [parse_syntax(schema, f) for f in filters]
+    filter_qs = [filter_query(schema, f) for f in filters]
     if rest and is_plain(rest):
         built = free_text_query(schema, rest, synonyms=synonyms, ranking=ranking)
         if built.query is wq.NullQuery and not filter_qs:
             raise UserError("query has no searchable words")
     elif rest:
-        q = parse_syntax(schema, text if filters else rest, scale=ranking.coord_short)
-        if filters:
-            filter_qs = []  # the parser saw the whole string, filters included
+        q = parse_syntax(schema, rest, scale=ranking.coord_short)
         built = BuiltQuery(q, "syntax", [], [])
     else:
         built = BuiltQuery(wq.Every(), "filter", [], [])
