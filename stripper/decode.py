@@ -57,11 +57,27 @@ def _strict(data: bytes, codec: str) -> str | None:
         return None
 
 
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few damaged bytes (truncated or spliced pages) decodes as UTF-8 with replacement characters."""
+    text = data.decode("utf-8", "replace")
+    errors = text.count("\ufffd")
+    multibyte = sum(1 for ch in text if ord(ch) > 127) - errors
+    return text if multibyte > 0 and errors <= 2 + 0.05 * multibyte else None
+
+
 def _detect(data: bytes) -> str:
     """Last resort: statistical detection by charset-normalizer, then windows-1252 with replacement."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000]).best()
+    results = from_bytes(data[:200_000])
+    best = results.best()
+    if best is not None:
+        # windows-1252 is the web's default for undeclared pages; prefer it when detection finds it as good
+        for match in results:
+            if match.encoding == "cp1252" and match.chaos <= best.chaos + 0.01 \
+                    and match.coherence >= best.coherence - 0.05:
+                best = match
+                break
     if best is not None and best.encoding:
         codec = normalize_charset(best.encoding) or best.encoding
         text = _strict(data, codec)
@@ -96,6 +112,9 @@ def decode_html(data: bytes, http_charset: str | None = None) -> str:
             if text is not None:
                 return text.replace("\x00", "")
             if codec == "utf-8":
+                text = _mostly_utf8(data)
+                if text is not None:
+                    return text.replace("\x00", "")
                 continue  # mislabelled: try the next declaration, then detection
             return data.decode(codec, "replace").replace("\x00", "")
         text = _strict(data, codec)
@@ -103,7 +122,31 @@ def decode_html(data: bytes, http_charset: str | None = None) -> str:
             return text.replace("\x00", "")
     if data.isascii():
         return data.decode("ascii").replace("\x00", "")
-    text = _strict(data, "utf-8")
+    text = _strict(data, "utf-8") or _mostly_utf8(data)
     if text is None:
         text = _detect(data)
     return text.replace("\x00", "")
+
+
+# UTF-8 bytes that were decoded as windows-1252 somewhere upstream (often baked into the page as entities):
+# a lead byte char (Â..ô) followed by 1-3 continuation-byte chars as windows-1252 shows them.
+_CP1252_HIGH = "\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018\u2019\u201a\u201c" \
+    "\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+_MOJIBAKE_RE = re.compile(f"[\u00c2-\u00f4][\u0080-\u00bf{_CP1252_HIGH}]{{1,3}}")
+
+
+def _unmangle(match: re.Match[str]) -> str:
+    chunk = match.group(0)
+    try:
+        raw = bytes(ord(c) if ord(c) < 256 else c.encode("cp1252")[0] for c in chunk)
+        fixed = raw.decode("utf-8")
+    except (UnicodeError, ValueError):
+        return chunk
+    return fixed if len(fixed) == 1 else chunk
+
+
+def fix_mojibake(text: str) -> str:
+    """Repair UTF-8-read-as-windows-1252 sequences ("GuillainBarrÃ©" -> "Barré", "itâ€™s" -> "it’s")."""
+    if "\u00c3" not in text and "\u00e2" not in text and "\u00c2" not in text:
+        return text
+    return _MOJIBAKE_RE.sub(_unmangle, text)

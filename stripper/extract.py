@@ -10,6 +10,7 @@ pathologically deep documents cannot exhaust the Python stack.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -71,7 +72,10 @@ def precut(html: str) -> str:
 
 def parse(html: str) -> BeautifulSoup:
     """Parse with BeautifulSoup's lxml tree builder (class attributes kept as plain strings)."""
-    return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+    with warnings.catch_warnings():
+        # XHTML and feeds parsed as HTML, or text that looks like a file name: fine for extraction
+        warnings.simplefilter("ignore")
+        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
 
 
 # --- stage: build ------------------------------------------------------------------------------------------------
@@ -626,6 +630,7 @@ def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], tit
                 ) -> Collected:
     """Drop furniture blocks (phrases, link lists, repeats, furniture sections), the headline, and join lists.
 
+    ``titles``: lower-cased headline variants and category names, dropped when they open the body.
     A block counts as repeated furniture when it occurs more often in the page than in the container.
     """
     inside: dict[tuple[int, str], int] = {}

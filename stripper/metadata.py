@@ -279,7 +279,11 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
             page_type = "Article"
 
     # categories: articleSection, breadcrumbs (JSON-LD, then visible), meta section, rel=category links
-    categories: list[str] = [s for s in (_first_str(x) for x in _as_list(main.get("articleSection"))) if s]
+    categories: list[str] = []
+    for section in (_first_str(x) for x in _as_list(main.get("articleSection"))):
+        if section:
+            # "Biology / Biochemistry,Neurology / Neuroscience": several sections in one string
+            categories.extend(section.split(",") if re.search(r",\S", section) else [section])
     for obj in objects:
         if "BreadcrumbList" in _types(obj):
             for el in _as_list(obj.get("itemListElement")):
@@ -295,7 +299,7 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
     if not categories:
         value = _first_meta(meta, rules.META_SECTION)
         if value:
-            categories.append(value)
+            categories.extend(value.split(",") if re.search(r",\S", value) else [value])
     if not categories:
         for node in facts.category_nodes[:10]:
             text = _node_text(node, 60)

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from healthdex.errors import UserError
 from healthdex.urls import canonical_url, site_of
 from stripper import extract
-from stripper.decode import decode_html
+from stripper.decode import decode_html, fix_mojibake
 from stripper.metadata import normalize_date, resolve
 
 MAX_INPUT_BYTES = 50_000_000  # larger inputs are cut (no health article is 50 MB of HTML)
@@ -98,10 +98,14 @@ def extract_article(html: bytes | str, url: str | None = None, *, http_charset: 
     title_variants = fields.pop("_title_variants")
     container = extract.select_container(root, article_body)
     blocks = extract.collect_blocks(container)
-    collected = extract.postprocess(blocks, facts.signatures, title_variants)
+    leading = title_variants | {c.lower() for c in fields["categories"]}
+    collected = extract.postprocess(blocks, facts.signatures, leading)
     if collected.dateline and not fields["published"]:
         fields["published"] = normalize_date(collected.dateline)
-    fields["text"] = "\n\n".join(collected.paragraphs)
+    fields["text"] = fix_mojibake("\n\n".join(collected.paragraphs))
+    for key in ("title", "description"):
+        if fields[key]:
+            fields[key] = fix_mojibake(fields[key])
     if not fields["references"] and collected.references:
         fields["references"] = collected.references
     return {

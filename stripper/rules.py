@@ -115,8 +115,8 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"advertisement|advertiser disclosure|sponsored( content)?|ad|ads|"                              # ad labels
     r"how we make money|our promise to you|editorial (process|policy|standards)|"                   # wisegeek-type
     r"discussion comments|comments?|\d+ comments?|leave a (comment|reply)|post a comment|"           # comments
-    r"related( articles| stories| posts| content| topics)?|you may also like|recommended( for you)?|"  # recirc
-    r"more from .{1,40}|read more|read next|keep reading|most popular|trending( now)?|"
+    r"related\b.{0,40}|you may also like|recommended( for you)?|"                                     # recirc
+    r"more from .{1,40}|more .{0,30}news( on)?|read more|read next|keep reading|most popular|trending( now)?|"
     r"sign up|subscribe( now)?|newsletter|.{0,40}, in your inbox|"                                   # newsletters
     r"follow us( on .{1,30})?|skip to (main )?content|back to top|top of page|"                     # navigation
     r"cookie (settings|policy|preferences)|accept( all)?( cookies)?|"                               # consent
