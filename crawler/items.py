@@ -21,3 +21,16 @@ class ArticlePage:
     warc_record_id: str = ""
     etag: str | None = None
     last_modified: str | None = None
+    not_modified: bool = False  # re-crawl: the server answered 304; body is the stored capture
+
+    def provenance(self) -> dict:
+        from healthdex.provenance import provenance
+
+        return provenance(requested_url=self.url, final_url=self.final_url, status=self.status,
+                          fetched_at=self.fetched_at, warc_file=self.warc_file, warc_record_id=self.warc_record_id,
+                          profile=self.profile, etag=self.etag, last_modified=self.last_modified)
+
+
+@dataclass
+class GonePage(ArticlePage):
+    """An article URL that now answers 404 or 410; ``RecrawlPipeline`` reports it gone if it was an article."""

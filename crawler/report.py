@@ -20,7 +20,11 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str)
         for key, value in stats.items()
         if key.startswith("downloader/exception_type_count/") or key.startswith("healthdex/error/")
     }
-    pages = stats.get("response_received_count", 0)
+    replayed = stats.get("healthdex/resume/replayed", 0)
+    pages = stats.get("response_received_count", 0) - replayed  # fetched over the network by this run
+    duplicates = {key.rsplit("/", 1)[-1]: value for key, value in stats.items()
+                  if key.startswith("healthdex/duplicates/")}
+    dropped = {key.rsplit("/", 1)[-1]: value for key, value in stats.items() if key.startswith("healthdex/dropped/")}
     return {
         "profiles": profiles,
         "finish_reason": reason,
@@ -30,12 +34,22 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str)
         "articles_extracted": stats.get("healthdex/articles", 0),
         "records_written": stats.get("healthdex/records_written", 0),
         "extract_errors": stats.get("healthdex/extract_errors", 0),
-        "duplicates_dropped": stats.get("healthdex/duplicates", 0),
+        "duplicates_dropped": sum(duplicates.values()),
+        "duplicates_by_kind": duplicates,
+        "unchanged": stats.get("healthdex/unchanged", 0),
+        "gone": stats.get("healthdex/gone", 0),
+        "conditional_requests": stats.get("healthdex/recrawl/conditional_requests", 0),
+        "not_modified": stats.get("healthdex/recrawl/not_modified", 0),
         "robots_denied": stats.get("robotstxt/forbidden", 0),
+        "dropped_by_reason": dropped,
+        "depth_limited": stats.get("healthdex/depth_limited", 0),
         "errors_by_kind": errors,
         "bytes": stats.get("healthdex/bytes", stats.get("downloader/response_bytes", 0)),
         "pages_per_s": round(pages / duration, 2) if duration > 0 else None,
         "resumes": stats.get("healthdex/resumes", 0),
+        "resumed_from_warc": replayed,
+        "run": stats.get("healthdex/run", 0),
+        "extract_workers": stats.get("healthdex/extract_workers", 0),
     }
 
 
@@ -52,9 +66,11 @@ def load_report(out_dir: Path) -> dict:
 def format_report(report: dict) -> str:
     lines = [f"crawl of {report.get('profiles') or '?'}: {report.get('finish_reason')}"]
     for key in ("pages_fetched", "articles_extracted", "records_written", "extract_errors", "duplicates_dropped",
-                "robots_denied", "bytes", "duration_s", "pages_per_s", "resumes"):
+                "unchanged", "gone", "not_modified", "robots_denied", "bytes", "duration_s", "pages_per_s",
+                "resumes", "resumed_from_warc"):
         lines.append(f"  {key.replace('_', ' '):<20} {report.get(key)}")
-    for title, key in (("by status", "pages_by_status"), ("errors", "errors_by_kind")):
+    for title, key in (("by status", "pages_by_status"), ("errors", "errors_by_kind"),
+                       ("duplicates", "duplicates_by_kind"), ("dropped", "dropped_by_reason")):
         values = report.get(key) or {}
         if values:
             lines.append(f"  {title:<20} " + ", ".join(f"{k}: {v}" for k, v in sorted(values.items())))

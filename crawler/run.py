@@ -51,6 +51,8 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
         "HEALTHDEX_PROXY": proxy or "",
         "LOG_LEVEL": "INFO" if options.verbose else "WARNING",
     }
+    if options.verbose:
+        cmdline["HEALTHDEX_PROGRESS"] = False  # Scrapy's log owns the terminal
     if options.max_pages:
         cmdline["CLOSESPIDER_PAGECOUNT"] = options.max_pages
     if options.max_depth is not None:

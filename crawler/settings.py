@@ -22,6 +22,9 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+# robots.txt ``Crawl-delay`` is applied per site (crawler.middlewares.crawl_delay), capped at this many seconds;
+# a profile's ``politeness.max_crawl_delay`` overrides the cap for its site.
+HEALTHDEX_MAX_CRAWL_DELAY = 30.0
 # The contact users must give for live crawls (profile ``contact`` or ``healthdex crawl --contact``).
 HEALTHDEX_CONTACT = ""
 USER_AGENT = f"healthdex/{__version__} (+https://github.com/healthdex/healthdex)"
@@ -35,27 +38,57 @@ DEPTH_LIMIT = 5
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
+# Content types crawled (crawler.middlewares.scope); others are dropped and counted.  A trailing "/" is a prefix.
+# Only HTML pages can become articles; robots.txt and sitemaps may also be XML, text or gzip.
+HEALTHDEX_PAGE_CONTENT_TYPES = ["text/html", "application/xhtml+xml"]
+HEALTHDEX_SITEMAP_CONTENT_TYPES = [
+    "application/xml", "text/xml", "text/plain", "application/gzip", "application/x-gzip", "application/octet-stream",
+]
+# Request fingerprints (the duplicate filter) use the canonical URL: no tracking parameters, no fragment.
+REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
 
 # --- healthdex ------------------------------------------------------------------------------------------
 # Output folder: pages.warc.gz (every raw response), articles.jsonl (clean articles), crawl-report.json.
 HEALTHDEX_OUT_DIR = "healthdex-crawl"
 # An HTTP proxy every request goes through, e.g. ``healthdex replay`` ("http://127.0.0.1:8765"); empty: none.
 HEALTHDEX_PROXY = ""
-# Processes extracting articles off the reactor thread; 0 extracts inline (fine for small crawls).
-HEALTHDEX_EXTRACT_WORKERS = 0
+# Processes extracting articles off the reactor thread; 0 extracts inline; "auto": one per core (0 on one core).
+HEALTHDEX_EXTRACT_WORKERS = "auto"
+# Resume a crawl whose process died (crawl-state.json still "running"): answer what the WARC already holds from it.
+HEALTHDEX_RESUME = True
+# Re-crawl: If-None-Match / If-Modified-Since from the previous capture; a 304 is not re-emitted.
+HEALTHDEX_CONDITIONAL_REQUESTS = True
+# Near duplicates: MinHash over word shingles of the clean text; estimated Jaccard >= threshold is a duplicate
+# (0 turns near-duplicate detection off; exact duplicates are always recorded).
+HEALTHDEX_NEAR_DUPLICATE_THRESHOLD = 0.9
+HEALTHDEX_MINHASH_PERMUTATIONS = 128
+HEALTHDEX_SHINGLE_SIZE = 5
+# The live progress line: "auto" (only when stderr is a terminal), true or false; redrawn every N seconds.
+HEALTHDEX_PROGRESS = "auto"
+HEALTHDEX_PROGRESS_INTERVAL = 1.0
 
 DOWNLOADER_MIDDLEWARES = {
+    # After RobotsTxtMiddleware (100): sees its robots.txt fetch, and requests once robots.txt is known.
+    "crawler.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
+    # Sees 3xx before RedirectMiddleware (600) and bodies after decompression (590) and capture (950).
+    "crawler.middlewares.scope.ScopeMiddleware": 650,
     "crawler.middlewares.proxy.ProxyMiddleware": 700,  # before HttpProxyMiddleware (750)
+    # Answers resumed requests from the WARC; turns a 304 into the stored page after the 304 is captured.
+    "crawler.middlewares.history.CaptureHistoryMiddleware": 900,
     # After decompression would lose the bytes as received: 950 sees the response first.
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,
 }
 ITEM_PIPELINES = {
+    "crawler.pipelines.recrawl.RecrawlPipeline": 100,  # drops what is already written / unchanged; gone records
     "crawler.pipelines.extract.ExtractArticlePipeline": 300,
+    "crawler.pipelines.duplicates.DuplicatesPipeline": 500,
     "crawler.pipelines.jsonl_writer.JsonLinesWriterPipeline": 900,
 }
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
+    "crawler.extensions.crawl_state.CrawlStateExtension": 400,
     "crawler.extensions.report.CrawlReport": 500,
+    "crawler.extensions.progress.ProgressLine": 600,
 }
 
 # --- Scrapy housekeeping ----------------------------------------------------------------------------------

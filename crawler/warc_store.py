@@ -72,14 +72,17 @@ class WarcStore:
         body: bytes,
         timestamp: float,
         ip_address: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> str:
-        """Write a response record and its request record; return the response's WARC-Record-ID."""
+        """Write a response record and its request record; return the response's WARC-Record-ID.
+        ``extra_headers`` go on the response record (e.g. ``WARC-Healthdex-Profile``)."""
         date = warc_date(timestamp)
         headers = [(k, v) for k, v in response_headers if k.lower() not in _FRAMING_HEADERS]
         http_response = StatusAndHeaders(f"{status} {reason}".strip(), headers, protocol="HTTP/1.1")
         extra = {"WARC-Date": date}
         if ip_address:
             extra["WARC-IP-Address"] = ip_address
+        extra.update(extra_headers or {})
         response = self._writer.create_warc_record(
             url, "response", payload=io.BytesIO(body), http_headers=http_response, warc_headers_dict=extra
         )

@@ -11,6 +11,7 @@ from scrapy.http import Response
 
 from crawler.warc_store import WarcStore, warc_date
 from healthdex import __version__
+from healthdex.provenance import PROFILE_HEADER, REQUESTED_URI_HEADER
 
 # Settings recorded in the warcinfo record so a published WARC says how it was made.
 _RECORDED_SETTINGS = (
@@ -51,10 +52,15 @@ class WarcCaptureMiddleware:
             self.store.close()
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
-        if self.store is None:
-            return response
+        if self.store is None or request.meta.get("healthdex_replayed"):
+            return response  # answered from this WARC (resume): already recorded
         now = time.time()
         ip = response.ip_address
+        extra = {REQUESTED_URI_HEADER: (request.meta.get("redirect_urls") or [request.url])[0]}
+        profile_for = getattr(spider or self.crawler.spider, "profile_for", None)
+        profile = profile_for(response.url) if profile_for else None
+        if profile is not None:
+            extra[PROFILE_HEADER] = profile.name
         record_id = self.store.write_exchange(
             url=response.url,
             method=request.method,
@@ -66,6 +72,7 @@ class WarcCaptureMiddleware:
             body=response.body,
             timestamp=now,
             ip_address=str(ip) if ip else None,
+            extra_headers=extra,
         )
         request.meta["warc_record_id"] = record_id
         request.meta["warc_file"] = self.store.path.name

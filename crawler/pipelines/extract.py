@@ -1,43 +1,43 @@
 """Turn a fetched article page into a clean article record with provenance, using the stripper.
 
 Extraction is the expensive stage of a crawl.  With ``HEALTHDEX_EXTRACT_WORKERS`` > 0 it runs in a process
-pool so the reactor keeps fetching while pages are parsed; with 0 it runs inline.
+pool so the reactor keeps fetching while pages are parsed; with 0 it runs inline.  The record is
+``healthdex.provenance.article_record`` — the same function ``healthdex clean`` uses over the WARC.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
-from crawler.items import ArticlePage
+from crawler.items import ArticlePage, GonePage
+from healthdex.provenance import article_record
 
 
 def extract_record(page: ArticlePage) -> dict:
     """The stripper's record for ``page`` plus crawl provenance; an unreadable page gives an ``error`` record."""
-    from stripper import build_record  # imported in the worker process too
+    return article_record(page.body, page.provenance(), http_charset=page.http_charset, selectors=page.selectors)
 
-    provenance = {
-        "url": page.final_url,
-        "requested_url": page.url,
-        "final_url": page.final_url,
-        "status": page.status,
-        "fetched_at": page.fetched_at,
-        "warc_file": page.warc_file,
-        "warc_record_id": page.warc_record_id,
-        "profile": page.profile,
-        "etag": page.etag,
-        "last_modified": page.last_modified,
-    }
-    try:
-        record = build_record(page.body, page.final_url, http_charset=page.http_charset, selectors=page.selectors)
-    except Exception as exc:  # noqa: BLE001 - a page that cannot be read is recorded, never fatal
-        return {"id": page.final_url, **provenance, "error": f"{exc.__class__.__name__}: {exc}"}
-    record.update(provenance)
-    return record
+
+def _extract(body: bytes, prov: dict, http_charset: str | None, selectors: dict) -> dict:
+    return article_record(body, prov, http_charset=http_charset, selectors=selectors)
+
+
+def _warm_up() -> None:
+    import stripper  # noqa: F401 - import BeautifulSoup and the rules once per worker, not per page
+
+
+def resolve_workers(value: str | int | None) -> int:
+    """``HEALTHDEX_EXTRACT_WORKERS``: a number, or ``auto`` (one per core; 0 on a single core)."""
+    if value in (None, "", "auto"):
+        cores = os.cpu_count() or 1
+        return cores if cores > 1 else 0
+    return max(0, int(value))
 
 
 class ExtractArticlePipeline:
@@ -45,21 +45,26 @@ class ExtractArticlePipeline:
         self.crawler = crawler
         self.workers = workers
         self.pool: ProcessPoolExecutor | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractArticlePipeline:
-        return cls(crawler, crawler.settings.getint("HEALTHDEX_EXTRACT_WORKERS"))
+        return cls(crawler, resolve_workers(crawler.settings.get("HEALTHDEX_EXTRACT_WORKERS")))
+
+    def spider_opened(self, spider: Spider) -> None:
+        if self.workers > 0:
+            # forkserver: never fork a process that runs the reactor and other threads.
+            context = multiprocessing.get_context("forkserver")
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_warm_up)
+        self.crawler.stats.set_value("healthdex/extract_workers", self.workers)
 
     async def process_item(self, item, spider: Spider | None = None):
-        if not isinstance(item, ArticlePage):
+        if not isinstance(item, ArticlePage) or isinstance(item, GonePage):
             return item
-        if self.workers > 0:
-            if self.pool is None:
-                # forkserver: never fork a process that runs the reactor and other threads.
-                context = multiprocessing.get_context("forkserver")
-                self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-            record = await asyncio.wrap_future(self.pool.submit(extract_record, item))
+        if self.pool is not None:
+            future = self.pool.submit(_extract, item.body, item.provenance(), item.http_charset, item.selectors)
+            record = await asyncio.wrap_future(future)
         else:
             record = extract_record(item)
         stats = self.crawler.stats

@@ -16,9 +16,10 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import SitemapSpider
-from w3lib.encoding import http_content_type_encoding
 
-from crawler.items import ArticlePage
+from crawler.items import ArticlePage, GonePage
+from healthdex.provenance import GONE_STATUSES, http_charset, is_html
+from healthdex.urls import canonical_url
 from profiles import Profile, load_profile
 
 
@@ -61,7 +62,9 @@ class HealthSpider(SitemapSpider):
     def _request(self, url: str, callback, **meta: Any) -> Request:
         profile = self.profile_for(url)
         if profile is not None:
-            meta.setdefault("download_slot", profile.name)
+            _profile_meta(profile, meta)
+        if callback == self.parse_page:
+            meta.setdefault("handle_httpstatus_list", list(GONE_STATUSES))  # so a gone article can be reported
         return Request(url, callback=callback, meta=meta)
 
     async def start(self) -> AsyncIterator[Any]:
@@ -88,34 +91,61 @@ class HealthSpider(SitemapSpider):
         for request in super()._parse_sitemap(response):
             profile = self.profile_for(request.url)
             if profile is not None:
-                request.meta.setdefault("download_slot", profile.name)
+                _profile_meta(profile, request.meta)
+            if request.callback == self.parse_page:
+                request.meta.setdefault("handle_httpstatus_list", list(GONE_STATUSES))
             yield request
 
     def parse_page(self, response: Response) -> Iterable[Any]:
         profile = self.profile_for(response.url)
+        if response.status in GONE_STATUSES:
+            if profile is not None and profile.is_article(response.url):
+                yield self._page(GonePage, response, profile)
+            return
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
         if profile is None or not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("healthdex/skipped_non_html")
             return
         if profile.is_article(response.url):
-            redirects = response.meta.get("redirect_urls") or [response.url]
-            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-            yield ArticlePage(
-                url=redirects[0],
-                final_url=response.url,
-                status=response.status,
-                body=response.body,
-                http_charset=http_content_type_encoding(content_type),
-                profile=profile.name,
-                selectors=profile.selectors,
-                fetched_at=response.meta.get("fetched_at", ""),
-                warc_file=response.meta.get("warc_file", ""),
-                warc_record_id=response.meta.get("warc_record_id", ""),
-                etag=_header(response, b"ETag"),
-                last_modified=_header(response, b"Last-Modified"),
-            )
+            if is_html(content_type):
+                yield self._page(ArticlePage, response, profile)
+            else:
+                self.crawler.stats.inc_value("healthdex/skipped_non_html")
+        depth = response.meta.get("depth", 0)
+        max_depth = profile.limits.get("max_depth")
+        if max_depth is not None and depth >= max_depth:
+            self.crawler.stats.inc_value("healthdex/depth_limited")
+            return
         for link in self.link_extractor.extract_links(response):
-            if profile.should_follow(link.url) or (self.profile_for(link.url) or profile).should_follow(link.url):
-                yield self._request(link.url, self.parse_page)
+            url = canonical_url(link.url)
+            if profile.should_follow(url) or (self.profile_for(url) or profile).should_follow(url):
+                yield self._request(url, self.parse_page)
+
+    def _page(self, cls: type[ArticlePage], response: Response, profile: Profile) -> ArticlePage:
+        redirects = response.meta.get("redirect_urls") or [response.url]
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        return cls(
+            url=redirects[0],
+            final_url=response.url,
+            status=response.status,
+            body=response.body,
+            http_charset=http_charset(content_type),
+            profile=profile.name,
+            selectors=profile.selectors,
+            fetched_at=response.meta.get("fetched_at", ""),
+            warc_file=response.meta.get("warc_file", ""),
+            warc_record_id=response.meta.get("warc_record_id", ""),
+            etag=_header(response, b"ETag"),
+            last_modified=_header(response, b"Last-Modified"),
+            not_modified=bool(response.meta.get("healthdex_not_modified")),
+        )
+
+
+def _profile_meta(profile: Profile, meta: dict[str, Any]) -> None:
+    """Per-site politeness (its download slot) and limits (response size) for a request to ``profile``'s site."""
+    meta.setdefault("download_slot", profile.name)
+    if "max_response_bytes" in profile.limits:
+        meta.setdefault("download_maxsize", int(profile.limits["max_response_bytes"]))
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -1,0 +1,132 @@
+"""Record exact and near-duplicate articles instead of emitting them twice.
+
+- Exact: the same ``content_hash`` (SHA-256 of the clean text) under a different record id.
+- Near: MinHash (datasketch, ``HEALTHDEX_MINHASH_PERMUTATIONS`` permutations) over word shingles
+  (``HEALTHDEX_SHINGLE_SIZE`` words) of the clean text, candidates from an LSH index, kept when the estimated
+  Jaccard similarity reaches ``HEALTHDEX_NEAR_DUPLICATE_THRESHOLD`` (0 turns near-duplicate detection off).
+- Unchanged: the same id with the same content hash as a record already written (a re-crawl of a server
+  without ETag/Last-Modified): not a duplicate, just nothing new.
+
+Each dropped record is a line in ``OUT/duplicates.jsonl`` (``id``, ``url``, ``duplicate_of``, ``kind``,
+``similarity``, ``warc_record_id``) and a stat; ``healthdex clean`` over the WARC skips the same records.  The
+indexes start from ``articles.jsonl``, so resumed and re-crawled runs compare against everything written.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from datasketch import MinHash, MinHashLSH
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from crawler.jsonl_store import JsonLinesStore, read_records
+from healthdex.provenance import DUPLICATES_FILE
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def shingles(text: str, size: int) -> set[bytes]:
+    words = _WORD.findall(text.lower())
+    if len(words) <= size:
+        return {" ".join(words).encode()} if words else set()
+    return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+class DuplicatesPipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.stats = crawler.stats
+        self.out_dir = Path(settings.get("HEALTHDEX_OUT_DIR"))
+        self.threshold = settings.getfloat("HEALTHDEX_NEAR_DUPLICATE_THRESHOLD")
+        self.num_perm = settings.getint("HEALTHDEX_MINHASH_PERMUTATIONS")
+        self.shingle_size = settings.getint("HEALTHDEX_SHINGLE_SIZE")
+        self.by_hash: dict[str, str] = {}  # content_hash -> id of the record that has it
+        self.hash_of: dict[str, str] = {}  # id -> its latest content_hash
+        self.minhashes: dict[str, MinHash] = {}
+        self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm) if self.threshold > 0 else None
+        self.decided: set[str] = set()  # warc_record_ids already in duplicates.jsonl (resume)
+        self.store: JsonLinesStore | None = None
+        for record in read_records(self.out_dir / "articles.jsonl"):
+            if record.get("id") and "error" not in record and not record.get("gone"):
+                self._add(record)
+        for entry in read_records(self.out_dir / DUPLICATES_FILE):
+            if entry.get("warc_record_id"):
+                self.decided.add(entry["warc_record_id"])
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DuplicatesPipeline:
+        return cls(crawler)
+
+    def _minhash(self, text: str) -> MinHash | None:
+        grams = shingles(text, self.shingle_size)
+        if not grams:
+            return None
+        minhash = MinHash(num_perm=self.num_perm)
+        minhash.update_batch(list(grams))
+        return minhash
+
+    def _add(self, record: dict, minhash: MinHash | None = None) -> None:
+        record_id, content_hash = record["id"], record.get("content_hash")
+        if not content_hash or not (record.get("text") or "").strip():
+            return
+        self.by_hash.setdefault(content_hash, record_id)
+        self.hash_of[record_id] = content_hash
+        if self.lsh is None:
+            return
+        minhash = minhash or self._minhash(record["text"])
+        if minhash is None:
+            return
+        if record_id in self.minhashes:
+            self.lsh.remove(record_id)
+        self.minhashes[record_id] = minhash
+        self.lsh.insert(record_id, minhash)
+
+    def process_item(self, item, spider: Spider | None = None):
+        if not isinstance(item, dict) or item.get("gone") or "error" in item or not item.get("id"):
+            return item
+        if item.get("warc_record_id") in self.decided:
+            self.stats.inc_value("healthdex/resume/duplicate_again")
+            raise DropItem(f"{item.get('url')}: duplicate (decided before resuming)", log_level="DEBUG")
+        text = item.get("text") or ""
+        if not text.strip():
+            return item
+        record_id, content_hash = item["id"], item.get("content_hash")
+        if content_hash and self.hash_of.get(record_id) == content_hash:
+            self._drop(item, "unchanged", record_id, 1.0)
+        original = self.by_hash.get(content_hash) if content_hash else None
+        if original is not None and original != record_id:
+            self._drop(item, "exact", original, 1.0)
+        minhash = None
+        if self.lsh is not None:
+            minhash = self._minhash(text)
+            if minhash is not None:
+                best, similarity = None, 0.0
+                for candidate in self.lsh.query(minhash):
+                    if candidate == record_id:
+                        continue
+                    estimate = minhash.jaccard(self.minhashes[candidate])
+                    if estimate >= self.threshold and estimate > similarity:
+                        best, similarity = candidate, estimate
+                if best is not None:
+                    self._drop(item, "near", best, similarity)
+        self._add(item, minhash)
+        return item
+
+    def _drop(self, item: dict, kind: str, original: str, similarity: float) -> None:
+        if self.store is None:
+            self.store = JsonLinesStore(self.out_dir / DUPLICATES_FILE)
+        entry = {"id": item["id"], "url": item.get("url"), "duplicate_of": original, "kind": kind,
+                 "similarity": round(similarity, 4), "warc_record_id": item.get("warc_record_id"),
+                 "content_hash": item.get("content_hash"), "fetched_at": item.get("fetched_at")}
+        self.store.write(entry)
+        self.decided.add(item.get("warc_record_id"))
+        self.stats.inc_value("healthdex/unchanged" if kind == "unchanged" else f"healthdex/duplicates/{kind}")
+        raise DropItem(f"{item.get('url')}: {kind} duplicate of {original}", log_level="DEBUG")
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self.store is not None:
+            self.store.close()

@@ -1,0 +1,159 @@
+"""Article records with crawl provenance, computed the same way from a live response and from its WARC record.
+
+No Scrapy here (and the stripper is imported lazily): the crawl's extraction pipeline calls
+:func:`article_record`, and ``healthdex clean`` over a crawl's WARC calls :func:`iter_warc_articles`, so the two
+give identical records.  Everything the provenance needs is in the WARC response record:
+
+- ``WARC-Target-URI``: the final URL (after redirects); ``WARC-Date``: ``fetched_at``; ``WARC-Record-ID``;
+- the HTTP status line and headers (``ETag``, ``Last-Modified``, ``Content-Type``'s charset);
+- ``WARC-Healthdex-Requested-URI``: the URL first requested (before redirects);
+- ``WARC-Healthdex-Profile``: the site profile that crawled it (its selectors and article patterns).
+
+A crawl also writes ``duplicates.jsonl`` beside the WARC: the responses it deliberately did not emit as articles
+(exact or near duplicates, unchanged re-fetches), keyed by ``warc_record_id``; :func:`iter_warc_articles` skips them
+so its output equals ``articles.jsonl`` record for record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+PROFILE_HEADER = "WARC-Healthdex-Profile"
+REQUESTED_URI_HEADER = "WARC-Healthdex-Requested-URI"
+DUPLICATES_FILE = "duplicates.jsonl"
+GONE_STATUSES = (404, 410)
+
+PROVENANCE_FIELDS = (
+    "url", "requested_url", "final_url", "status", "fetched_at", "warc_file", "warc_record_id", "profile",
+    "etag", "last_modified",
+)
+
+
+def is_html(content_type: str | None) -> bool:
+    """Only HTML responses can be articles (sitemaps, robots.txt, images and PDFs never are)."""
+    return bool(content_type) and ("html" in content_type.lower())
+
+
+def http_charset(content_type: str | None) -> str | None:
+    from w3lib.encoding import http_content_type_encoding
+
+    return http_content_type_encoding(content_type or "")
+
+
+def provenance(*, requested_url: str, final_url: str, status: int, fetched_at: str, warc_file: str,
+               warc_record_id: str, profile: str, etag: str | None, last_modified: str | None) -> dict[str, Any]:
+    """The provenance fields every article record carries (``url`` is the final URL)."""
+    return {
+        "url": final_url,
+        "requested_url": requested_url,
+        "final_url": final_url,
+        "status": status,
+        "fetched_at": fetched_at,
+        "warc_file": warc_file,
+        "warc_record_id": warc_record_id,
+        "profile": profile,
+        "etag": etag,
+        "last_modified": last_modified,
+    }
+
+
+def article_record(body: bytes, prov: dict[str, Any], *, http_charset: str | None = None,
+                   selectors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The stripper's record for ``body`` plus ``prov``; a page that cannot be read gives an ``error`` record."""
+    from stripper import build_record
+
+    try:
+        record = build_record(body, prov["final_url"], http_charset=http_charset, selectors=selectors or None)
+    except Exception as exc:  # noqa: BLE001 - a page that cannot be read is recorded, never fatal
+        return {"id": prov["final_url"], **prov, "error": f"{exc.__class__.__name__}: {exc}".splitlines()[0]}
+    record.update(prov)
+    return record
+
+
+def gone_record(article_id: str, prov: dict[str, Any]) -> dict[str, Any]:
+    """A page that was an article and now answers 404/410: the indexer deletes ``id`` when it sees ``gone``."""
+    return {"id": article_id, **prov, "gone": True}
+
+
+def provenance_from_warc(record, warc_file: str) -> dict[str, Any]:
+    """Provenance of a warcio ``response`` record (what the crawl put in its article record)."""
+    headers = record.rec_headers
+    http = record.http_headers
+    final_url = headers.get_header("WARC-Target-URI") or ""
+    return provenance(
+        requested_url=headers.get_header(REQUESTED_URI_HEADER) or final_url,
+        final_url=final_url,
+        status=int(http.get_statuscode()) if http is not None else 0,
+        fetched_at=headers.get_header("WARC-Date") or "",
+        warc_file=warc_file,
+        warc_record_id=headers.get_header("WARC-Record-ID") or "",
+        profile=headers.get_header(PROFILE_HEADER) or "",
+        etag=http.get_header("ETag") if http is not None else None,
+        last_modified=http.get_header("Last-Modified") if http is not None else None,
+    )
+
+
+def skipped_record_ids(warc_path: Path) -> set[str]:
+    """warc_record_ids the crawl chose not to emit (``duplicates.jsonl`` beside the WARC)."""
+    path = Path(warc_path).parent / DUPLICATES_FILE
+    ids: set[str] = set()
+    if path.is_file():
+        with path.open("rb") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("warc_record_id"):
+                    ids.add(entry["warc_record_id"])
+    return ids
+
+
+def iter_warc_articles(warc_path: str | Path, *, skip_ids: set[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The article records a healthdex crawl derived from ``warc_path``, re-extracted with the current stripper.
+
+    For each ``response`` record: a 200 HTML page whose profile (``WARC-Healthdex-Profile``) calls its final URL
+    an article gives :func:`article_record`; a 404/410 for a URL that was an article earlier in the WARC gives a
+    :func:`gone_record`.  Records listed in ``duplicates.jsonl`` (or ``skip_ids``) are skipped.
+    """
+    from warcio.archiveiterator import ArchiveIterator
+
+    from profiles import load_profile
+
+    warc_path = Path(warc_path)
+    skip = skipped_record_ids(warc_path) if skip_ids is None else skip_ids
+    profiles: dict[str, Any] = {}
+    known: dict[str, str] = {}  # URL -> id of the latest article record for it
+    gone: set[str] = set()
+    with warc_path.open("rb") as handle:
+        for record in ArchiveIterator(handle):
+            if record.rec_type != "response" or record.http_headers is None:
+                continue
+            prov = provenance_from_warc(record, warc_path.name)
+            name = prov["profile"]
+            if name not in profiles:
+                try:
+                    profiles[name] = load_profile(name) if name else None
+                except Exception:  # noqa: BLE001 - a profile no longer available: its pages are not articles
+                    profiles[name] = None
+            profile = profiles[name]
+            if profile is None or not profile.is_article(prov["final_url"]):
+                continue
+            if prov["status"] in GONE_STATUSES:
+                article_id = known.get(prov["final_url"]) or known.get(prov["requested_url"])
+                if article_id and article_id not in gone and prov["warc_record_id"] not in skip:
+                    gone.add(article_id)
+                    yield gone_record(article_id, prov)
+                continue
+            content_type = record.http_headers.get_header("Content-Type")
+            if prov["status"] != 200 or not is_html(content_type) or prov["warc_record_id"] in skip:
+                continue
+            body = record.content_stream().read()
+            out = article_record(body, prov, http_charset=http_charset(content_type), selectors=profile.selectors)
+            if out.get("id"):
+                gone.discard(out["id"])
+                known[prov["final_url"]] = known[prov["requested_url"]] = out["id"]
+            yield out
