@@ -147,8 +147,10 @@ def main(argv=None) -> int:
     dev = [q for q in judged if int(q) % 2 == 1]
     hold = [q for q in judged if int(q) % 2 == 0]
     print(f"collection: {data}")
-    print(f"documents: {ndocs} (indexed with `healthdex index` in {t_index:.1f}s); queries: {len(qids)} "
-          f"({len(with_rel)} with a relevant answer); dev = odd qids ({len(dev)}), holdout = even qids ({len(hold)})")
+    print(
+        f"documents: {ndocs} (indexed with `healthdex index` in {t_index:.1f}s); queries: {len(qids)} "
+        f"({len(with_rel)} with a relevant answer); dev = odd qids ({len(dev)}), holdout = even qids ({len(hold)})"
+    )
     print()
     header = f"{'configuration':<52} {'nDCG@10':>8} {'R@100':>7} {'nDCG@10*':>9} {'dev':>7} {'holdout':>8} {'time':>6}"
     print(header)
@@ -162,11 +164,15 @@ def main(argv=None) -> int:
         run = parse_run(lines)
         a, r = evaluate(run, qrels, judged), evaluate(run, qrels, with_rel)
         d, h = evaluate(run, qrels, dev), evaluate(run, qrels, hold)
-        print(f"{label:<52} {a['ndcg@10']:>8.4f} {a['recall@100']:>7.4f} {r['ndcg@10']:>9.4f} "
-              f"{d['ndcg@10']:>7.4f} {h['ndcg@10']:>8.4f} {elapsed:>5.1f}s")
+        print(
+            f"{label:<52} {a['ndcg@10']:>8.4f} {a['recall@100']:>7.4f} {r['ndcg@10']:>9.4f} "
+            f"{d['ndcg@10']:>7.4f} {h['ndcg@10']:>8.4f} {elapsed:>5.1f}s"
+        )
     print()
-    print("nDCG@10 = linear gain over all judged queries; nDCG@10* = over queries with a relevant answer; "
-          "dev/holdout = nDCG@10 on odd/even qids.")
+    print(
+        "nDCG@10 = linear gain over all judged queries; nDCG@10* = over queries with a relevant answer; "
+        "dev/holdout = nDCG@10 on odd/even qids."
+    )
     print(f"work dir: {work}")
     return 0
 

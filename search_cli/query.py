@@ -159,8 +159,19 @@ def is_plain(text: str) -> bool:
 def split_filters(text: str) -> tuple[list[str], str]:
     """Pull top-level ``field:value`` filter clauses (not on title/text) out of the query string."""
     filters: list[str] = []
+    depth, in_quote, depths = 0, False, []
+    for ch in text:
+        depths.append(depth if not in_quote else -1)
+        if ch == '"':
+            in_quote = not in_quote
+        elif not in_quote and ch == "(":
+            depth += 1
+        elif not in_quote and ch == ")":
+            depth = max(0, depth - 1)
 
     def take(m: re.Match) -> str:
+        if depths[m.start()] != 0 or m.group(2).endswith(")"):
+            return m.group(0)  # inside a group or quotes: the Whoosh parser handles it
         name = m.group(1).lower()
         if FIELD_ALIASES.get(name) in (None, "title", "text", "description"):
             return m.group(0)

@@ -297,12 +297,24 @@ def _weighting(ranking: Ranking | None = None):
     return (ranking or Ranking()).weighting()
 
 
+_NO_VALUE = 2**63  # a sortable DATETIME column holds 2**64-1 for documents without the date
+
+
+def _date_key(value):
+    if value is None:
+        return -1
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return -1 if value >= _NO_VALUE else value
+
+
 def _run(searcher, built, limit, offset, sort):
     from whoosh import sorting
 
     kwargs = {"limit": max(1, offset + limit), "filter": built.filter}
     if SORTS[sort]:
-        kwargs["sortedby"] = sorting.FieldFacet(SORTS[sort], reverse=True)
+        kwargs["sortedby"] = sorting.TranslateFacet(_date_key, sorting.FieldFacet(SORTS[sort]))
+        kwargs["reverse"] = True  # newest first; documents without the date last
     try:
         results = searcher.search(built.query, **kwargs)
         total = len(results)
@@ -427,17 +439,23 @@ def stats(index_dir, *, ix=None) -> dict:
 
 
 def _date_range(searcher, reader, fname):
-    values = []
+    from whoosh.util.times import long_to_datetime
+
+    values: list[datetime] = []
     if reader.has_column(fname):
         for sub, _offset in reader.leaf_readers():
-            col = sub.column_reader(fname, translate=True)
-            values.extend(v for v in col if v is not None and v != datetime.min and v != "")
+            for raw in sub.column_reader(fname, translate=False):
+                if raw is None or not isinstance(raw, int) or raw >= _NO_VALUE:
+                    continue
+                try:
+                    values.append(long_to_datetime(raw))
+                except (OverflowError, ValueError):
+                    continue
     else:
         for _docnum, stored in reader.iter_docs():
             v = stored.get(fname)
-            if v:
+            if isinstance(v, datetime):
                 values.append(v)
-    values = [v for v in values if isinstance(v, datetime)]
     if not values:
         return None, None
     return min(values), max(values)
