@@ -69,7 +69,9 @@ query_strings = st.one_of(
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(query=query_strings)
 def test_random_queries_exit_0_1_or_2(index, query):
-    r = hx("search", query, "--index", index, "--limit", "3")
+    # "--" so that a query starting with "-" is a query, as a user would type it; without it click reports a usage
+    # error (also exit 2, no traceback)
+    r = hx("search", "--index", index, "--limit", "3", "--", query)
     assert r.code in (0, 1, 2), (query, r.code)
     if r.code == 2:
         assert r.err.startswith("healthdex: ") and len(r.err.strip().splitlines()) == 1, (query, r.err)
