@@ -9,6 +9,10 @@ import sys
 
 import click
 
+from search_cli import _whoosh_compat
+
+_whoosh_compat.lazy_asyncio()  # before anything imports Whoosh: searching never needs asyncio
+
 QUERY_HELP = """Search the index. QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh syntax:
 
 \b

@@ -44,7 +44,7 @@ FIELD_ALIASES: dict[str, str] = {
     "id": "key",
 }
 DATE_FIELDS = ("published", "updated", "last_reviewed")
-TEXT_FIELDS = ("title", "text")
+TEXT_FIELDS = ("title", "text", "description")  # searched by plain words (those present in the schema)
 STOPWORDS_PATH = Path(__file__).with_name("query_stopwords.txt")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -209,11 +209,11 @@ def make_parser(schema, *, scale: float = 0.9):
 
 
 def _check_parsed(q) -> None:
-    from whoosh import query as wq
-
+    """Whoosh marks what it could not parse with an ``error`` attribute instead of raising."""
     for node in _walk(q):
-        if isinstance(node, wq.Error) if hasattr(wq, "Error") else False:
-            raise UserError(f"cannot parse query: {getattr(node, 'message', node)}")
+        message = getattr(node, "error", None)
+        if message:
+            raise UserError(f"cannot parse query: {message}")
 
 
 def _walk(q):
@@ -433,15 +433,8 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             qtf[t] = qtf.get(t, 0) + 1
 
     def term_clause(t: str, boost: float = 1.0):
-        subs = []
-        for f in fields:
-            fb = ranking.title_boost if f == "title" else 1.0
-            if f == "title":
-                tt = analyze(schema, f, t)
-                tt = tt[0] if tt else t
-            else:
-                tt = t
-            subs.append(wq.Term(f, tt, boost=fb * boost))
+        # the schema's title/description analyzers are the text analyzer, so one term serves every field
+        subs = [wq.Term(f, t, boost=(ranking.title_boost if f == "title" else 1.0) * boost) for f in fields]
         return wq.Or(subs) if len(subs) > 1 else subs[0]
 
     def phrase_clause(words: list[str], boost: float, slop: int = 1):
