@@ -25,9 +25,9 @@ from redis_server import redis_server
 from support import REPO, SAMPLE_PAGES
 
 HOST = "www.dist.example"
-DELAY = 0.4  # the site profile's download_delay
+DELAY = 0.3  # the site profile's download_delay (and --delay)
 TOLERANCE = 0.05  # seconds: connection set-up jitter between the reserved time and the request line arriving
-N_ARTICLES = 30
+N_ARTICLES = 24
 
 PROFILE = f"""
 # A generated site for the distributed-crawl tests (tests/test_distributed.py).

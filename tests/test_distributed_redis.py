@@ -125,3 +125,41 @@ def test_enable_switches_components_and_gives_each_worker_its_folder(tmp_path: P
     plain, _ = crawl_settings(CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9"),
                               "http://127.0.0.1:9")
     assert plain["SCHEDULER"] != settings["SCHEDULER"] and plain["HEALTHDEX_OUT_DIR"] == str(tmp_path)
+
+
+def _scheduler(server, worker: str):
+    from scrapy.utils.test import get_crawler
+
+    from crawler.distributed.scheduler import RedisFrontierScheduler
+
+    url = f"redis://127.0.0.1:{server.connection_pool.connection_kwargs['port']}/0"
+    crawler = get_crawler(Spider, {"HEALTHDEX_REDIS_URL": url, "HEALTHDEX_REDIS_CRAWL_ID": "t",
+                                   "HEALTHDEX_REDIS_WORKER_ID": worker})
+    crawler.stats.open_spider()
+    scheduler = RedisFrontierScheduler.from_crawler(crawler)
+    scheduler.open(Spider(name="t"))
+    return scheduler, crawler.stats
+
+
+def test_scheduler_filters_duplicates_crawl_wide_and_requeues_its_own_unfinished_requests_on_restart(server):
+    first, _ = _scheduler(server, "w1")
+    assert first.enqueue_request(Request("https://www.example.org/a"))
+    assert not first.enqueue_request(Request("https://www.example.org/a"))
+    other, _ = _scheduler(server, "w2")  # another worker shares the filter
+    assert not other.enqueue_request(Request("https://www.example.org/a"))
+    assert other.enqueue_request(Request("https://www.example.org/a", dont_filter=True))
+    assert first.next_request() is not None and first.next_request() is not None
+    assert not first.has_pending_requests() and server.hlen(KEYS.inflight("w1")) == 2
+    restarted, stats = _scheduler(server, "w1")  # w1 killed and started again under its id
+    assert len(restarted) == 2 and server.hlen(KEYS.inflight("w1")) == 0
+    assert stats.get_value("distributed/requeued_own") == 2
+    restarted.close("finished")  # persists: nothing is flushed
+    assert server.scard(KEYS.dupefilter) == 1 and server.zcard(KEYS.queue) == 2
+
+
+def test_an_undecodable_frontier_entry_is_dropped_not_kept_in_flight(server):
+    scheduler, stats = _scheduler(server, "w1")
+    server.zadd(KEYS.queue, {b"not a pickle": 0})
+    assert scheduler.next_request() is None
+    assert server.hlen(KEYS.inflight("w1")) == 0 and server.zcard(KEYS.queue) == 0
+    assert stats.get_value("distributed/undecodable") == 1

@@ -12,6 +12,8 @@ scrapy-redis 0.9.1 works with Scrapy 2.19's engine (the scheduler interface is d
 - ``RFPDupeFilter`` fingerprints with its own sha1-of-JSON and deletes its key on ``close``; ``SharedDupeFilter``
   uses the crawler's request fingerprinter (``REQUEST_FINGERPRINTER_CLASS``, the same one Scrapy's own dupefilter
   and HTTP cache use) and keeps its key.
+- ``Scheduler.enqueue_request`` marks the fingerprint and pushes in two calls; a worker killed between them would
+  lose the request (seen, never queued).  Here both happen in one Lua script (``scripts.ENQUEUE_IF_NEW``).
 """
 
 from __future__ import annotations
@@ -51,19 +53,35 @@ class InFlightPriorityQueue(PriorityQueue):
     ``self.inflight`` maps each popped Request object to its member bytes in Redis until ``ack`` removes it.
     """
 
-    def __init__(self, server, spider: Spider, key: str, serializer=None, inflight_key: str = "") -> None:
+    def __init__(self, server, spider: Spider, key: str, serializer=None, inflight_key: str = "",
+                 dupefilter_key: str = "") -> None:
         super().__init__(server, spider, key, serializer=serializer)
         self.inflight_key = inflight_key
+        self.dupefilter_key = dupefilter_key
         self.inflight: dict[Request, bytes] = {}
+        self.undecodable = 0
         self._pop = server.register_script(scripts.POP_TO_INFLIGHT)
+        self._enqueue = server.register_script(scripts.ENQUEUE_IF_NEW)
 
     def pop(self, timeout: int = 0) -> Request | None:
         data = self._pop(keys=[self.key, self.inflight_key])
         if not data:
             return None
-        request = self._decode_request(data)
+        try:
+            request = self._decode_request(data)
+        except Exception:  # noqa: BLE001 - e.g. a callback this spider no longer has; never retried forever
+            logger.exception("dropping a frontier entry this worker cannot decode (%d bytes)", len(data))
+            self.server.hdel(self.inflight_key, data)
+            self.undecodable += 1
+            return None
         self.inflight[request] = data
         return request
+
+    def push_if_new(self, request: Request, fingerprint: str) -> bool:
+        """Mark ``fingerprint`` seen and push ``request`` in one step, unless it was seen before (or
+        ``request.dont_filter``); True when pushed."""
+        args = [fingerprint, -request.priority, self._encode_request(request), "1" if request.dont_filter else "0"]
+        return bool(self._enqueue(keys=[self.dupefilter_key, self.key], args=args))
 
     def ack(self, requests) -> int:
         """Forget finished ``requests`` (those Scrapy no longer has in progress); returns how many."""
@@ -78,7 +96,8 @@ class RedisFrontierScheduler(Scheduler):
 
     Settings: ``HEALTHDEX_REDIS_URL``, ``HEALTHDEX_REDIS_CRAWL_ID``, ``HEALTHDEX_REDIS_WORKER_ID`` and
     scrapy-redis's ``SCHEDULER_SERIALIZER`` (default: pickle).  Stats: ``scheduler/enqueued/redis``,
-    ``scheduler/dequeued/redis``, ``distributed/requeued_own`` (own in-flight requests put back on start/close).
+    ``scheduler/dequeued/redis``, ``distributed/undecodable`` (frontier entries dropped), ``distributed/requeued_own``
+    (own in-flight requests put back on start/close).
     """
 
     def __init__(self, server, crawler: Crawler, serializer=None) -> None:
@@ -103,7 +122,8 @@ class RedisFrontierScheduler(Scheduler):
         # scrapy-redis formats the key with %(spider)s; escape any % in a crawl id.
         self.queue = InFlightPriorityQueue(self.server, spider, self.keys.queue.replace("%", "%%"),
                                            serializer=self.serializer,
-                                           inflight_key=self.keys.inflight(self.worker))
+                                           inflight_key=self.keys.inflight(self.worker),
+                                           dupefilter_key=self.keys.dupefilter)
         self.df = SharedDupeFilter(self.server, self.keys.dupefilter, self.crawler,
                                    debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))
         # A worker restarted under the same id is not working on what its previous life left in flight.
@@ -125,16 +145,17 @@ class RedisFrontierScheduler(Scheduler):
         """Persist: the frontier and the fingerprints belong to the crawl, not to this worker."""
 
     def enqueue_request(self, request: Request) -> bool:
-        if not request.dont_filter and self.df.request_seen(request):
+        if not self.queue.push_if_new(request, self.df.request_fingerprint(request)):
             self.df.log(request, self.spider)
             self.stats.inc_value("dupefilter/filtered")
             return False
         self.stats.inc_value("scheduler/enqueued/redis")
-        self.queue.push(request)
         return True
 
     def next_request(self) -> Request | None:
         request = self.queue.pop()
         if request is not None:
             self.stats.inc_value("scheduler/dequeued/redis")
+        elif self.queue.undecodable:
+            self.stats.set_value("distributed/undecodable", self.queue.undecodable)
         return request

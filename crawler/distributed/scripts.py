@@ -79,3 +79,15 @@ end
 redis.call('SET', KEYS[1], 'seeding:' .. ARGV[1])
 return 1
 """
+
+# Enqueue a request unless its fingerprint was seen, in one step (a worker killed between marking the
+# fingerprint and pushing would otherwise lose the request for good).  KEYS[1] = dupefilter set; KEYS[2] =
+# frontier zset; ARGV[1] = fingerprint; ARGV[2] = score; ARGV[3] = member; ARGV[4] = '1' to skip the filter
+# (dont_filter).  Returns 1 (enqueued) or 0 (seen before).
+ENQUEUE_IF_NEW = """
+if ARGV[4] ~= '1' then
+  if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""

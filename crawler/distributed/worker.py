@@ -138,8 +138,15 @@ class WorkerLifecycle:
         assert self.keys is not None
         if self.server.zcard(self.keys.queue):
             return True
-        if self.server.get(self.keys.seeded) != b"done":
-            return True
+        seeded = self.server.get(self.keys.seeded) or b""
+        if seeded != b"done":
+            seeder = seeded.decode().removeprefix("seeding:")
+            if seeder and not self.server.exists(self.keys.heartbeat(seeder)):
+                # Seeding takes a moment; a seeder killed in it is taken over by the next worker to start.
+                logger.warning("distributed worker %s: worker %s died while seeding the crawl; start a worker to "
+                               "seed it again", self.worker, seeder)
+            else:
+                return True
         for raw in self.server.smembers(self.keys.workers):
             other = raw.decode() if isinstance(raw, bytes) else raw
             if self.server.hlen(self.keys.inflight(other)):
