@@ -20,7 +20,9 @@ from stripper import rules
 
 # --- stage: precut -------------------------------------------------------------------------------------------
 
-_PRECUT_OPEN_RE = re.compile(r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS) + r")\b|!--)", re.I)
+_PRECUT_OPEN_RE = re.compile(
+    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + rules.PRECUT_FURNITURE) + r")\b|!--)", re.I)
+_PRECUT_FURNITURE = frozenset(rules.PRECUT_FURNITURE)
 
 
 def precut(html: str) -> str:
@@ -53,6 +55,10 @@ def precut(html: str) -> str:
                     pos = end
                     continue
             end = low.find("</" + name, m.end())
+            if name in _PRECUT_FURNITURE and (end == -1 or low.find("<" + name, m.end(), end) != -1):
+                out.append(html[pos:m.end()])  # unclosed or nested: leave it to the walk
+                pos = m.end()
+                continue
             close_len = len(name) + 2
             if end != -1:
                 gt = low.find(">", end)
@@ -160,6 +166,8 @@ class PageFacts:
 def _class_flags(key: str) -> int:
     """Flags from an element's class and id (cached: templates repeat the same classes)."""
     flags = 0
+    if not rules.HIDDEN_CLASS_TOKENS.isdisjoint(key.split()):
+        return BAD | HIDDEN
     if rules.POSITIVE_CLASS_RE.search(key):
         flags |= POS
     elif rules.NEGATIVE_CLASS_RE.search(key):

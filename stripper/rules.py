@@ -22,6 +22,9 @@ PRECUT_ELEMENTS: tuple[str, ...] = (
     "textarea",  # comment forms
 )
 KEEP_SCRIPT_TYPES: tuple[str, ...] = ("ld+json",)  # application/ld+json metadata blocks
+# Page furniture cut before parsing too (a third of a typical page's tags: menus, link-list sidebars, footers),
+# but only when the element is closed and holds no element of its own name (otherwise the walk flags it).
+PRECUT_FURNITURE: tuple[str, ...] = ("nav", "footer", "aside")
 
 # --- walk: elements skipped entirely (no text, no children) ------------------------------------------------
 SKIP_TAGS: frozenset[str] = frozenset({
@@ -103,6 +106,9 @@ POSITIVE_ITEMPROPS: frozenset[str] = frozenset({"articlebody", "text", "mainenti
 NEGATIVE_ITEMPROPS: frozenset[str] = frozenset({"author", "publisher", "comment", "breadcrumb", "headline",
                                                 "datepublished", "datemodified", "keywords", "about"})
 
+# Whole class tokens that hide an element in every CSS framework (not "hidden-xs", not "label-hidden").
+HIDDEN_CLASS_TOKENS: frozenset[str] = frozenset({"hidden", "hide", "is-hidden", "d-none", "invisible", "display-none",
+                                                 "visuallyhidden", "u-hidden"})
 # Hidden elements (content behind popovers and collapsed menus).
 HIDDEN_STYLE_RE: re.Pattern[str] = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
