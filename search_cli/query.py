@@ -91,7 +91,9 @@ class Ranking:
             return cls(
                 profile="whoosh",
                 coord_short=0.0,
-                coord_long=0.0,
+                coord_power_short=0.0,
+                coord_power_mid=0.0,
+                coord_power_long=0.0,
                 stopword_min_words=10**9,
                 synonym_weight=0.0,
                 pair_boost=0.0,

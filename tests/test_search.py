@@ -396,3 +396,13 @@ def test_search_does_not_import_the_crawler(index):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "BAD []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_ranking_profiles(index, tmp_path):
+    topics = tmp_path / "t.tsv"
+    topics.write_text("1\tasthma children\n", encoding="utf-8")
+    for profile in ("default", "whoosh"):
+        r = hx("search", "--batch", str(topics), "--index", index, "--ranking", profile)
+        assert r.code == 0 and r.out.split()[2] == "asthma-kids", (profile, r.out, r.err)
+    assert search(index, "asthma", "--ranking", "whoosh").code == 0
+    assert search(index, "asthma", "--ranking", "bm25plus").code == 2
