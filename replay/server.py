@@ -289,7 +289,11 @@ class _Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.abort:
             self.replay._log(RequestLogEntry(arrived, method, key, 0, self._client(), pattern))
             self._reset()
-        response = self._build(key, page, rule)
+        try:
+            response = self._build(key, page, rule)
+        except OSError as exc:  # e.g. a saved file removed or a WARC truncated since startup
+            self.replay._note(f"{self._client()}: cannot read {key}: {exc}", level=logging.WARNING)
+            response, rule = self._plain(500, f"replay cannot read the saved copy of {key}"), None
         self._send(method, key, arrived, response, rule, pattern)
 
     def _plain(self, status: int, detail: str = "") -> _Response:

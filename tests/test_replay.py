@@ -434,3 +434,27 @@ def test_concurrent_clients_http_and_https(server: ReplayServer):
         results = list(pool.map(worker, range(32)))
     assert all(bodies == [PAGE_B, PAGE_A] * 5 for bodies in results)
     assert len(server.request_log) == 320
+
+
+def test_saved_file_gone_after_start_is_500_not_a_dropped_connection(site: Path, capfd):
+    with ReplayServer(site) as srv:
+        (site / "example.org" / "b.html").unlink()
+        status, _, body = get(srv, "http://www.example.org/b.html")
+        assert status == 500 and b"cannot read" in body
+        assert get(srv, "http://www.example.org/health/a.html")[0] == 200
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_client_leaving_during_a_large_body_is_quiet(server: ReplayServer, capfd):
+    import socket
+
+    from replay.faults import FaultRule
+
+    server.faults["http://big.example/*"] = FaultRule(generate="html", size=50 * 1024 * 1024)
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"GET http://big.example/x HTTP/1.1\r\nHost: big.example\r\n\r\n")
+            assert s.recv(1024).startswith(b"HTTP/1.1 200")
+    assert get(server, "http://www.example.org/b.html")[0] == 200
+    time.sleep(0.3)
+    assert "Traceback" not in capfd.readouterr().err
