@@ -397,7 +397,7 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         # numbered lists are content ("10 things you need to know")
         flags |= BAD
         node.flags = flags
-    if flags & POS and raw_good >= 200:
+    if flags & POS and raw_good >= 500:
         marks |= M_BODY
     if name == "h1":
         marks |= M_H1

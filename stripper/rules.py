@@ -89,7 +89,7 @@ POSITIVE_CLASS_WORDS: tuple[str, ...] = (
     "article__content", "story-body", "storybody", "story-content", "story-text", "post-body", "post-content",
     "postcontent", "entry-content", "entrycontent", "entry-body", "content-body", "body-text", "bodytext",
     "main-content", "maincontent", "page-content", "rich-text", "richtext", "field-body", "field-name-body",
-    "text-content", "article-main", "blog-post", "post-text", "news-text", "article-detail",
+    "text-content", "article-main", "post-text", "news-text", "article-detail",
 )
 
 
@@ -126,7 +126,8 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"sign up|subscribe( now)?|newsletter|.{0,40}, in your inbox|"                                   # newsletters
     r"follow us( on .{1,30})?|skip to (main )?content|back to top|top of page|"                     # navigation
     r"cookie (settings|policy|preferences)|accept( all)?( cookies)?|"                               # consent
-    r"image|photo|video|getty images|credit:.*|photo:.*|image:.*|"                                   # credits
+    r"image|photo|video|credits?:.*|photo:.*|image:.*|photo by .{1,60}|"                            # credits
+    r".{0,80}\b(?:getty images|shutterstock|istockphoto|istock)\b.{0,20}|"
     r"(page )?(last )?(updated|published|posted|reviewed|modified)( on)?:? .{0,40}|by .{1,60}|"      # bylines
     r"written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
     r"text size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"           # page tools
@@ -180,6 +181,9 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "does not provide medical advice",
     "for informational purposes only",
     "this article was originally published",
+    "if you enjoyed this article",              # reader-revenue pitches
+    "support our journalism",
+    "support independent journalism",
     "is a talented writer",
     "a talented writer",
 )
