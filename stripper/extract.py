@@ -97,6 +97,8 @@ FURNITURE = BAD | SOFT | CBAD
 M_H1 = 1
 M_BODY = 2
 M_MAIN = 4
+M_EMBED = 8
+EMBED = 32     # an embedded post (tweet, Instagram) quoted by the article
 
 
 class Node:
@@ -168,6 +170,8 @@ def _class_flags(key: str) -> int:
     flags = 0
     if not rules.HIDDEN_CLASS_TOKENS.isdisjoint(key.split()):
         return BAD | HIDDEN
+    if rules.EMBED_CLASS_RE.search(key):
+        return EMBED
     if rules.POSITIVE_CLASS_RE.search(key):
         flags |= POS
     elif rules.NEGATIVE_CLASS_RE.search(key):
@@ -399,11 +403,14 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         node.flags = flags
     if flags & POS and raw_good >= 500:
         marks |= M_BODY
+    if flags & EMBED:
+        marks |= M_EMBED
     if name == "h1":
         marks |= M_H1
     elif name == "main":
         marks |= M_MAIN
-    if flags & (BAD | CBAD) and marks and not flags & HIDDEN and (flags & CBAD or name == "form"):
+    if flags & (BAD | CBAD) and marks and not flags & HIDDEN and (flags & CBAD or name == "form") \
+            and (marks != M_EMBED or text_len < 1500):
         # a layout wrapper ("container has-sidebar", an ASP.NET page <form>) around the article
         flags &= ~(BAD | CBAD)
         node.flags = flags

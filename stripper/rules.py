@@ -101,6 +101,10 @@ def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
 NEGATIVE_CLASS_RE: re.Pattern[str] = _word_pattern(NEGATIVE_CLASS_WORDS)
 POSITIVE_CLASS_RE: re.Pattern[str] = _word_pattern(POSITIVE_CLASS_WORDS)
 
+# Embedded posts that articles quote (Twitter, Instagram, TikTok, Reddit, Facebook embed markup): content, so a
+# furniture-looking wrapper around one ("social-media-embed") is kept.
+EMBED_CLASS_RE: re.Pattern[str] = re.compile(r"twitter-tweet|instagram-media|tiktok-embed|reddit-card|fb-post")
+
 # itemprop values: body of schema.org CreativeWork microdata (positive) and page furniture (negative).
 POSITIVE_ITEMPROPS: frozenset[str] = frozenset({"articlebody", "text", "mainentityofpage", "reviewbody"})
 NEGATIVE_ITEMPROPS: frozenset[str] = frozenset({"author", "publisher", "comment", "breadcrumb", "headline",
