@@ -43,7 +43,8 @@ def crawl_command(profile_names, out_dir, replay_source, proxy, contact, max_pag
 
     click.echo(format_report(report))
     # A worker of a distributed crawl may find the work already done by the others.
-    if not report.get("pages_fetched") and not (redis_url or options.overrides.get("HEALTHDEX_REDIS_URL")):
+    if not report.get("pages_fetched") and not report.get("resumed_from_warc") \
+            and not (redis_url or options.overrides.get("HEALTHDEX_REDIS_URL")):
         errors = sum((report.get("errors_by_kind") or {}).values())
         click.echo(f"healthdex: no page could be fetched ({errors} download errors); is the site or proxy reachable?",
                    err=True)

@@ -31,7 +31,7 @@ class ProgressLine:
         mode = str(crawler.settings.get("HEALTHDEX_PROGRESS", "auto")).lower()
         stream = sys.stderr
         if mode in ("false", "0", "off", "no") or (mode == "auto" and not stream.isatty()):
-            raise NotConfigured("no terminal for the progress line")
+            raise NotConfigured  # (no message: Scrapy would log a warning for it)
         return cls(crawler, crawler.settings.getfloat("HEALTHDEX_PROGRESS_INTERVAL", 1.0), stream)
 
     def spider_opened(self, spider: Spider) -> None:
