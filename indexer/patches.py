@@ -17,6 +17,7 @@ def apply() -> None:
         return
     _APPLIED = True
     _apply_positions_decode()
+    _apply_validate_empty()
     _apply_cached_reader()
     _apply_lengths()
     _apply_add_posting()
@@ -66,6 +67,32 @@ def _apply_positions_decode() -> None:
 
     decode_positions._healthdex_patched = True
     formats.Positions.decode_positions = decode_positions
+
+
+def _apply_validate_empty() -> None:
+    """whoosh-ng 5.4 checks every file of a (non-compound) segment when a reader opens and calls an empty file
+    corruption.  A small segment whose postings are all inlined in the term table has a legitimately empty
+    ``.pst`` file (and a column can be empty), so such an index could never be opened.  Empty ``.pst``/``.col``
+    files pass; a missing file, an empty term table, or an unreadable file still raise IndexCorruptedError."""
+    try:
+        from whoosh.codec.base import Segment
+    except ImportError:
+        return
+    original = getattr(Segment, "_validate_named", None)
+    if original is None or getattr(original, "_healthdex_patched", False):
+        return
+
+    def _validate_named(self, storage, fname):
+        if fname.endswith((".pst", ".col")):
+            try:
+                if storage.file_exists(fname) and storage.file_length(fname) == 0:
+                    return
+            except Exception:
+                pass
+        return original(self, storage, fname)
+
+    _validate_named._healthdex_patched = True
+    Segment._validate_named = _validate_named
 
 
 def _apply_cached_reader() -> None:

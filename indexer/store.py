@@ -225,6 +225,10 @@ def remove_uncommitted_segment(path: str | os.PathLike, writer) -> None:
 
 
 def _make_writer(ix, *, timeout: float = 0.0, procs: int = 1, **kwargs):
+    # Separate segment files, not one compound ".seg": whoosh-ng opens a compound file's parts as BufferFile,
+    # whose BytesIO copies the whole posting and term files into memory on every open (measured: 0.48 s for a
+    # 70 MB 10k-article index; it grows with the index).  Plain files are read on demand.
+    kwargs.setdefault("compound", False)
     if procs > 1:
         from indexer.mpwriter import SafeMpWriter
 
