@@ -55,6 +55,7 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
         cmdline["HEALTHDEX_PROGRESS"] = False  # Scrapy's log owns the terminal
     if options.max_pages:
         cmdline["CLOSESPIDER_PAGECOUNT"] = options.max_pages
+        cmdline["HEALTHDEX_MAX_PAGES"] = options.max_pages
     if options.max_depth is not None:
         cmdline["DEPTH_LIMIT"] = options.max_depth
     if options.delay is not None:

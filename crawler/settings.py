@@ -35,6 +35,9 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes; larger responses are dropped and c
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 DEPTH_LIMIT = 5
+# At most this many requests to the network per run (0: no limit); ``--max-pages`` sets it with
+# CLOSESPIDER_PAGECOUNT.  A profile's ``limits.max_pages`` limits its site (crawler.middlewares.page_limit).
+HEALTHDEX_MAX_PAGES = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
@@ -75,6 +78,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.proxy.ProxyMiddleware": 700,  # before HttpProxyMiddleware (750)
     # Answers resumed requests from the WARC; turns a 304 into the stored page after the 304 is captured.
     "crawler.middlewares.history.CaptureHistoryMiddleware": 900,
+    # After the history middleware (answers from the WARC do not count): refuses requests past the page limits.
+    "crawler.middlewares.page_limit.PageLimitMiddleware": 920,
     # After decompression would lose the bytes as received: 950 sees the response first.
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,
 }
