@@ -18,6 +18,7 @@ def apply() -> None:
     _APPLIED = True
     _apply_positions_decode()
     _apply_validate_empty()
+    _apply_keep_previous_generation()
     _apply_cached_reader()
     _apply_lengths()
     _apply_add_posting()
@@ -93,6 +94,53 @@ def _apply_validate_empty() -> None:
 
     _validate_named._healthdex_patched = True
     Segment._validate_named = _validate_named
+
+
+def _apply_keep_previous_generation() -> None:
+    """A reader opens a segment's files lazily (stored fields, columns, lengths on first use), and Whoosh's
+    ``clean_files`` deletes the replaced generation's files as soon as a commit lands.  A search that opened the
+    index just before an ``index`` commit could then fail on its first stored-field or column access.  Keep the
+    previous generation's TOC and segment files until the next commit (they cost disk space until then)."""
+    try:
+        import whoosh.index as windex
+    except ImportError:
+        return
+    if getattr(windex.clean_files, "_healthdex_patched", False):
+        return
+    TOC = windex.TOC
+
+    def clean_files(storage, indexname, gen, segments):
+        tocpattern = TOC._pattern(indexname)
+        segpattern = TOC._segment_pattern(indexname)
+        names = list(storage)
+        gens = sorted(int(m.group(1)) for n in names if (m := tocpattern.match(n)))
+        keep_gens = {gen}
+        keep_segs = {s.segment_id() for s in segments}
+        older = [g for g in gens if g < gen]
+        if older:
+            try:
+                prev = TOC.read(storage, indexname, older[-1])
+                keep_segs |= {s.segment_id() for s in prev.segments}
+                keep_gens.add(older[-1])
+            except Exception:
+                pass
+        for name in names:
+            if name.startswith("."):
+                continue
+            m = tocpattern.match(name)
+            if m:
+                doomed = int(m.group(1)) not in keep_gens
+            else:
+                m = segpattern.match(name)
+                doomed = bool(m) and m.group(1) not in keep_segs
+            if doomed:
+                try:
+                    storage.delete_file(name)
+                except OSError:
+                    pass
+
+    clean_files._healthdex_patched = True
+    windex.clean_files = clean_files
 
 
 def _apply_cached_reader() -> None:

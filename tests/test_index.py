@@ -220,3 +220,21 @@ def test_phrase_query_on_positions_ending_in_0x2e(tmp_path):
     ix = open_index(idx)
     with ix.searcher() as s:
         assert len(s.search(QueryParser("text", ix.schema).parse('"alpha beta"'))) == 1
+
+
+def test_searcher_opened_before_a_commit_keeps_working(tmp_path):
+    # files of a segment are opened lazily; the generation a live searcher uses must survive the next commit
+    idx = tmp_path / "idx"
+    index_records(ARTICLES[:2], idx)
+    index_records(ARTICLES[2:], idx)
+    ix = open_index(idx)
+    s = ix.searcher()
+    index_records([dict(ARTICLES[0], text="rewritten entirely")], idx, optimize=True)  # replaces every segment
+    from whoosh import sorting
+    from whoosh.query import Every
+
+    docs = [s.stored_fields(d) for d in range(s.doc_count_all()) if not s.reader().is_deleted(d)]
+    assert {d["key"] for d in docs} == {a.get("id") or a["url"].split("?")[0] for a in ARTICLES}
+    s.search(Every(), sortedby=sorting.FieldFacet("published"))
+    s.close()
+    assert keys(idx) == {d["key"] for d in docs}
