@@ -44,6 +44,10 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str)
         "dropped_by_reason": dropped,
         "depth_limited": stats.get("healthdex/depth_limited", 0),
         "errors_by_kind": errors,
+        # Pages given up on after retries/redirects, by reason, and {url: "reason: detail"} (crawler.middlewares.failures)
+        "failed_by_reason": {key.split("/", 2)[-1]: value for key, value in stats.items()
+                             if key.startswith("healthdex/failed/")},
+        "failed_pages": stats.get("healthdex/failed_pages") or {},
         "bytes": stats.get("healthdex/bytes", stats.get("downloader/response_bytes", 0)),
         "pages_per_s": round(pages / duration, 2) if duration > 0 else None,
         "resumes": stats.get("healthdex/resumes", 0),
@@ -69,7 +73,7 @@ def format_report(report: dict) -> str:
                 "unchanged", "gone", "not_modified", "robots_denied", "bytes", "duration_s", "pages_per_s",
                 "resumes", "resumed_from_warc"):
         lines.append(f"  {key.replace('_', ' '):<20} {report.get(key)}")
-    for title, key in (("by status", "pages_by_status"), ("errors", "errors_by_kind"),
+    for title, key in (("by status", "pages_by_status"), ("errors", "errors_by_kind"), ("failed", "failed_by_reason"),
                        ("duplicates", "duplicates_by_kind"), ("dropped", "dropped_by_reason")):
         values = report.get(key) or {}
         if values:

@@ -41,6 +41,9 @@ HEALTHDEX_MAX_PAGES = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
+# Pages that could not be fetched are listed with their reason in the crawl report (crawler.middlewares.failures),
+# at most this many URLs (counts by reason are always complete).
+HEALTHDEX_FAILED_PAGES_MAX = 1000
 # Content types crawled (crawler.middlewares.scope); others are dropped and counted.  A trailing "/" is a prefix.
 # Only HTML pages can become articles; robots.txt and sitemaps may also be XML, text or gzip.
 HEALTHDEX_PAGE_CONTENT_TYPES = ["text/html", "application/xhtml+xml"]
@@ -82,6 +85,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.page_limit.PageLimitMiddleware": 920,
     # After decompression would lose the bytes as received: 950 sees the response first.
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,
+}
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.failures.FailedPagesMiddleware": 950,  # failed pages + reason -> crawl report
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.recrawl.RecrawlPipeline": 100,  # drops what is already written / unchanged; gone records
