@@ -44,6 +44,11 @@ REDIRECT_MAX_TIMES = 10
 # Pages that could not be fetched are listed with their reason in the crawl report (crawler.middlewares.failures),
 # at most this many URLs (counts by reason are always complete).
 HEALTHDEX_FAILED_PAGES_MAX = 1000
+# Retries wait (crawler.middlewares.backoff): a response's Retry-After (capped at HEALTHDEX_RETRY_AFTER_MAX
+# seconds), otherwise BASE * 2**(attempt-1) seconds capped at HEALTHDEX_RETRY_BACKOFF_MAX.
+HEALTHDEX_RETRY_BACKOFF_BASE = 1.0
+HEALTHDEX_RETRY_BACKOFF_MAX = 30.0
+HEALTHDEX_RETRY_AFTER_MAX = 60.0
 # Content types crawled (crawler.middlewares.scope); others are dropped and counted.  A trailing "/" is a prefix.
 # Only HTML pages can become articles; robots.txt and sitemaps may also be XML, text or gzip.
 HEALTHDEX_PAGE_CONTENT_TYPES = ["text/html", "application/xhtml+xml"]
@@ -76,6 +81,9 @@ HEALTHDEX_PROGRESS_INTERVAL = 1.0
 DOWNLOADER_MIDDLEWARES = {
     # After RobotsTxtMiddleware (100): sees its robots.txt fetch, and requests once robots.txt is known.
     "crawler.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
+    # Scrapy's RetryMiddleware, but each retry waits (Retry-After or exponential backoff).
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.backoff.BackoffRetryMiddleware": 550,
     # Sees 3xx before RedirectMiddleware (600) and bodies after decompression (590) and capture (950).
     "crawler.middlewares.scope.ScopeMiddleware": 650,
     "crawler.middlewares.proxy.ProxyMiddleware": 700,  # before HttpProxyMiddleware (750)
