@@ -44,6 +44,8 @@ REDIRECT_MAX_TIMES = 10
 # Pages that could not be fetched are listed with their reason in the crawl report (crawler.middlewares.failures),
 # at most this many URLs (counts by reason are always complete).
 HEALTHDEX_FAILED_PAGES_MAX = 1000
+# robots.txt is read up to this many bytes (cut at a line break), like search engines do (crawler.middlewares.robots_cap).
+HEALTHDEX_ROBOTSTXT_MAX_BYTES = 500 * 1024
 # Retries wait (crawler.middlewares.backoff): a response's Retry-After (capped at HEALTHDEX_RETRY_AFTER_MAX
 # seconds), otherwise BASE * 2**(attempt-1) seconds capped at HEALTHDEX_RETRY_BACKOFF_MAX.
 HEALTHDEX_RETRY_BACKOFF_BASE = 1.0
@@ -81,6 +83,7 @@ HEALTHDEX_PROGRESS_INTERVAL = 1.0
 DOWNLOADER_MIDDLEWARES = {
     # After RobotsTxtMiddleware (100): sees its robots.txt fetch, and requests once robots.txt is known.
     "crawler.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
+    "crawler.middlewares.robots_cap.RobotsTxtCapMiddleware": 120,  # robots.txt beyond 500 KiB is ignored
     # Scrapy's RetryMiddleware, but each retry waits (Retry-After or exponential backoff).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.backoff.BackoffRetryMiddleware": 550,
