@@ -44,7 +44,7 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str)
         "dropped_by_reason": dropped,
         "depth_limited": stats.get("healthdex/depth_limited", 0),
         "errors_by_kind": errors,
-        # Pages given up on after retries/redirects, by reason, and {url: "reason: detail"} (crawler.middlewares.failures)
+        # Pages given up on after retries/redirects: by reason, and {url: "reason: detail"} (middlewares.failures)
         "failed_by_reason": {key.split("/", 2)[-1]: value for key, value in stats.items()
                              if key.startswith("healthdex/failed/")},
         "failed_pages": stats.get("healthdex/failed_pages") or {},

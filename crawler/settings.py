@@ -44,7 +44,7 @@ REDIRECT_MAX_TIMES = 10
 # Pages that could not be fetched are listed with their reason in the crawl report (crawler.middlewares.failures),
 # at most this many URLs (counts by reason are always complete).
 HEALTHDEX_FAILED_PAGES_MAX = 1000
-# robots.txt is read up to this many bytes (cut at a line break), like search engines do (crawler.middlewares.robots_cap).
+# robots.txt is read up to this many bytes, cut at a line break, as search engines do (middlewares.robots_cap).
 HEALTHDEX_ROBOTSTXT_MAX_BYTES = 500 * 1024
 # Retries wait (crawler.middlewares.backoff): a response's Retry-After (capped at HEALTHDEX_RETRY_AFTER_MAX
 # seconds), otherwise BASE * 2**(attempt-1) seconds capped at HEALTHDEX_RETRY_BACKOFF_MAX.
