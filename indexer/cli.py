@@ -12,7 +12,7 @@ from healthdex.errors import UserError
 
 
 @click.command("index")
-@click.argument("files", nargs=-1, required=True, metavar="FILE.jsonl...")
+@click.argument("files", nargs=-1, metavar="FILE.jsonl...")
 @click.option(
     "--index",
     "index_dir",
@@ -51,13 +51,15 @@ from healthdex.errors import UserError
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
 def index_command(files, index_dir, optimize, gone_files, procs, limitmb, lock_timeout, quiet):
-    """Create or update a search index from article JSON Lines (``-`` reads stdin).
+    """Create or update a search index from article JSON Lines (- reads stdin).
 
     Each record needs `text` and an `id` or `url`; its key is the id, else the canonical URL. Unchanged records
     (same content) are not rewritten; records marked "gone": true, and those listed by --delete-gone, are deleted.
     """
     from indexer.build import IndexStats, count_lines, index_records, iter_jsonl
 
+    if not files and not gone_files and not optimize:
+        raise click.UsageError("give at least one FILE.jsonl (or --delete-gone FILE, or --optimize)")
     if list(files).count("-") > 1:
         raise UserError("stdin (-) can be given only once")
     stats = IndexStats()
