@@ -70,7 +70,8 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
     if redis_url:  # one worker of a crawl shared through Redis; its output goes to OUT/worker-<id>
         from crawler.distributed import enable
 
-        enable(settings, redis_url, crawl_id=options.crawl_id, worker_id=options.worker_id)
+        crawl_id = options.crawl_id or ",".join(sorted(p.name for p in profiles))
+        enable(settings, redis_url, crawl_id=crawl_id, worker_id=options.worker_id)
     return settings, profiles
 
 

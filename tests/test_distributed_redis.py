@@ -33,8 +33,7 @@ def clean(server):
 
 
 def test_host_reservations_are_a_delay_apart_whichever_client_makes_them(server):
-    other = redis.Redis(connection_pool=redis.ConnectionPool.from_url(
-        f"redis://127.0.0.1:{server.connection_pool.connection_kwargs['port']}/0"))
+    other = redis.Redis.from_url(_url(server))
     a, b = HostSlots(server), HostSlots(other)
     waits = [(a if i % 2 else b).reserve("www.example.org", 0.2) for i in range(6)]
     assert waits[0] == 0.0
@@ -108,10 +107,14 @@ def test_the_crawl_is_seeded_once_unless_the_seeder_dies(server):
     assert forget_crawl(server, "t") >= 1 and not server.exists(KEYS.seeded)
 
 
-def test_enable_switches_components_and_gives_each_worker_its_folder(tmp_path: Path):
+def _url(server) -> str:
+    return f"redis://127.0.0.1:{server.connection_pool.connection_kwargs['port']}/0"
+
+
+def test_enable_switches_components_and_gives_each_worker_its_folder(tmp_path: Path, server):
     from crawler.run import CrawlOptions, crawl_settings
 
-    options = CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9", redis="redis://h:1/0",
+    options = CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9", redis=_url(server),
                            crawl_id="c1", worker_id="w 1")
     settings, _ = crawl_settings(options, options.proxy)
     assert settings["SCHEDULER"] == "crawler.distributed.scheduler.RedisFrontierScheduler"
@@ -132,8 +135,7 @@ def _scheduler(server, worker: str):
 
     from crawler.distributed.scheduler import RedisFrontierScheduler
 
-    url = f"redis://127.0.0.1:{server.connection_pool.connection_kwargs['port']}/0"
-    crawler = get_crawler(Spider, {"HEALTHDEX_REDIS_URL": url, "HEALTHDEX_REDIS_CRAWL_ID": "t",
+    crawler = get_crawler(Spider, {"HEALTHDEX_REDIS_URL": _url(server), "HEALTHDEX_REDIS_CRAWL_ID": "t",
                                    "HEALTHDEX_REDIS_WORKER_ID": worker})
     crawler.stats.open_spider()
     scheduler = RedisFrontierScheduler.from_crawler(crawler)
@@ -163,3 +165,28 @@ def test_an_undecodable_frontier_entry_is_dropped_not_kept_in_flight(server):
     assert scheduler.next_request() is None
     assert server.hlen(KEYS.inflight("w1")) == 0 and server.zcard(KEYS.queue) == 0
     assert stats.get_value("distributed/undecodable") == 1
+
+
+def test_a_worker_id_held_by_another_live_process_is_refused(server, tmp_path: Path):
+    import json
+    import os
+    import socket
+
+    from crawler.distributed import preflight
+    from crawler.run import CrawlOptions, crawl_settings
+    from healthdex.errors import UserError
+
+    heartbeat = CrawlKeys("webmd").heartbeat("w1")
+    server.set(heartbeat, json.dumps({"worker": "w1", "host": "elsewhere", "pid": 1}))
+    options = CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9", redis=_url(server),
+                           worker_id="w1")
+    with pytest.raises(UserError, match="worker id 'w1' of crawl 'webmd' is in use by process 1 on elsewhere"):
+        crawl_settings(options, options.proxy)  # the crawl id defaults to the profile names
+    # Above Linux's largest pid_max (2**22): a process of this machine that is not running.
+    server.set(heartbeat, json.dumps({"worker": "w1", "host": socket.gethostname(), "pid": 2 ** 22 + 7}))
+    preflight(_url(server), "webmd", "w1")  # killed and restarted on this machine: fine
+    server.set(heartbeat, json.dumps({"worker": "w1", "host": socket.gethostname(), "pid": os.getppid()}))
+    with pytest.raises(UserError, match="in use"):
+        preflight(_url(server), "webmd", "w1")
+    with pytest.raises(UserError, match="cannot use Redis at redis://127.0.0.1:1/0"):
+        preflight("redis://127.0.0.1:1/0", "webmd", "w1")

@@ -61,10 +61,15 @@ COMPONENTS = {
 }
 
 
-def enable(settings: Settings, redis_url: str, *, crawl_id: str | None = None, worker_id: str | None = None) -> Path:
+def enable(settings: Settings, redis_url: str, *, crawl_id: str | None = None, worker_id: str | None = None,
+           check: bool = True) -> Path:
     """Switch ``settings`` to a distributed crawl on ``redis_url``; returns this worker's output folder
-    (``HEALTHDEX_OUT_DIR/worker-<id>``), which it also sets."""
+    (``HEALTHDEX_OUT_DIR/worker-<id>``), which it also sets.  With ``check`` (and a ``crawl_id``), first makes
+    sure Redis answers and no other live process is this worker (:func:`preflight`)."""
     worker = worker_id or settings.get("HEALTHDEX_REDIS_WORKER_ID") or default_worker_id()
+    crawl_id = crawl_id or settings.get("HEALTHDEX_REDIS_CRAWL_ID") or None
+    if check and crawl_id:
+        preflight(redis_url, crawl_id, worker)
     out_dir = Path(settings.get("HEALTHDEX_OUT_DIR")) / f"worker-{safe_name(worker)}"
     values = {
         "HEALTHDEX_REDIS_URL": redis_url,
@@ -80,3 +85,46 @@ def enable(settings: Settings, redis_url: str, *, crawl_id: str | None = None, w
         values[name] = merged
     settings.setdict(values, priority="cmdline")
     return out_dir
+
+
+def preflight(redis_url: str, crawl_id: str, worker: str) -> None:
+    """Raise UserError when Redis does not answer, or when worker id ``worker`` of ``crawl_id`` belongs to another
+    live process (two workers with one id would put each other's in-flight requests back).  A heartbeat left by
+    a dead process of this machine (a worker killed and started again) is fine."""
+    import json
+    import os
+    import socket
+
+    import redis
+
+    from crawler.distributed.keys import CrawlKeys
+    from healthdex.errors import UserError
+
+    try:
+        server = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=5)
+        raw = server.get(CrawlKeys(crawl_id).heartbeat(worker))
+    except (redis.exceptions.RedisError, ValueError) as exc:
+        raise UserError(f"cannot use Redis at {redis_url}: {exc}") from None
+    if not raw:
+        return
+    try:
+        info = json.loads(raw)
+        host, pid = info["host"], int(info["pid"])
+    except (ValueError, KeyError, TypeError):
+        return
+    if host == socket.gethostname() and (pid == os.getpid() or not _pid_alive(pid)):
+        return
+    raise UserError(f"worker id {worker!r} of crawl {crawl_id!r} is in use by process {pid} on {host}; "
+                    f"give this worker another --worker-id (or wait for that one's heartbeat to expire)")
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

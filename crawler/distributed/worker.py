@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 
 from scrapy import Spider, signals
@@ -40,9 +42,10 @@ logger = logging.getLogger(__name__)
 
 
 def beat(server, keys: CrawlKeys, worker: str, ttl: float) -> None:
-    """Mark ``worker`` alive for ``ttl`` seconds and registered in the crawl."""
+    """Mark ``worker`` alive for ``ttl`` seconds and registered in the crawl (the value says which process)."""
+    info = {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
     pipe = server.pipeline()
-    pipe.set(keys.heartbeat(worker), json.dumps({"worker": worker, "time": time.time()}), px=int(ttl * 1000))
+    pipe.set(keys.heartbeat(worker), json.dumps(info), px=int(ttl * 1000))
     pipe.sadd(keys.workers, worker)
     pipe.execute()
 
