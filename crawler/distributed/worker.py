@@ -7,7 +7,7 @@ Every ``HEALTHDEX_REDIS_HEARTBEAT_INTERVAL`` seconds the worker
    the request in progress, i.e. it was downloaded (or failed, or was ignored), its callback ran, the requests
    it yielded are in the shared frontier and its items went through every item pipeline (the JSONL line is
    written and flushed).  Scrapy has no public signal for that moment; the engine's own in-progress set
-   (``engine._slot.inprogress``, Scrapy 2.13-2.19) is it, so this extension checks for it on open and refuses
+   (``engine._slot.inprogress``, checked against Scrapy 2.19) is it, so this extension checks for it on open and refuses
    to run without it;
 3. puts the in-flight requests of every registered worker whose heartbeat has expired back on the frontier.
 
@@ -87,7 +87,7 @@ class WorkerLifecycle:
         inprogress = getattr(slot, "inprogress", None)
         if inprogress is None:
             raise RuntimeError("this Scrapy version's engine has no _slot.inprogress; crawler.distributed needs "
-                               "Scrapy 2.13-2.19 (see crawler/distributed/worker.py)")
+                               "the engine of Scrapy 2.19 (see crawler/distributed/worker.py)")
         return inprogress
 
     # --- signals ----------------------------------------------------------------------------------------------
