@@ -183,10 +183,9 @@ proxy, start, domain = sys.argv[1], sys.argv[2], sys.argv[3]
 class Raw(scrapy.Spider):
     name = "raw"
     allowed_domains = [domain]
-    start_urls = [start]
     links = LinkExtractor(allow_domains=[domain])
 
-    def start_requests(self):
+    async def start(self):
         yield scrapy.Request(start, meta={"proxy": proxy})
 
     def parse(self, response):

@@ -4,8 +4,10 @@
 - Near: MinHash (datasketch, ``HEALTHDEX_MINHASH_PERMUTATIONS`` permutations) over word shingles
   (``HEALTHDEX_SHINGLE_SIZE`` words) of the clean text, candidates from an LSH index, kept when the estimated
   Jaccard similarity reaches ``HEALTHDEX_NEAR_DUPLICATE_THRESHOLD`` (0 turns near-duplicate detection off).
-- Unchanged: the same id with the same content hash as a record already written (a re-crawl of a server
-  without ETag/Last-Modified): not a duplicate, just nothing new.
+- Unchanged: the same id with the same content hash as a record written by an earlier run (a re-crawl of a
+  server without ETag/Last-Modified): not a duplicate, just nothing new.
+- Canonical: the same id (the page's same-site ``rel=canonical``) and content as a record of this run, reached
+  under another URL (``/print/x`` pointing at ``/x``).
 
 Each dropped record is a line in ``OUT/duplicates.jsonl`` (``id``, ``url``, ``duplicate_of``, ``kind``,
 ``similarity``, ``warc_record_id``) and a stat; ``healthdex clean`` over the WARC skips the same records.  The
@@ -48,10 +50,12 @@ class DuplicatesPipeline:
         self.minhashes: dict[str, MinHash] = {}
         self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.num_perm) if self.threshold > 0 else None
         self.decided: set[str] = set()  # warc_record_ids already in duplicates.jsonl (resume)
+        self.earlier_ids: set[str] = set()  # ids written by earlier runs
         self.store: JsonLinesStore | None = None
         for record in read_records(self.out_dir / "articles.jsonl"):
             if record.get("id") and "error" not in record and not record.get("gone"):
                 self._add(record)
+                self.earlier_ids.add(record["id"])
         for entry in read_records(self.out_dir / DUPLICATES_FILE):
             if entry.get("warc_record_id"):
                 self.decided.add(entry["warc_record_id"])
@@ -96,7 +100,7 @@ class DuplicatesPipeline:
             return item
         record_id, content_hash = item["id"], item.get("content_hash")
         if content_hash and self.hash_of.get(record_id) == content_hash:
-            self._drop(item, "unchanged", record_id, 1.0)
+            self._drop(item, "unchanged" if record_id in self.earlier_ids else "canonical", record_id, 1.0)
         original = self.by_hash.get(content_hash) if content_hash else None
         if original is not None and original != record_id:
             self._drop(item, "exact", original, 1.0)
