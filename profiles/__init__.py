@@ -25,6 +25,8 @@ PATH_ENV = "HEALTHDEX_PROFILES_PATH"
 # Regex constructs that make Python's backtracking engine blow up on adversarial URLs: a quantified group
 # that itself contains a quantifier, e.g. (a+)+ or (\w*)*.  Profiles are data written by users; reject these.
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
+# A repeated group of alternatives, e.g. (a|a)* or (\w|\d)+: overlapping branches backtrack exponentially too.
+_QUANTIFIED_ALTERNATION = re.compile(r"\((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)\s*[+*{]")
 
 _TOP_KEYS = {
     "name", "site", "description", "allowed_domains", "start_urls", "sitemaps", "article_urls",
@@ -232,6 +234,9 @@ class _Checker:
                 self.fail(key, "pattern longer than 500 characters")
             if _NESTED_QUANTIFIER.search(source):
                 self.fail(key, f"pattern {source!r} nests quantifiers (catastrophic backtracking); simplify it")
+            if _QUANTIFIED_ALTERNATION.search(source):
+                self.fail(key, f"pattern {source!r} repeats a group of alternatives (catastrophic backtracking); "
+                               "simplify it")
             try:
                 compiled.append(re.compile(source))
             except re.error as exc:
