@@ -94,8 +94,14 @@ def worker_id(settings: BaseSettings) -> str:
 
 
 def safe_name(worker: str) -> str:
-    """``worker`` as a folder name (``OUT/worker-<id>``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", worker) or "worker"
+    """``worker`` as a folder name (``OUT/worker-<id>``); a very long id is cut and given a hash of the whole
+    (folder names longer than 255 bytes cannot be created)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", worker) or "worker"
+    if len(name) > 120:
+        import hashlib
+
+        name = name[:100] + "-" + hashlib.sha256(worker.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return name
 
 
 def redis_from_settings(settings: BaseSettings):
