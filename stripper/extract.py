@@ -21,8 +21,8 @@ from stripper import rules
 # --- stage: precut -------------------------------------------------------------------------------------------
 
 _PRECUT_OPEN_RE = re.compile(
-    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + rules.PRECUT_FURNITURE) + r")\b|!--)", re.I)
-_PRECUT_FURNITURE = frozenset(rules.PRECUT_FURNITURE)
+    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + tuple(rules.PRECUT_FURNITURE)) + r")\b|!--)", re.I)
+_PRECUT_FURNITURE = rules.PRECUT_FURNITURE
 
 
 def precut(html: str) -> str:
@@ -55,7 +55,8 @@ def precut(html: str) -> str:
                     pos = end
                     continue
             end = low.find("</" + name, m.end())
-            if name in _PRECUT_FURNITURE and (end == -1 or low.find("<" + name, m.end(), end) != -1):
+            if name in _PRECUT_FURNITURE and (end == -1 or low.find("<" + name, m.end(), end) != -1 or any(
+                    low.find(marker, m.end(), end) != -1 for marker in _PRECUT_FURNITURE[name])):
                 out.append(html[pos:m.end()])  # unclosed or nested: leave it to the walk
                 pos = m.end()
                 continue
@@ -182,8 +183,7 @@ def _class_flags(key: str) -> int:
 _REFERENCES_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:references|citations|sources|bibliography|footnotes)(?:$|[\s_\-])")
 _BREADCRUMB_RE = re.compile(r"breadcrumb|crumbs")
 _AUTHOR_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:author|authors|byline|author-name|contributor|writer)(?:$|[\s_\-])")
-_DATE_WORDS = ("pdated", "ublished", "eviewed", "osted", "odified", "evised", "PDATED", "UBLISHED", "EVIEWED",
-               "rticle date")
+_DATE_WORDS_RE = re.compile(r"pdated|ublished|eviewed|osted|odified|evised|PDATED|UBLISHED|EVIEWED|rticle date")
 _UNBREAKABLE = frozenset({"html", "body", "main", "article"})
 
 
@@ -219,15 +219,17 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
     hidden_re = rules.HIDDEN_STYLE_RE
     signatures = facts.signatures
     navstr = NavigableString
+    date_search = _DATE_WORDS_RE.search
+    tag_type = Tag
     while stack:
         it, node = stack[-1]
         for child in it:  # type: ignore[attr-defined]
             if type(child) is navstr:
                 node.children.append(child)
-                if len(child) < 120 and any(w in child for w in _DATE_WORDS):
+                if len(child) < 120 and date_search(child):
                     facts.date_line_nodes.append(node)
                 continue
-            if not isinstance(child, Tag):
+            if type(child) is not tag_type and not isinstance(child, Tag):
                 continue
             name = child.name
             if name in skip_tags:
@@ -318,6 +320,27 @@ TEASER_MAX_ITEM_CHARS = 600   # ... and every item is short (a headline and an e
 
 def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, str], int]) -> None:
     """Close a node: total its text and link lengths and its good/bad text for selection."""
+    children = node.children
+    if node.name not in block_tags and node.parent is not None:
+        for c in children:
+            if type(c) is Node:
+                break
+        else:
+            # fast path: an inline element holding only text (<a>, <span>, <b> ...), most of any page
+            n = 0
+            for c in children:
+                n += len(c.strip())
+            node.text_len = n
+            link = 0
+            if node.name == "a":
+                node.link_len = link = n
+                node.starts_link = True
+            if node.flags & FURNITURE:
+                node.bad = node.lbad = float(n)  # hidden or furniture inline text is no part of the paragraph
+            else:
+                node.inline_len = n
+                node.inline_link = link
+            return
     text_len = link_len = 0
     inline_len = inline_link = 0
     good = bad = raw_good = lgood = lbad = 0.0
@@ -327,7 +350,7 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
     items = linked_items = 0
     longest_item = item_text = 0
     starts_link: bool | None = None
-    for c in node.children:
+    for c in children:
         if type(c) is Node:
             if c.text_len:
                 if starts_link is None:
@@ -390,6 +413,9 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
                 signatures[sig] = signatures.get(sig, 0) + 1
         node.inline_len = 0
         node.inline_link = 0
+    elif node.flags & FURNITURE:
+        bad += inline_len
+        lbad += inline_len
     else:
         node.inline_len = inline_len
         node.inline_link = inline_link

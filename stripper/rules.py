@@ -23,8 +23,17 @@ PRECUT_ELEMENTS: tuple[str, ...] = (
 )
 KEEP_SCRIPT_TYPES: tuple[str, ...] = ("ld+json",)  # application/ld+json metadata blocks
 # Page furniture cut before parsing too (a third of a typical page's tags: menus, link-list sidebars, footers),
-# but only when the element is closed and holds no element of its own name (otherwise the walk flags it).
-PRECUT_FURNITURE: tuple[str, ...] = ("nav", "footer", "aside")
+# but only when the element is closed, holds no element of its own name (otherwise the walk flags it) and holds
+# none of the listed markers (lower-cased source) that the metadata stage or the body may need.
+PRECUT_FURNITURE: dict[str, tuple[str, ...]] = {
+    "nav": (),                                                  # menus, breadcrumbs (JSON-LD has them too)
+    "footer": (),                                               # site and article footers
+    "aside": (),                                                # sidebars, pull-outs
+    "header": ("<h1", "<time", "author", "byline", "date"),     # site headers; article headers keep the byline
+    "form": ("<p", "<article", "<h1", "<main"),                 # search / newsletter forms, not ASP.NET page forms
+    "button": (),                                               # share / menu buttons
+    "picture": (),                                              # <source> lists of responsive images
+}
 
 # --- walk: elements skipped entirely (no text, no children) ------------------------------------------------
 SKIP_TAGS: frozenset[str] = frozenset({
