@@ -32,6 +32,11 @@ HEALTHDEX_USER_AGENT_TEMPLATE = "healthdex/{version} (+{contact})"
 
 # --- limits -----------------------------------------------------------------------------------------------
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes; larger responses are dropped and counted
+# DOWNLOAD_MAXSIZE is the per-page memory/time cap.  It also bounds decompressed bodies (a gzip/deflate/brotli bomb
+# is cut there) and bodies without Content-Length.  Measured here (tests/test_faults_http.py, bench/faults.py):
+# under every hostile-server fault the crawl process peaked at 150-170 MB; extracting a page costs ~2 s and
+# ~40 MB per MB of markup, so one page at the cap is ~20-30 s and ~500 MB in an extraction worker.
+# DOWNLOAD_TIMEOUT bounds a stalled or trickling (slowloris) response; each retry then waits (backoff below).
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
 DEPTH_LIMIT = 5
