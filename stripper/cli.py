@@ -11,7 +11,7 @@ import click
 
 from healthdex.errors import UserError
 from stripper.pipeline import ExtractionError, build_record
-from stripper.sources import Page, iter_pages
+from stripper.sources import Page, check_url_option, expand_paths, is_crawl_warc, iter_pages
 
 
 def _profile_selectors(profile_name: str | None, url: str | None, cache: dict[str, Any]) -> dict | None:
@@ -66,6 +66,29 @@ def clean_pages(pages: Iterable[Page], profile_name: str | None = None) -> Itera
         yield out
 
 
+def crawl_warc_records(path: str) -> Iterator[dict[str, Any]]:
+    """A healthdex crawl's WARC: the same article records the crawl wrote (provenance included), re-extracted."""
+    from healthdex.provenance import iter_warc_articles
+
+    for record in iter_warc_articles(path):
+        out: dict[str, Any] = {"source": f"{path}#{record.get('warc_record_id', '')}"}
+        out.update(record)
+        yield out
+
+
+def clean_paths(paths: Iterable[str], url: str | None = None, profile_name: str | None = None
+                ) -> Iterator[dict[str, Any]]:
+    """Output objects for every page under ``paths``; a crawl's WARC gives exactly the crawl's article records."""
+    files = expand_paths(paths)
+    check_url_option(files, url)
+    for path in files:
+        if url is None and profile_name is None and path.name.lower().endswith((".warc", ".warc.gz")) \
+                and is_crawl_warc(path):
+            yield from crawl_warc_records(str(path))
+        else:
+            yield from clean_pages(iter_pages([path], url if len(files) == 1 else None), profile_name)
+
+
 @click.command("clean")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--url", default=None, help="Original URL of the page (a single HTML file only).")
@@ -78,7 +101,7 @@ def clean_command(paths: tuple[str, ...], url: str | None, profile_name: str | N
     cleaned = 0
     out = sys.stdout
     try:
-        for obj in clean_pages(iter_pages(paths, url), profile_name):
+        for obj in clean_paths(paths, url, profile_name):
             if "error" not in obj:
                 cleaned += 1
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")

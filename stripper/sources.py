@@ -95,11 +95,32 @@ def _read_warc(path: Path) -> Iterator[Page]:
         yield Page(str(path), None, error=f"cannot read WARC: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
+def is_crawl_warc(path: Path) -> bool:
+    """True for a WARC written by a healthdex crawl (its responses name the site profile that fetched them)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    from healthdex.provenance import PROFILE_HEADER
+
+    try:
+        with path.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type == "response":
+                    return bool(record.rec_headers.get_header(PROFILE_HEADER))
+    except Exception:  # noqa: BLE001 - unreadable: the generic reader reports it
+        return False
+    return False
+
+
+def check_url_option(files: list[Path], url: str | None) -> None:
+    """A page URL given by the user applies to exactly one HTML file."""
+    if url is not None and (len(files) != 1 or _is_warc(files[0])):
+        raise UserError("--url needs exactly one HTML file")
+
+
 def iter_pages(paths: Iterable[str | Path], url: str | None = None) -> Iterator[Page]:
     """Every page of the given paths in order.  ``url`` applies to a single HTML file only."""
     files = expand_paths(paths)
-    if url is not None and (len(files) != 1 or _is_warc(files[0])):
-        raise UserError("--url needs exactly one HTML file")
+    check_url_option(files, url)
     for path in files:
         if _is_warc(path):
             yield from _read_warc(path)
