@@ -89,21 +89,25 @@ def convert_corpus(corpus: Path, out: Path) -> int:
     return n
 
 
-def write_topics(queries: Path, out: Path) -> list[str]:
+def write_topics(queries: Path, out: Path, field: str = "text") -> list[str]:
+    """qid<TAB>query lines; ``field`` is "text" (the consumer's message) or a ``metadata`` key (e.g. the NIST
+    paraphrase; the message itself where that is empty), to check that ranking choices hold for another query
+    style."""
     qids = []
     with open(queries, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
         for line in src:
             q = json.loads(line)
-            text = " ".join(q["text"].split())
+            raw = q["text"] if field == "text" else (q.get("metadata") or {}).get(field) or q["text"]
+            text = " ".join(raw.split())
             dst.write(f"{q['_id']}\t{text}\n")
             qids.append(q["_id"])
     return qids
 
 
-def run_batch(index: Path, topics: Path, extra: list[str], limit: int = 100, env=None) -> tuple[list[str], float]:
+def run_batch(index: Path, topics: Path, extra: list[str], limit: int = 100) -> tuple[list[str], float]:
     cmd = healthdex_cmd() + ["search", "--batch", str(topics), "--index", str(index), "--limit", str(limit), *extra]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -111,9 +115,9 @@ def run_batch(index: Path, topics: Path, extra: list[str], limit: int = 100, env
 
 
 CONFIGS = [
-    ("shipped defaults", [], None),
-    ("--no-synonyms", ["--no-synonyms"], None),
-    ("Whoosh BM25F defaults (OR of words, no synonyms)", ["--no-synonyms", "--ranking", "whoosh"], None),
+    ("shipped defaults", []),
+    ("--no-synonyms", ["--no-synonyms"]),
+    ("Whoosh BM25F defaults (OR of words)", ["--no-synonyms", "--ranking", "whoosh"]),
 ]
 
 
@@ -121,6 +125,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--work", type=Path, default=None, help="keep records/index/runs here (default: temp dir)")
+    ap.add_argument(
+        "--variants",
+        action="store_true",
+        help="also run the NIST paraphrases and NLM summaries of the questions (other query styles)",
+    )
     args = ap.parse_args(argv)
     data: Path = args.data
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
@@ -155,19 +164,23 @@ def main(argv=None) -> int:
     header = f"{'configuration':<52} {'nDCG@10':>8} {'R@100':>7} {'nDCG@10*':>9} {'dev':>7} {'holdout':>8} {'time':>6}"
     print(header)
     print("-" * len(header))
-    for label, extra, profile in CONFIGS:
-        env = dict(os.environ)
-        if profile:
-            env["HEALTHDEX_RANKING"] = profile
-        lines, elapsed = run_batch(index, topics, extra, env=env)
-        (work / f"run-{label.split()[0].strip('-')}.trec").write_text("\n".join(lines) + "\n")
-        run = parse_run(lines)
-        a, r = evaluate(run, qrels, judged), evaluate(run, qrels, with_rel)
-        d, h = evaluate(run, qrels, dev), evaluate(run, qrels, hold)
-        print(
-            f"{label:<52} {a['ndcg@10']:>8.4f} {a['recall@100']:>7.4f} {r['ndcg@10']:>9.4f} "
-            f"{d['ndcg@10']:>7.4f} {h['ndcg@10']:>8.4f} {elapsed:>5.1f}s"
-        )
+    styles = [("text", "")]
+    if args.variants:
+        styles += [("nist_paraphrase", " [NIST paraphrase]"), ("nlm_summary", " [NLM summary]")]
+    for field, suffix in styles:
+        if field != "text":
+            write_topics(data / "queries.jsonl", topics, field)
+        for label, extra in CONFIGS:
+            lines, elapsed = run_batch(index, topics, extra)
+            (work / f"run-{field}-{label.split()[0].strip('-')}.trec").write_text("\n".join(lines) + "\n")
+            run = parse_run(lines)
+            a, r = evaluate(run, qrels, judged), evaluate(run, qrels, with_rel)
+            d, h = evaluate(run, qrels, dev), evaluate(run, qrels, hold)
+            name = (label + suffix)[:52]
+            print(
+                f"{name:<52} {a['ndcg@10']:>8.4f} {a['recall@100']:>7.4f} {r['ndcg@10']:>9.4f} "
+                f"{d['ndcg@10']:>7.4f} {h['ndcg@10']:>8.4f} {elapsed:>5.1f}s"
+            )
     print()
     print(
         "nDCG@10 = linear gain over all judged queries; nDCG@10* = over queries with a relevant answer; "
