@@ -656,7 +656,7 @@ def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
     text = block.text
     n = len(text)
     low = text.lower()
-    if n <= 140 and rules.BOILERPLATE_BLOCK_RE.match(low):
+    if n <= 140 and (rules.BOILERPLATE_BLOCK_RE.match(low) or (n <= 60 and rules.BOILERPLATE_HEADING_RE.match(low))):
         return True
     if block.link_len * 2 > n and block.kind != "h" and (block.kind != "li" or block.link_len > 0.8 * n):
         return True
@@ -714,9 +714,10 @@ def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], tit
             continue
         if _is_furniture(block, signatures):
             continue
-        if len(kept) < 3 and len(block.text) <= 60 and rules.DATE_ONLY_RE.match(block.text):
-            dateline = dateline or block.text
-            continue
+        if len(block.text) <= 60 and rules.DATE_ONLY_RE.match(block.text):
+            if len(kept) < 3:
+                dateline = dateline or block.text
+            continue  # a lone date is a dateline or a teaser's date, never a paragraph
         if len(kept) < 3 and block.text.lower() in titles:
             continue
         kept.append(block)

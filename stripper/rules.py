@@ -131,7 +131,9 @@ HIDDEN_STYLE_RE: re.Pattern[str] = re.compile(r"display\s*:\s*none|visibility\s*
 BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"^(?:"
     r"share|share this( article| story| page)?|share on \w+|tweet|print|email|e-?mail this|save|"  # share bars
-    r"advertisement|advertiser disclosure|sponsored( content)?|ad|ads|"                              # ad labels
+    r"advertisement|advert|advertiser disclosure|sponsored( content)?|ad|ads|"                       # ad labels
+    r"\[\w+[^\]]*\].*\[/\w+\]|"                                                                # CMS shortcodes
+    r"(additional )?reporting by .{1,200}editing by .{1,120}|"                                       # wire credits
     r"how we make money|our promise to you|editorial (process|policy|standards)|"                   # wisegeek-type
     r"discussion comments|comments?|\d+ comments?|leave a (comment|reply)|post a comment|"           # comments
     r"related\b.{0,40}|you may also like|recommended( for you)?|"                                     # recirc
@@ -207,6 +209,7 @@ BOILERPLATE_PHRASE_MAX_CHARS = 700
 BOILERPLATE_HEADING_RE: re.Pattern[str] = re.compile(
     r"^(?:our promise to you|about the author|about the authors?|author bio|discussion comments|comments?|"
     r"\d+ comments?|leave a (comment|reply)|related\b.{0,40}|more .{0,30}news( on)?.{0,20}|"
+    r"more (stories|articles|posts|videos)\b.{0,40}|"
     r"you may also like|recommended( for you| reading)?|more (stories|articles|news)( from .{1,40})?|"
     r"most (popular|read|viewed)|trending( now| stories)?|read (more|next)|"
     r"sign up.{0,60}|subscribe.{0,60}|.{0,40}newsletter.{0,40}|.{0,40}, in your inbox|"
