@@ -658,7 +658,10 @@ def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
     low = text.lower()
     if n <= 140 and (rules.BOILERPLATE_BLOCK_RE.match(low) or (n <= 60 and rules.BOILERPLATE_HEADING_RE.match(low))):
         return True
-    if block.link_len * 2 > n and block.kind != "h" and (block.kind != "li" or block.link_len > 0.8 * n):
+    if block.kind == "h":
+        if block.link_len > 0.8 * n:
+            return True  # a teaser's headline
+    elif block.link_len * 2 > n and (block.kind != "li" or block.link_len > 0.8 * n):
         return True
     if n <= rules.BOILERPLATE_PHRASE_MAX_CHARS and any(p in low for p in rules.BOILERPLATE_PHRASES):
         return True

@@ -143,7 +143,7 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"cookie (settings|policy|preferences)|accept( all)?( cookies)?|"                               # consent
     r"image|photo|video|credits?:.*|photo:.*|image:.*|photo by .{1,60}|"                            # credits
     r".{0,80}\b(?:getty images|shutterstock|istockphoto|istock)\b.{0,20}|"
-    r"(page )?(last )?(updated|published|posted|reviewed|modified)( on)?:? .{0,40}|by .{1,60}|"      # bylines
+    r"(page )?(last |first )?(updated|published|posted|reviewed|modified)( on)?:? .{0,40}|by .{1,60}|"  # bylines
     r"written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
     r"text size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"           # page tools
     r")[\s.:!|»›>]*$"
@@ -173,6 +173,9 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "delivered daily",
     "in your inbox",
     "get our newsletter",
+    "news emails",
+    "email newsletter",
+    "delivered weekday",
     "all rights reserved",                      # footers
     "this material may not be published",
     "terms of use",
