@@ -138,6 +138,10 @@ def _formatter():
     return SentinelFormatter()
 
 
+SNIPPET_WINDOW = 4000  # highlight within the first this-many characters first: analysing a whole long article
+# (stemming every token) was most of a query's time; the whole text is tried only when the window has no match
+
+
 def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
     from whoosh.highlight import ContextFragmenter
 
@@ -145,14 +149,18 @@ def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
     hit.results.formatter = _formatter()
     stored = hit.fields()
     for f in fields:
-        if f not in hit.results.searcher.schema or not stored.get(f):
+        value = stored.get(f)
+        if f not in hit.results.searcher.schema or not value:
             continue
-        try:
-            text = hit.highlights(f, top=2)
-        except Exception:
-            text = ""
-        if text:
-            return " ".join(text.split())
+        value = str(value)
+        windows = [value[:SNIPPET_WINDOW], value] if len(value) > SNIPPET_WINDOW else [value]
+        for window in windows:
+            try:
+                text = hit.highlights(f, text=window, top=2)
+            except Exception:
+                text = ""
+            if text:
+                return " ".join(text.split())
     body = stored.get("text") or stored.get("description") or ""
     body = " ".join(str(body).split())
     return body[:maxchars] + ("…" if len(body) > maxchars else "")
