@@ -68,6 +68,8 @@ REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
 # --- healthdex ------------------------------------------------------------------------------------------
 # Output folder: pages.warc.gz (every raw response), articles.jsonl (clean articles), crawl-report.json.
 HEALTHDEX_OUT_DIR = "healthdex-crawl"
+# gzip level of the WARC's records (1 fastest .. 9 smallest); 6 costs a third of 9's CPU for ~0.4% more bytes.
+HEALTHDEX_WARC_GZIP_LEVEL = 6
 # An HTTP proxy every request goes through, e.g. ``healthdex replay`` ("http://127.0.0.1:8765"); empty: none.
 HEALTHDEX_PROXY = ""
 # Processes extracting articles off the reactor thread; 0 extracts inline; "auto": one per core (0 on one core).

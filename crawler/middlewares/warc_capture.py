@@ -43,7 +43,8 @@ class WarcCaptureMiddleware:
             "profiles": getattr(spider, "profile_names", ""),
             "settings": "; ".join(f"{k}={settings.get(k)}" for k in _RECORDED_SETTINGS),
         }
-        self.store = WarcStore(self.out_dir / "pages.warc.gz", info)
+        self.store = WarcStore(self.out_dir / "pages.warc.gz", info,
+                               gzip_level=settings.getint("HEALTHDEX_WARC_GZIP_LEVEL"))
         if self.store.repaired_bytes:
             self.crawler.stats.set_value("healthdex/warc_repaired_bytes", self.store.repaired_bytes)
 

@@ -36,6 +36,9 @@ class HealthSpider(SitemapSpider):
         self.profile_names = ",".join(p.name for p in self.profiles)
         self.allowed_domains = sorted({d for p in self.profiles for d in p.allowed_domains})
         self.link_extractor = LinkExtractor(allow_domains=self.allowed_domains, unique=True)
+        # Canonical URLs already requested from links: most links of a page were seen on earlier pages, and
+        # building, fingerprinting and filtering a Request for each costs more than this set.
+        self.seen_links: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HealthSpider:
@@ -116,8 +119,15 @@ class HealthSpider(SitemapSpider):
         if max_depth is not None and depth >= max_depth:
             self.crawler.stats.inc_value("healthdex/depth_limited")
             return
+        seen = self.seen_links
         for link in self.link_extractor.extract_links(response):
+            if link.url in seen:
+                continue
             url = canonical_url(link.url)
+            seen.add(link.url)
+            if url in seen and url != link.url:
+                continue
+            seen.add(url)
             if profile.should_follow(url) or (self.profile_for(url) or profile).should_follow(url):
                 yield self._request(url, self.parse_page)
 
