@@ -122,7 +122,9 @@ def iter_warc_articles(warc_path: str | Path, *, skip_ids: set[str] | None = Non
     from warcio.archiveiterator import ArchiveIterator
 
     from profiles import load_profile
+    from stripper.sources import MAX_PAGE_BYTES, use_warcio_brotli
 
+    use_warcio_brotli()  # warcio 1.8 cannot decode brotli bodies with brotli >= 1.1 on its own
     warc_path = Path(warc_path)
     skip = skipped_record_ids(warc_path) if skip_ids is None else skip_ids
     profiles: dict[str, Any] = {}
@@ -151,7 +153,10 @@ def iter_warc_articles(warc_path: str | Path, *, skip_ids: set[str] | None = Non
             content_type = record.http_headers.get_header("Content-Type")
             if prov["status"] != 200 or not is_html(content_type) or prov["warc_record_id"] in skip:
                 continue
-            body = record.content_stream().read()
+            try:  # bounded, and a record that cannot be decoded is no article (the crawl could not read it either)
+                body = record.content_stream().read(MAX_PAGE_BYTES)
+            except Exception:  # noqa: BLE001
+                continue
             out = article_record(body, prov, http_charset=http_charset(content_type), selectors=profile.selectors)
             if out.get("id"):
                 gone.discard(out["id"])

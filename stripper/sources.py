@@ -71,9 +71,38 @@ def _read_file(path: Path) -> Page:
     return Page(str(path), body)
 
 
+class _WarcioBrotli:
+    """A ``Content-Encoding: br`` decoder with the interface warcio expects.  warcio 1.8 sets ``unused_data`` on a
+    ``brotli.Decompressor``, which the C type of brotli >= 1.1 refuses, so every brotli-encoded response in a WARC
+    was unreadable.  Output is capped at MAX_PAGE_BYTES: a decompression bomb raises instead of filling memory."""
+
+    def __init__(self) -> None:
+        import brotli
+
+        self._decompressor = brotli.Decompressor()
+        self.unused_data = None
+
+    def decompress(self, data: bytes) -> bytes:
+        out = self._decompressor.process(data, output_buffer_limit=MAX_PAGE_BYTES)
+        if not self._decompressor.can_accept_more_data() and not self._decompressor.is_finished():
+            raise ValueError(f"brotli body inflates beyond {MAX_PAGE_BYTES} bytes")
+        return out
+
+
+def use_warcio_brotli() -> None:
+    """Make warcio decode ``Content-Encoding: br`` with :class:`_WarcioBrotli` (idempotent)."""
+    try:
+        import brotli  # noqa: F401
+        from warcio.bufferedreaders import BufferedReader
+    except ImportError:
+        return
+    BufferedReader.DECOMPRESSORS["br"] = _WarcioBrotli
+
+
 def _read_warc(path: Path) -> Iterator[Page]:
     from warcio.archiveiterator import ArchiveIterator
 
+    use_warcio_brotli()
     try:
         with path.open("rb") as fh:
             for record in ArchiveIterator(fh):
