@@ -107,7 +107,13 @@ def _word_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?:^|[\s_\-:/.])(?:{alternatives})(?=$|[\s_\-:/.\d])")
 
 
-NEGATIVE_CLASS_RE: re.Pattern[str] = _word_pattern(NEGATIVE_CLASS_WORDS)
+# Furniture stems matched anywhere in a class/id ("newsCaption", "rightSidebarAdvert", "relatedStories").
+NEGATIVE_CLASS_STEMS: tuple[str, ...] = (
+    "caption", "comment", "advert", "newsletter", "breadcrumb", "related", "social", "sponsor", "cookie",
+    "popup", "outbrain", "taboola", "recirc", "promo",
+)
+NEGATIVE_CLASS_RE: re.Pattern[str] = re.compile(
+    _word_pattern(NEGATIVE_CLASS_WORDS).pattern + "|" + "|".join(NEGATIVE_CLASS_STEMS))
 POSITIVE_CLASS_RE: re.Pattern[str] = _word_pattern(POSITIVE_CLASS_WORDS)
 
 # Embedded posts that articles quote (Twitter, Instagram, TikTok, Reddit, Facebook embed markup): content, so a
