@@ -381,7 +381,10 @@ def filter_query(schema, clause: str):
     name, _, value = clause.partition(":")
     fieldname = FIELD_ALIASES[name.lower()]
     if fieldname in DATE_FIELDS:
-        return date_filter(fieldname, value, clause)
+        try:
+            return date_filter(fieldname, value, clause)
+        except OverflowError:  # e.g. [2020 TO 9999-12-31]: the day's end is past datetime.max
+            raise UserError(f"date out of range in {clause!r} ({DATE_HELP})") from None
     bare = value.strip('"').strip().lower()
     if fieldname in ("authors", "reviewers", "categories") and bare and not any(c in bare for c in "*?[]{}"):
         # Keywords are whole names ("jane smith", "back pain"); let author:smith or category:pain match a word of one.
