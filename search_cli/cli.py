@@ -23,7 +23,8 @@ QUERY_HELP = """Search the index. QUERY is plain words (ranked, AND-leaning, hea
   site:medlineplus.gov  author:smith  reviewer:jones  category:cancer  lang:en
   published:>2020  updated:[2023 TO 2024]  published:<2019-06
 
-Exit status: 0 with hits, 1 with none, 2 on error."""
+Unbalanced quotes or brackets are read leniently; an unknown field or a date that cannot be read is an error.
+A query starting with "-" goes after "--". Exit status: 0 with hits, 1 with none, 2 on error."""
 
 
 def _fmt(as_json: bool, as_jsonl: bool) -> str:

@@ -33,7 +33,6 @@ FACETS = {
     "language": "language",
 }
 SPELL_FIELDS = ("spell_text", "spelling", "spell")
-LITTLE = 3  # a query "finds little" below this many hits: look for a spelling correction
 
 
 @dataclass
@@ -288,7 +287,9 @@ def search(
         )
         if facets:
             out.facets = _facet_counts(searcher, built.query, built.filter, facets)
-        if suggest_spelling and total < LITTLE:
+        # "Did you mean": only words the index has never seen are corrected (from the unstemmed spelling field),
+        # and the correction is offered when it finds at least as much as the query as typed (it finds the word).
+        if suggest_spelling:
             fixed = suggest(searcher, clean(query))
             if fixed:
                 try:
@@ -296,7 +297,8 @@ def search(
                     _, total2 = _run(searcher, b2, 1, 0, sort)
                 except UserError:
                     total2 = 0
-                if total2 > total:
+                # the typed query cannot match the unknown word at all; the correction does, and loses nothing
+                if total2 > 0 and total2 >= total:
                     out.suggestion, out.suggestion_total = fixed, total2
     return out
 

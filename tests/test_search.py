@@ -257,6 +257,10 @@ def test_did_you_mean(index):
     data = search(index, "sciatca", "--json").json()
     assert data["suggestion"] == "sciatica" and data["suggestion_total"] >= 1
     assert search(index, "sciatica", "--json").json()["suggestion"] is None
+    # one unknown word among known ones: the query finds something, the correction finds the word too
+    data = search(index, "sciatca leg", "--json").json()
+    assert data["suggestion"] == "sciatica leg" and data["suggestion_total"] >= data["total"] > 0
+    assert search(index, "site:cdc.gov asthma", "--json").json()["suggestion"] is None
 
 
 def test_similar_by_key_and_url(index):
