@@ -142,9 +142,14 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"(additional )?reporting by .{1,200}editing by .{1,120}|"                                       # wire credits
     r"how we make money|our promise to you|editorial (process|policy|standards)|"                   # wisegeek-type
     r"discussion comments|comments?|\d+ comments?|leave a (comment|reply)|post a comment|"           # comments
-    r"related\b.{0,40}|you may also like|recommended( for you)?|"                                     # recirc
+    r"related\b.{0,40}|(you|we think you) (may|might) also (like|enjoy|be interested in).{0,20}|"       # recirc
+    r"recommended( for you)?|also of interest|more .{0,30}(stories|articles|posts|news|videos)|"
     r"more from .{1,40}|more .{0,30}news( on)?|read more|read next|keep reading|most popular|trending( now)?|"
-    r"sign up|subscribe( now)?|newsletter|.{0,40}, in your inbox|"                                   # newsletters
+    r"sign up|subscribe\b.{0,150}|newsletter|.{0,40}, in your inbox|"                                # newsletters
+    r"https?://\S+|"                                                                                 # bare URLs
+    r".{0,120}©.{0,60}|"                                                                              # (c) lines
+    r".{0,60}\b(publicado por|publicada por|publié par|pubblicato da|veröffentlicht von|geplaatst door)\b.{0,200}|"
+    r"(.{0,100} - )?tags?: .{0,200}|"                                                               # tag lines
     r"follow us( on .{1,30})?|skip to (main )?content|back to top|top of page|"                     # navigation
     r"cookie (settings|policy|preferences)|accept( all)?( cookies)?|"                               # consent
     r"image|photo|video|credits?:.*|photo:.*|image:.*|photo by .{1,60}|"                            # credits
@@ -219,7 +224,8 @@ BOILERPLATE_HEADING_RE: re.Pattern[str] = re.compile(
     r"^(?:our promise to you|about the author|about the authors?|author bio|discussion comments|comments?|"
     r"\d+ comments?|leave a (comment|reply)|related\b.{0,40}|more .{0,30}news( on)?.{0,20}|"
     r"more (stories|articles|posts|videos)\b.{0,40}|"
-    r"you may also like|recommended( for you| reading)?|more (stories|articles|news)( from .{1,40})?|"
+    r"(you|we think you) (may|might) also (like|enjoy|be interested in).{0,20}|recommended( for you| reading)?|"
+    r"more .{0,30}(stories|articles|news|posts|videos)( from .{1,40})?|also of interest|"
     r"most (popular|read|viewed)|trending( now| stories)?|read (more|next)|"
     r"sign up.{0,60}|subscribe.{0,60}|.{0,40}newsletter.{0,40}|.{0,40}, in your inbox|"
     r"share( this)?( article| story)?|follow us.{0,30}|advertisement|sponsored.{0,40}|"
