@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from html import unescape as html_unescape
 from typing import Any
 
 from bs4 import BeautifulSoup
@@ -14,6 +16,20 @@ from stripper.decode import decode_html, fix_mojibake
 from stripper.metadata import normalize_date, resolve
 
 MAX_INPUT_BYTES = 50_000_000  # larger inputs are cut (no health article is 50 MB of HTML)
+
+
+BODY_HINT_FALLBACK_SHARE = 0.3  # use JSON-LD articleBody when the walk found less than this share of its length
+_TAG_RE = re.compile(r"<[^>]*>")
+_BLANK_LINES_RE = re.compile(r"\s*\n\s*")
+
+
+def body_from_jsonld(article_body: str | None) -> str | None:
+    """Plain text of a JSON-LD articleBody (entities and stray tags removed), paragraphs on blank lines."""
+    if not article_body or len(article_body) < 200:
+        return None
+    text = html_unescape(_TAG_RE.sub(" ", article_body))
+    paragraphs = [" ".join(p.split()) for p in _BLANK_LINES_RE.split(text)]
+    return "\n\n".join(p for p in paragraphs if p) or None
 
 
 class ExtractionError(UserError):
@@ -102,7 +118,12 @@ def extract_article(html: bytes | str, url: str | None = None, *, http_charset: 
     collected = extract.postprocess(blocks, facts.signatures, leading)
     if collected.dateline and not fields["published"]:
         fields["published"] = normalize_date(collected.dateline)
-    fields["text"] = fix_mojibake("\n\n".join(collected.paragraphs))
+    text = "\n\n".join(collected.paragraphs)
+    hint = body_from_jsonld(article_body)
+    if hint and len(text) < BODY_HINT_FALLBACK_SHARE * len(hint):
+        # the walk found much less than the page's own JSON-LD articleBody: trust the publisher's copy
+        text = hint
+    fields["text"] = fix_mojibake(text)
     for key in ("title", "description"):
         if fields[key]:
             fields[key] = fix_mojibake(fields[key])
