@@ -22,7 +22,8 @@ from healthdex.errors import UserError
 @click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to a site (overrides profiles).")
 @click.option("--workers", type=click.IntRange(min=0), help="Extraction processes (0: in the crawl process).")
 @click.option("--redis", "redis_url", metavar="URL",
-              help="Be one worker of a crawl shared through this Redis (redis://host:port/db); output in OUT/worker-ID.")
+              help="Be one worker of a crawl shared through this Redis (redis://host:port/db); "
+                   "output in OUT/worker-ID.")
 @click.option("--crawl-id", help="With --redis: the shared crawl's name (default: the profile names).")
 @click.option("--worker-id", help="With --redis: this worker's name (default: HOSTNAME-PID).")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Any Scrapy setting.")

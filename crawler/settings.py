@@ -70,6 +70,8 @@ REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
 HEALTHDEX_OUT_DIR = "healthdex-crawl"
 # gzip level of the WARC's records (1 fastest .. 9 smallest); 6 costs a third of 9's CPU for ~0.4% more bytes.
 HEALTHDEX_WARC_GZIP_LEVEL = 6
+# Links followed from a page: "fast" (crawler.links: <a>/<area> hrefs only) or "scrapy" (Scrapy's LinkExtractor).
+HEALTHDEX_LINK_EXTRACTOR = "fast"
 # An HTTP proxy every request goes through, e.g. ``healthdex replay`` ("http://127.0.0.1:8765"); empty: none.
 HEALTHDEX_PROXY = ""
 # Processes extracting articles off the reactor thread; 0 extracts inline; "auto": one per core (0 on one core).

@@ -30,11 +30,24 @@ from healthdex.provenance import DUPLICATES_FILE
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+SIGNATURE_KEY = "_minhash"  # a record's MinHash computed by the extraction worker (removed before writing)
+
+
 def shingles(text: str, size: int) -> set[bytes]:
     words = _WORD.findall(text.lower())
     if len(words) <= size:
         return {" ".join(words).encode()} if words else set()
     return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
+
+
+def text_minhash(text: str, num_perm: int, size: int) -> MinHash | None:
+    """The MinHash of ``text``'s word shingles (the extraction worker attaches it to a record)."""
+    grams = shingles(text, size)
+    if not grams:
+        return None
+    minhash = MinHash(num_perm=num_perm)
+    minhash.update_batch(list(grams))
+    return minhash
 
 
 class DuplicatesPipeline:
@@ -65,13 +78,10 @@ class DuplicatesPipeline:
     def from_crawler(cls, crawler: Crawler) -> DuplicatesPipeline:
         return cls(crawler)
 
-    def _minhash(self, text: str) -> MinHash | None:
-        grams = shingles(text, self.shingle_size)
-        if not grams:
-            return None
-        minhash = MinHash(num_perm=self.num_perm)
-        minhash.update_batch(list(grams))
-        return minhash
+    def _minhash(self, text: str, precomputed: MinHash | None = None) -> MinHash | None:
+        if isinstance(precomputed, MinHash) and len(precomputed) == self.num_perm:
+            return precomputed
+        return text_minhash(text, self.num_perm, self.shingle_size)
 
     def _add(self, record: dict, minhash: MinHash | None = None) -> None:
         record_id, content_hash = record["id"], record.get("content_hash")
@@ -90,7 +100,10 @@ class DuplicatesPipeline:
         self.lsh.insert(record_id, minhash)
 
     def process_item(self, item, spider: Spider | None = None):
-        if not isinstance(item, dict) or item.get("gone") or "error" in item or not item.get("id"):
+        if not isinstance(item, dict):
+            return item
+        precomputed = item.pop(SIGNATURE_KEY, None)
+        if item.get("gone") or "error" in item or not item.get("id"):
             return item
         if item.get("warc_record_id") in self.decided:
             self.stats.inc_value("healthdex/resume/duplicate_again")
@@ -106,7 +119,7 @@ class DuplicatesPipeline:
             self._drop(item, "exact", original, 1.0)
         minhash = None
         if self.lsh is not None:
-            minhash = self._minhash(text)
+            minhash = self._minhash(text, precomputed)
             if minhash is not None:
                 best, similarity = None, 0.0
                 for candidate in self.lsh.query(minhash):

@@ -24,8 +24,18 @@ def extract_record(page: ArticlePage) -> dict:
     return article_record(page.body, page.provenance(), http_charset=page.http_charset, selectors=page.selectors)
 
 
-def _extract(body: bytes, prov: dict, http_charset: str | None, selectors: dict) -> dict:
-    return article_record(body, prov, http_charset=http_charset, selectors=selectors)
+def _extract(body: bytes, prov: dict, http_charset: str | None, selectors: dict,
+             signature: tuple[int, int] | None = None) -> dict:
+    """In a worker: the record, and (``signature`` = (permutations, shingle size)) its MinHash for the
+    duplicates pipeline, so the reactor does not shingle and hash every text."""
+    record = article_record(body, prov, http_charset=http_charset, selectors=selectors)
+    if signature and record.get("text") and "error" not in record:
+        from crawler.pipelines.duplicates import SIGNATURE_KEY, text_minhash
+
+        minhash = text_minhash(record["text"], *signature)
+        if minhash is not None:
+            record[SIGNATURE_KEY] = minhash
+    return record
 
 
 def _warm_up() -> None:
@@ -44,6 +54,12 @@ class ExtractArticlePipeline:
     def __init__(self, crawler: Crawler, workers: int) -> None:
         self.crawler = crawler
         self.workers = workers
+        settings = crawler.settings
+        near = settings.getfloat("HEALTHDEX_NEAR_DUPLICATE_THRESHOLD") > 0 and any(
+            "DuplicatesPipeline" in str(path) and priority is not None
+            for path, priority in settings.getwithbase("ITEM_PIPELINES").items())
+        self.signature = (settings.getint("HEALTHDEX_MINHASH_PERMUTATIONS"),
+                          settings.getint("HEALTHDEX_SHINGLE_SIZE")) if near else None
         self.pool: ProcessPoolExecutor | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -63,7 +79,8 @@ class ExtractArticlePipeline:
         if not isinstance(item, ArticlePage) or isinstance(item, GonePage):
             return item
         if self.pool is not None:
-            future = self.pool.submit(_extract, item.body, item.provenance(), item.http_charset, item.selectors)
+            future = self.pool.submit(_extract, item.body, item.provenance(), item.http_charset, item.selectors,
+                                      self.signature)
             record = await asyncio.wrap_future(future)
         else:
             record = extract_record(item)

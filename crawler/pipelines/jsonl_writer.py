@@ -33,6 +33,6 @@ class JsonLinesWriterPipeline:
 
     def process_item(self, item, spider: Spider | None = None):
         if isinstance(item, dict) and self.store is not None:
-            self.store.write(item)
+            self.store.write({k: v for k, v in item.items() if not k.startswith("_")})
             self.crawler.stats.inc_value("healthdex/records_written")
         return item

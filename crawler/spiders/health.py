@@ -18,6 +18,7 @@ from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import SitemapSpider
 
 from crawler.items import ArticlePage, GonePage
+from crawler.links import page_links
 from healthdex.provenance import GONE_STATUSES, http_charset, is_html
 from healthdex.urls import canonical_url
 from profiles import Profile, load_profile
@@ -36,6 +37,7 @@ class HealthSpider(SitemapSpider):
         self.profile_names = ",".join(p.name for p in self.profiles)
         self.allowed_domains = sorted({d for p in self.profiles for d in p.allowed_domains})
         self.link_extractor = LinkExtractor(allow_domains=self.allowed_domains, unique=True)
+        self.domains = tuple(self.allowed_domains)
         # Canonical URLs already requested from links: most links of a page were seen on earlier pages, and
         # building, fingerprinting and filtering a Request for each costs more than this set.
         self.seen_links: set[str] = set()
@@ -120,12 +122,16 @@ class HealthSpider(SitemapSpider):
             self.crawler.stats.inc_value("healthdex/depth_limited")
             return
         seen = self.seen_links
-        for link in self.link_extractor.extract_links(response):
-            if link.url in seen:
+        if self.crawler.settings.get("HEALTHDEX_LINK_EXTRACTOR") == "scrapy":
+            links = [link.url for link in self.link_extractor.extract_links(response)]
+        else:
+            links = page_links(response, self.domains)
+        for link in links:
+            if link in seen:
                 continue
-            url = canonical_url(link.url)
-            seen.add(link.url)
-            if url in seen and url != link.url:
+            url = canonical_url(link)
+            seen.add(link)
+            if url in seen and url != link:
                 continue
             seen.add(url)
             if profile.should_follow(url) or (self.profile_for(url) or profile).should_follow(url):
