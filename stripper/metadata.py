@@ -136,10 +136,26 @@ def _first_meta(meta: dict[str, list[str]], keys: tuple[str, ...]) -> str | None
 def _clean_person(name: str) -> str | None:
     name = " ".join(name.split())
     name = re.sub(r"^(?:written\s+)?by\s*:?\s+", "", name, flags=re.I)
-    name = name.strip(" ,;|-–—")
-    if not name or len(name) > 80 or name.startswith("http") or "@" in name:
+    name = _PERSON_TAIL_RE.sub("", name).strip(" ,;|-–—")
+    if not name or len(name) > 80 or name.startswith("http") or "@" in name or rules.NOT_A_PERSON_RE.search(name):
         return None
     return name
+
+
+_PERSON_TAIL_RE = re.compile(r"\s+(?:last\s+review\w*|last\s+updated|updated|reviewed|date|on)\b.*$", re.I)
+
+
+def _split_people(value: str) -> list[str]:
+    """"Pat Lovell, Jon Atwood" -> two names; "Jane Doe, MD" and "Acme, Inc." stay one."""
+    parts = [p for p in re.split(r"\s*(?:;|\band\b|&)\s*", value) if p]
+    out: list[str] = []
+    for part in parts:
+        pieces = [p.strip() for p in part.split(",") if p.strip()]
+        if len(pieces) > 1 and all(len(p.split()) >= 2 for p in pieces):
+            out.extend(pieces)
+        else:
+            out.append(part)
+    return out
 
 
 def _dedupe(items: list[str]) -> list[str]:
@@ -186,7 +202,7 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
     if not authors:
         value = _first_meta(meta, rules.META_AUTHOR)
         if value and not value.startswith("http"):
-            authors = [a for a in re.split(r"\s*(?:,|;|\band\b|&)\s*", value) if a]
+            authors = _split_people(value)
     if not authors:
         for prop, content, node in facts.itemprops:
             if prop == "author":
@@ -306,7 +322,8 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
             if text:
                 categories.append(text)
     categories = _dedupe([c for c in (" ".join(c.split()) for c in categories)
-                          if c and not _HOME_RE.match(c) and c.lower() not in title_variants and len(c) <= 80])
+                          if c and not _HOME_RE.match(c) and c.lower() not in title_variants and len(c) <= 80
+                          and c.lower().strip(" :") not in rules.CATEGORY_STOPLIST])
 
     # references: JSON-LD citation, then reference sections noticed during the walk
     references = [s for s in (_name_of(c) or _first_str(c) for c in _as_list(main.get("citation"))) if s]

@@ -286,6 +286,16 @@ DATE_ONLY_RE: re.Pattern[str] = re.compile(
     re.I,
 )
 
+# Author strings that name no person: web-design credits and site software in <meta name=author>.
+NOT_A_PERSON_RE: re.Pattern[str] = re.compile(r"www\.|\.com\b|web ?design|webmaster|wordpress|copyright", re.I)
+
+# Breadcrumb / tag entries that are navigation words, not categories (lower-cased).
+CATEGORY_STOPLIST: frozenset[str] = frozenset({
+    "all categories", "categories", "add new tag", "uncategorized", "uncategorised", "tags", "articles", "blog",
+    "index", "main", "main page", "start", "you are here", "email a friend", "print article", "print", "email",
+    "share", "comments", "save",
+})
+
 # Headings that open a references / sources list (collected into ``references``, kept out of the body).
 REFERENCES_HEADING_RE: re.Pattern[str] = re.compile(
     r"^(?:references?|sources?|citations?|bibliography|works cited|further reading|literature cited|"
