@@ -138,6 +138,8 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"^(?:"
     r"share|share this( article| story| page)?|share on \w+|tweet|print|email|e-?mail this|save|"  # share bars
     r"advertisement|advert|advertiser disclosure|sponsored( content)?|ad|ads|"                       # ad labels
+    r"anzeige|iklan|publicidad|publicité|pubblicità|advertentie|реклама|広告|광고|"  # ... translated
+    r"filed under:? .{0,100}|"                                                                      # taxonomy lines
     r"\[\w+[^\]]*\].*\[/\w+\]|"                                                                # CMS shortcodes
     r"(additional )?reporting by .{1,200}editing by .{1,120}|"                                       # wire credits
     r"how we make money|our promise to you|editorial (process|policy|standards)|"                   # wisegeek-type
@@ -147,7 +149,7 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"more from .{1,40}|more .{0,30}news( on)?|read more|read next|keep reading|most popular|trending( now)?|"
     r"sign up|subscribe\b.{0,150}|newsletter|.{0,40}, in your inbox|"                                # newsletters
     r"https?://\S+|"                                                                                 # bare URLs
-    r".{0,120}©.{0,60}|"                                                                              # (c) lines
+    r".{0,120}[©ⓒ].{0,60}|"                                                                           # (c) lines
     r".{0,60}\b(publicado por|publicada por|publié par|pubblicato da|veröffentlicht von|geplaatst door)\b.{0,200}|"
     r"(.{0,100} - )?tags?: .{0,200}|"                                                               # tag lines
     r"follow us( on .{1,30})?|skip to (main )?content|back to top|top of page|"                     # navigation
@@ -202,6 +204,12 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "print this page",
     "post a comment",
     "follow us on",
+    "follow her on twitter",                    # author contact lines under news articles
+    "follow him on twitter",
+    "may be reached at",
+    "can be reached at",
+    "letters to the editor",
+    "무단전재",                                  # Korean "no unauthorised reproduction" notice
     "like us on facebook",
     "share this article",
     "share on facebook",
