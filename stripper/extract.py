@@ -21,7 +21,8 @@ from stripper import rules
 # --- stage: precut -------------------------------------------------------------------------------------------
 
 _PRECUT_OPEN_RE = re.compile(
-    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + tuple(rules.PRECUT_FURNITURE)) + r")\b|!--)", re.I)
+    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + tuple(rules.PRECUT_FURNITURE)) + r")\b|!--)")  # on lower-cased text
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 _PRECUT_FURNITURE = rules.PRECUT_FURNITURE
 
 
@@ -31,11 +32,13 @@ def precut(html: str) -> str:
     JSON-LD scripts are kept.  An element that is never closed cuts the rest of the document, as browsers do.
     """
     low = html.lower()
+    if len(low) != len(html):  # a few non-ASCII letters lower-case to two characters ("İ"): keep offsets aligned
+        low = html.translate(_ASCII_LOWER)
     out: list[str] = []
     pos = 0
     search = _PRECUT_OPEN_RE.search
     while True:
-        m = search(html, pos)
+        m = search(low, pos)
         if m is None:
             break
         name = m.group(1)
@@ -44,7 +47,6 @@ def precut(html: str) -> str:
             end = low.find("-->", m.end())
             close_len = 3
         else:
-            name = name.lower()
             if name == "script":
                 tag_end = low.find(">", m.end())
                 if tag_end != -1 and any(t in low[m.end():tag_end] for t in rules.KEEP_SCRIPT_TYPES):
