@@ -1,37 +1,87 @@
-"""Work around a whoosh-ng 5.4.0 bug in reading term positions (phrase / proximity queries).
+"""Two things search_cli does about whoosh-ng 5.4.0, both confined to the search process.
 
-``Positions.decode_positions`` (and ``Characters``'s decoders) treat any posting value ending in the byte ``.``
-as the legacy pickle format. The current varint format ends in ``.`` whenever its last delta is 46, so phrase
-queries on ordinary text crash with ``UnpicklingError: unpickling stack underflow``. Here the varint format is
-tried first and accepted only when it consumes the value exactly; otherwise the legacy decoder runs.
-Applied once, from :func:`search_cli.search.open_index`.
+1. A bug in reading term positions (phrase / proximity queries): ``Positions.decode_positions`` (and
+   ``Characters``'s decoders) treat any posting value ending in the byte ``.`` as the legacy pickle format. The
+   current varint format ends in ``.`` whenever its last delta is 46, so phrase queries on ordinary text crash with
+   ``UnpicklingError: unpickling stack underflow``. :func:`apply` makes the decoders try the varint format first,
+   accepted only when it consumes the value exactly; otherwise the legacy decoder runs. Called by
+   :func:`search_cli.search.open_index`.
+2. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs. Called by
+   the ``healthdex search/similar/stats`` commands only (``search_cli/cli.py``), not by library users.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
+import types
 
 _APPLIED = False
 
 
-def lazy_asyncio() -> None:
-    """Make ``import asyncio`` lazy for this process (call before Whoosh is imported).
+class _DeferredModule(types.ModuleType):
+    """Stands in ``sys.modules`` for a module not loaded yet; the first real attribute use loads it."""
 
-    whoosh-ng imports ``whoosh.util.async_utils`` (hence asyncio, ssl, concurrent.futures, logging) from
-    ``whoosh.util``, though searching never runs a coroutine: ~60 ms of a ~250 ms cold ``healthdex search``.
-    With :class:`importlib.util.LazyLoader` the module object exists at once and really loads on first use.
+    def __getattr__(self, name):
+        if name.startswith("__"):  # the import system probes dunders (__path__, ...): not a reason to load
+            raise AttributeError(name)
+        real = _load_deferred(self)
+        return getattr(real, name)
+
+
+def _load_deferred(proxy: _DeferredModule):
+    name = proxy.__name__
+    if sys.modules.get(name) is proxy:
+        del sys.modules[name]
+    real = importlib.import_module(name)
+    # modules that already did "import asyncio" hold the proxy: give it everything the real module has
+    for key, value in vars(real).items():
+        if key not in ("__class__", "__dict__"):
+            try:
+                setattr(proxy, key, value)
+            except (AttributeError, TypeError):
+                pass
+    return real
+
+
+def lazy_asyncio() -> None:
+    """Defer ``asyncio`` (with ssl, concurrent.futures, logging, subprocess ...) until something uses it.
+
+    whoosh-ng imports asyncio at the top of ``whoosh.index``, ``whoosh.util.async_utils``, ``whoosh.locking`` and
+    ``whoosh.event_bus`` for its async API, though searching never runs a coroutine; that import was the largest
+    single item of a cold ``healthdex search`` (about 60 of 240 ms, ``python -X importtime`` on an idle machine).
+    Whoosh's modules only use asyncio inside functions, so a stand-in module that loads the real one on first
+    attribute use changes nothing but the start-up time. (``importlib.util.LazyLoader`` does not do here: on
+    Python 3.11 ``import asyncio`` itself touches the lazy module and loads it.) Call before Whoosh is imported.
     """
     if "asyncio" in sys.modules:
         return
     spec = importlib.util.find_spec("asyncio")
-    if spec is None or spec.loader is None:
+    if spec is None:
         return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["asyncio"] = module
-    loader.exec_module(module)
+    proxy = _DeferredModule("asyncio")
+    proxy.__spec__ = spec
+    proxy.__file__ = spec.origin
+    proxy.__path__ = list(spec.submodule_search_locations or [])
+    proxy.__loader__ = spec.loader
+    proxy.__package__ = "asyncio"
+    # the cached_property package (used by Whoosh's readers) asks asyncio.iscoroutinefunction on every access
+    proxy.iscoroutinefunction = _iscoroutinefunction
+    sys.modules["asyncio"] = proxy
+
+
+def _iscoroutinefunction(func) -> bool:
+    """asyncio.iscoroutinefunction without loading asyncio, unless a function carries asyncio's legacy marker."""
+    import inspect
+
+    if inspect.iscoroutinefunction(func):
+        return True
+    if getattr(func, "_is_coroutine", None) is None:
+        return False
+    module = sys.modules.get("asyncio")  # a marked function: let the real asyncio decide
+    real = _load_deferred(module) if isinstance(module, _DeferredModule) else importlib.import_module("asyncio")
+    return real.iscoroutinefunction(func)
 
 
 def _varints(valuestring: bytes, per_item: int):

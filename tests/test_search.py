@@ -410,3 +410,14 @@ def test_ranking_profiles(index, tmp_path):
         assert r.code == 0 and r.out.split()[2] == "asthma-kids", (profile, r.out, r.err)
     assert search(index, "asthma", "--ranking", "whoosh").code == 0
     assert search(index, "asthma", "--ranking", "bm25plus").code == 2
+
+
+def test_cold_search_does_not_load_asyncio_but_it_still_works(index):
+    code = (
+        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
+        "except SystemExit:\n    pass\n"
+        "print('LOADED', 'asyncio.base_events' in sys.modules)\n"
+        "import asyncio\nasync def f():\n    return 42\nprint('RUN', asyncio.run(f()))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "LOADED False" in proc.stdout and "RUN 42" in proc.stdout, proc.stdout + proc.stderr
