@@ -162,6 +162,7 @@ class PageFacts:
     category_nodes: list[Node] = field(default_factory=list)
     breadcrumb_nodes: list[Node] = field(default_factory=list)
     date_line_nodes: list[Node] = field(default_factory=list)
+    byline_nodes: list[Node] = field(default_factory=list)  # elements with a text starting "By"
     reference_nodes: list[Node] = field(default_factory=list)
     h1: list[Node] = field(default_factory=list)
     signatures: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -185,6 +186,7 @@ def _class_flags(key: str) -> int:
 _REFERENCES_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:references|citations|sources|bibliography|footnotes)(?:$|[\s_\-])")
 _BREADCRUMB_RE = re.compile(r"breadcrumb|crumbs")
 _AUTHOR_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:author|authors|byline|author-name|contributor|writer)(?:$|[\s_\-])")
+_BYLINE_START_RE = re.compile(r"\s*(?:written\s+)?by\b", re.I)
 _DATE_WORDS_RE = re.compile(r"pdated|ublished|eviewed|osted|odified|evised|PDATED|UBLISHED|EVIEWED|rticle date")
 _UNBREAKABLE = frozenset({"html", "body", "main", "article"})
 
@@ -222,14 +224,18 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
     signatures = facts.signatures
     navstr = NavigableString
     date_search = _DATE_WORDS_RE.search
+    byline_match = _BYLINE_START_RE.match
     tag_type = Tag
     while stack:
         it, node = stack[-1]
         for child in it:  # type: ignore[attr-defined]
             if type(child) is navstr:
                 node.children.append(child)
-                if len(child) < 120 and date_search(child):
-                    facts.date_line_nodes.append(node)
+                if len(child) < 120:
+                    if date_search(child):
+                        facts.date_line_nodes.append(node)
+                    elif byline_match(child):
+                        facts.byline_nodes.append(node)
                 continue
             if type(child) is not tag_type and not isinstance(child, Tag):
                 continue

@@ -142,7 +142,10 @@ def _clean_person(name: str) -> str | None:
     return name
 
 
-_PERSON_TAIL_RE = re.compile(r"\s+(?:last\s+review\w*|last\s+updated|updated|reviewed|date|on)\b.*$", re.I)
+_PERSON_TAIL_RE = re.compile(
+    r"\s+(?:last\s+review\w*|last\s+updated|updated|reviewed|date|on|published|posted|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|"
+    r"july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b.*$", re.I)
 
 
 def _split_people(value: str) -> list[str]:
@@ -167,6 +170,18 @@ def _dedupe(items: list[str]) -> list[str]:
             seen.add(key)
             out.append(item)
     return out
+
+
+def _merge_people(names: list[str]) -> list[str]:
+    """Distinct names: "Jane Doe" gives way to "Jane Doe, MD"; "Jane Doe WebMD" (a byline run-on) to "Jane Doe"."""
+    names = _dedupe(names)
+    lows = [n.lower() for n in names]
+    drop: set[int] = set()
+    for i, short in enumerate(lows):
+        for j, long in enumerate(lows):
+            if i != j and long.startswith(short) and len(long) > len(short):
+                drop.add(i if long[len(short)] == "," else j)
+    return [n for k, n in enumerate(names) if k not in drop]
 
 
 def _node_text(node: Node, limit: int = 300) -> str:
@@ -217,7 +232,17 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
                 authors.append(m.group("name"))
             elif node.name == "a" and text and len(text.split()) <= 5:
                 authors.append(text)
-    authors = _dedupe([a for a in (_clean_person(x) for x in authors) if a])
+    if not authors:
+        # a visible byline: "By Jane Doe", or "By" / "By:" followed by the name in the next element
+        for node in facts.byline_nodes[:4]:
+            target = node if node.text_len > 4 or node.parent is None else node.parent
+            if target.text_len > 2000:
+                continue
+            m = rules.BYLINE_RE.match(target.text()[:120])
+            if m and len(m.group("name").split()) >= 2:  # "By Category" is a filter, "By Jane Doe" a byline
+                authors.append(m.group("name"))
+                break
+    authors = _merge_people([a for a in (_clean_person(x) for x in authors) if a])
 
     # reviewers
     reviewers = [n for n in (_name_of(r) for r in _as_list(main.get("reviewedBy"))) if n]
@@ -268,7 +293,7 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
             published = normalize_date(dt)
             if published:
                 break
-    reviewers = _dedupe([r for r in (_clean_person(x) for x in reviewers) if r])
+    reviewers = _merge_people([r for r in (_clean_person(x) for x in reviewers) if r])
 
     # canonical, site name, language, description, type
     canonical = facts.canonical or _first_meta(meta, ("og:url",))

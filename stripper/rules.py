@@ -281,7 +281,8 @@ REVIEWER_RE: re.Pattern[str] = re.compile(
     r"(?i:(?:medically\s+)?reviewed\s+by)\s*:?\s*(?P<name>[A-Z][\w.'\-]+(?:\s+(?:[A-Z][\w.'\-]*|of|the|and|de|van|von)){0,7}"
     r"(?:,\s*[A-Z][A-Za-z.,\s]{1,20})?)"
 )
-BYLINE_RE: re.Pattern[str] = re.compile(r"^(?:written\s+)?by\s*:?\s+(?P<name>[A-Z][\w.'\-]+(?:\s+[A-Z][\w.'\-]*){0,3})")
+BYLINE_RE: re.Pattern[str] = re.compile(
+    r"^(?i:(?:written\s+)?by)\s*:?\s+(?P<name>[A-Z][\w.'\-]+(?:\s+(?:[A-Z][\w.'\-]*|de|van|von|da)){0,2})")
 
 # A block that is only a date (a dateline above the article): "Monday September 7 2009",
 # "December 15, 2009, 3:15 PM ET", "2009/10/21".  Taken as ``published`` when none is known, dropped from the body.
