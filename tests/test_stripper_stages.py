@@ -110,3 +110,13 @@ def test_jsonld_article_body_is_a_fallback() -> None:
     r = extract_article(html)
     assert r["text"].startswith("First paragraph") and r["text"].endswith("Second paragraph & more.")
     assert r["page_type"] == "NewsArticle"
+
+
+def test_visible_byline_and_dates_without_structured_metadata() -> None:
+    html = ("<html><body><div><h1>Flu season starts early</h1><div><span>By</span> <a href='/a/jd'>Jane Doe</a>, MD"
+            "</div><p>Updated: March 3, 2020</p><div><p>" + PARA + "</p><p>" + PARA + "</p></div></div></body></html>")
+    r = extract_article(html)
+    assert r["authors"] == ["Jane Doe"]
+    assert r["updated"] == "2020-03-03"
+    assert r["title"] == "Flu season starts early"
+    assert "Jane Doe" not in r["text"] and "Updated" not in r["text"] and PARA in r["text"]
