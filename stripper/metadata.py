@@ -137,6 +137,9 @@ def _clean_person(name: str) -> str | None:
     name = " ".join(name.split())
     name = re.sub(r"^(?:written\s+)?by\s*:?\s+", "", name, flags=re.I)
     name = _PERSON_TAIL_RE.sub("", name).strip(" ,;|-–—")
+    name = _BRAND_TAIL_RE.sub("", name)  # "Jennifer Warner WebMD" (byline run into the publisher's name)
+    if name.endswith(".") and len(name.rsplit(" ", 1)[-1]) > 3:  # "Diane Di Costanzo." but not "John Smith Jr."
+        name = name[:-1]
     if not name or len(name) > 80 or name.startswith("http") or "@" in name or rules.NOT_A_PERSON_RE.search(name):
         return None
     return name
@@ -146,6 +149,9 @@ _PERSON_TAIL_RE = re.compile(
     r"\s+(?:last\s+review\w*|last\s+updated|updated|reviewed|date|on|published|posted|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|"
     r"july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b.*$", re.I)
+
+
+_BRAND_TAIL_RE = re.compile(r"\s+[A-Z][a-z]+[A-Z]{2,}$")
 
 
 def _split_people(value: str) -> list[str]:
