@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 
 from healthdex.errors import UserError
 from healthdex.urls import canonical_url, site_of
-from stripper import extract
+from stripper import extract, rules
 from stripper.decode import decode_html, fix_mojibake
 from stripper.metadata import normalize_date, resolve
 
@@ -118,6 +118,12 @@ def extract_article(html: bytes | str, url: str | None = None, *, http_charset: 
     collected = extract.postprocess(blocks, facts.signatures, leading)
     if collected.dateline and not fields["published"]:
         fields["published"] = normalize_date(collected.dateline)
+    if not fields["published"]:
+        for paragraph in collected.paragraphs[:3]:
+            lead = rules.LEAD_DATELINE_RE.match(paragraph)
+            if lead:
+                fields["published"] = normalize_date(lead.group("date"))
+                break
     text = "\n\n".join(collected.paragraphs)
     hint = body_from_jsonld(article_body)
     if hint and len(text) < BODY_HINT_FALLBACK_SHARE * len(hint):

@@ -158,7 +158,7 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r".{0,80}\b(?:getty images|shutterstock|istockphoto|istock)\b.{0,20}|"
     r"(page )?(last |first )?(updated|published|posted|reviewed|modified)( on)?:? .{0,40}|by .{1,60}|"  # bylines
     r"written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
-    r"text size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"           # page tools
+    r"(text|font) size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"           # page tools
     r")[\s.:!|»›>]*$"
 )
 # Phrases that mark a block as furniture wherever they occur in it (disclosures, promises, editorial-process
@@ -304,6 +304,11 @@ CATEGORY_STOPLIST: frozenset[str] = frozenset({
     "index", "main", "main page", "start", "you are here", "email a friend", "print article", "print", "email",
     "share", "comments", "save",
 })
+
+# A news dateline opening the first paragraph: "Feb. 23, 2015 -- Life-threatening peanut allergies ...",
+# "WASHINGTON, March 3, 2020 — ...".  Read as ``published`` when nothing better is known (the text is kept).
+LEAD_DATELINE_RE: re.Pattern[str] = re.compile(
+    rf"^(?:[A-Z][\w .'()-]{{0,40}},\s+)?(?P<date>{_MONTH}\s+\d{{1,2}},?\s+\d{{4}})\s*(?:--|—|–|-)\s", re.I)
 
 # Headings that open a references / sources list (collected into ``references``, kept out of the body).
 REFERENCES_HEADING_RE: re.Pattern[str] = re.compile(

@@ -53,6 +53,7 @@ def test_webmd_news() -> None:
     assert r["title"] not in text
     assert r["authors"] == ["Brenda Goodman, MA"]
     assert r["reviewers"] == ["Hansa D. Bhargava, MD"]
+    assert r["published"] == "2015-02-23"  # from the news dateline opening the story
     assert r["site"] == "webmd.com"
 
 
