@@ -187,7 +187,8 @@ _REFERENCES_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:references|citations|sources
 _BREADCRUMB_RE = re.compile(r"breadcrumb|crumbs")
 _AUTHOR_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:author|authors|byline|author-name|contributor|writer)(?:$|[\s_\-])")
 _BYLINE_START_RE = re.compile(r"\s*(?:written\s+)?by\b", re.I)
-_DATE_WORDS_RE = re.compile(r"pdated|ublished|eviewed|osted|odified|evised|PDATED|UBLISHED|EVIEWED|rticle date")
+_DATE_WORDS_RE = re.compile(
+    r"pdated|ublished|ublication|eviewed|osted|odified|evised|PDATED|UBLISHED|EVIEWED|rticle date")
 _UNBREAKABLE = frozenset({"html", "body", "main", "article"})
 
 

@@ -157,7 +157,8 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"image|photo|video|credits?:.*|photo:.*|image:.*|photo by .{1,60}|"                            # credits
     r".{0,80}\b(?:getty images|shutterstock|istockphoto|istock)\b.{0,20}|"
     r"(page )?(last |first )?(updated|published|posted|reviewed|modified)( on)?:? .{0,40}|by .{1,60}|"  # bylines
-    r"written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
+    r"(original )?(date of publication|publication date):? .{0,40}|"
+    r"by|written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
     r"(text|font) size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"           # page tools
     r")[\s.:!|»›>]*$"
 )
@@ -190,6 +191,11 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "email newsletter",
     "delivered weekday",
     "all rights reserved",                      # footers
+    "copyright ©",
+    "copyright (c)",
+    "without the written permission",
+    "without written permission",
+    "email this article",
     "this material may not be published",
     "terms of use",
     "privacy policy",
@@ -275,7 +281,8 @@ DATE_LINE_RES: dict[str, re.Pattern[str]] = {
     "updated": re.compile(r"(?:last\s+)?(?:updated|modified|revised)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})",
                           re.I),
     "published": re.compile(
-        r"(?:published|posted|first published|article date)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})", re.I),
+        r"(?:published|posted|first published|article date|date of publication|publication date)(?:\s+on)?\s*:?\s*"
+        r"(?P<date>[A-Za-z0-9 ,./-]{6,30})", re.I),
 }
 REVIEWER_RE: re.Pattern[str] = re.compile(
     r"(?i:(?:medically\s+)?reviewed\s+by)\s*:?\s*(?P<name>[A-Z][\w.'\-]+(?:\s+(?:[A-Z][\w.'\-]*|of|the|and|de|van|von)){0,7}"
