@@ -199,8 +199,10 @@ crawler = process.create_crawler(Raw)
 t0 = time.time()
 process.crawl(crawler)
 process.start()
-elapsed = time.time() - t0
-print(json.dumps({"pages": crawler.stats.get_value("response_received_count", 0), "seconds": elapsed}))
+wall = time.time() - t0
+stats = crawler.stats
+print(json.dumps({"pages": stats.get_value("response_received_count", 0), "wall": wall,
+                  "seconds": stats.get_value("elapsed_time_seconds") or wall}))
 '''
 
 
@@ -249,8 +251,8 @@ def measure_full(proxy: str, profile: Path, out: Path, workers: str) -> dict:
         raise RuntimeError(done.stderr[-3000:])
     report = json.loads((out / "crawl-report.json").read_text())
     articles = sum(1 for _ in (out / "articles.jsonl").open())
-    return {"pages": report["pages_fetched"], "articles": articles, "seconds": elapsed,
-            "crawl_seconds": report["duration_s"], "workers": report.get("extract_workers")}
+    return {"pages": report["pages_fetched"], "articles": articles, "wall": elapsed,
+            "seconds": report["duration_s"], "workers": report.get("extract_workers")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,13 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     replay, proxy = start_replay(site)
     try:
         raw = measure_raw(proxy, urls[0], HOST.removeprefix("www."))
-        print(f"(a) raw Scrapy fetch:  {raw['pages']} pages in {raw['seconds']:.1f}s", flush=True)
+        print(f"(a) raw Scrapy fetch:  {raw['pages']} pages in {raw['seconds']:.1f}s crawling "
+              f"({raw['wall']:.1f}s process wall)", flush=True)
         strip = measure_stripper(site)
         print(f"(b) stripper alone:    {strip['pages']} pages in {strip['seconds']:.1f}s on {strip['cores']} cores",
               flush=True)
         full = measure_full(proxy, profile, root / "out", args.workers)
         print(f"(c) healthdex crawl:   {full['pages']} pages ({full['articles']} articles) in {full['seconds']:.1f}s "
-              f"wall, {full['crawl_seconds']:.1f}s crawling, {full['workers']} extraction workers", flush=True)
+              f"crawling ({full['wall']:.1f}s process wall), {full['workers']} extraction workers", flush=True)
     finally:
         replay.send_signal(signal.SIGINT)
         try:
@@ -287,15 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     rate_a = raw["pages"] / raw["seconds"]
     rate_b = strip["pages"] / strip["seconds"]
     rate_c = full["articles"] / full["seconds"]
-    rate_c_crawl = full["articles"] / full["crawl_seconds"]
     print()
-    print(f"{'stage':<36}{'pages/s':>10}")
-    print(f"{'(a) raw fetch':<36}{rate_a:>10.1f}")
-    print(f"{'(b) stripper, all cores':<36}{rate_b:>10.1f}")
-    print(f"{'(c) full pipeline (process wall)':<36}{rate_c:>10.1f}")
-    print(f"{'(c) full pipeline (crawl only)':<36}{rate_c_crawl:>10.1f}")
-    print(f"(c)/min(a,b) = {rate_c / min(rate_a, rate_b):.2f} (wall), "
-          f"{rate_c_crawl / min(rate_a, rate_b):.2f} (crawl only); goal >= 0.80")
+    print(f"{'stage':<34}{'pages/s':>10}")
+    print(f"{'(a) raw Scrapy fetch':<34}{rate_a:>10.1f}")
+    print(f"{'(b) stripper alone, all cores':<34}{rate_b:>10.1f}")
+    print(f"{'(c) full pipeline (articles/s)':<34}{rate_c:>10.1f}")
+    print(f"(c)/min(a,b) = {rate_c / min(rate_a, rate_b):.2f}  (goal >= 0.80; (a) and (c) timed from spider open "
+          f"to close, (b) the pool's map)")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0
