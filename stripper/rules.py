@@ -156,7 +156,9 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"cookie (settings|policy|preferences)|accept( all)?( cookies)?|"                               # consent
     r"image|photo|video|credits?:.*|photo:.*|image:.*|photo by .{1,60}|"                            # credits
     r".{0,80}\b(?:getty images|shutterstock|istockphoto|istock)\b.{0,20}|"
-    r"(page )?(last |first )?(updated|published|posted|reviewed|modified)( on)?:? .{0,40}|by .{1,60}|"  # bylines
+    r"(page )?(last |first )?(medical(ly)? )?(updated|published|posted|reviewed|review|revised|modified)( on)?:? "
+    r".{0,40}|by .{1,60}|"                                                                          # bylines
+    r"((print|share|email|e-mail|tweet|save|comments?|reprints?)\W*){2,}|"                          # tool rows
     r"(original )?(date of publication|publication date):? .{0,40}|"
     r"by|written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
     r"(text|font) size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"           # page tools
@@ -277,7 +279,7 @@ META_TYPE = ("og:type",)
 # "Medically reviewed by Jane Doe, MD — Written by John Roe — Updated on March 3, 2020".
 DATE_LINE_RES: dict[str, re.Pattern[str]] = {
     "last_reviewed": re.compile(
-        r"(?:last\s+)?(?:medically\s+)?reviewed(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})", re.I),
+        r"(?:last\s+)?(?:medical(?:ly)?\s+)?review(?:ed)?(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})", re.I),
     "updated": re.compile(r"(?:last\s+)?(?:updated|modified|revised)(?:\s+on)?\s*:?\s*(?P<date>[A-Za-z0-9 ,./-]{6,30})",
                           re.I),
     "published": re.compile(
@@ -298,7 +300,7 @@ DATE_ONLY_RE: re.Pattern[str] = re.compile(
     r"^(?:(?:mon|tue|tues|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(?:day)?\.?,?\s+)?"
     rf"(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+\d{{4}}|"
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})"
-    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?:\s+[a-z]{2,4})?)?[\s.|-]*$",
+    r"(?:,?\s+(?:at\s+)?\d{1,2}[:.]\d{2}(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?:\s+[a-z/_]{2,20})?)?[\s.|-]*$",
     re.I,
 )
 
