@@ -157,7 +157,7 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"image|photo|video|credits?:.*|photo:.*|image:.*|photo by .{1,60}|"                            # credits
     r".{0,80}\b(?:getty images|shutterstock|istockphoto|istock)\b.{0,20}|"
     r"(page )?(last |first )?(medical(ly)? )?(updated|published|posted|reviewed|review|revised|modified)( on)?:? "
-    r".{0,40}|by .{1,60}|"                                                                          # bylines
+    r".{0,40}|by:? .{1,60}|"                                                                        # bylines
     r"((print|share|email|e-mail|tweet|save|comments?|reprints?)\W*){2,}|"                          # tool rows
     r"(original )?(date of publication|publication date):? .{0,40}|"
     r"by|written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
@@ -198,6 +198,7 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "without the written permission",
     "without written permission",
     "email this article",
+    "to comment on this article",
     "this material may not be published",
     "terms of use",
     "privacy policy",
