@@ -20,14 +20,15 @@ def _on_domains(host: str, domains: tuple[str, ...]) -> bool:
 
 
 def page_links(response: TextResponse, allowed_domains: tuple[str, ...]) -> list[str]:
-    base = response.xpath("//base/@href").get()
+    root = response.selector.root  # the lxml document (parsel would wrap every attribute in a Selector)
+    base = root.xpath("string(//base/@href)")
     base_url = urljoin(response.url, base.strip()) if base else response.url
     out: list[str] = []
     seen_href: set[str] = set()
     seen_url: set[str] = set()
     hosts: dict[str, bool] = {}
-    for href in response.xpath("//a/@href | //area/@href").getall():
-        href = href.strip()
+    for href in root.xpath("//a/@href | //area/@href"):
+        href = str(href).strip()
         if not href or href in seen_href or href.lower().startswith(_SKIP):
             continue
         seen_href.add(href)
