@@ -75,3 +75,38 @@ def test_sigkilled_crawl_resumes_every_page_exactly_once(tmp_path):
     again = run_crawl(profile, out, "--workers", "1", replay=site)
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(read_jsonl(out / "articles.jsonl")) == PAGES
+
+
+def test_sigkilled_recrawl_resumes_and_revisits_every_page_once(tmp_path):
+    """A re-crawl (all 304) killed midway: the resumed run follows the links of pages answered 304 before the
+    kill (their stored bodies), revisits every page exactly once and re-emits nothing."""
+    site = tmp_path / "site"
+    urls = make_site(site, PAGES, sitemap_pages=10)
+    profile = make_profile(tmp_path, "recrawlkill", delay=0.1, concurrency=2)
+    out = tmp_path / "out"
+    first = run_crawl(profile, out, "--workers", "1", replay=site)
+    assert first.returncode == 0, first.stderr[-3000:]
+    first_run = {r["id"] for r in warc_responses(out / "pages.warc.gz")}
+
+    args = crawl_command(profile, out, "--workers", "1", replay=site)
+    proc = subprocess.Popen(args, cwd=REPO, env=env_for(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    warc = out / "pages.warc.gz"
+    size = warc.stat().st_size
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline and warc.stat().st_size < size + 15_000:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the re-crawl ended before the kill"
+
+    done = run_crawl(profile, out, "--workers", "1", replay=site)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(read_jsonl(out / "articles.jsonl")) == PAGES  # nothing re-emitted
+    second_run = [r for r in warc_responses(out / "pages.warc.gz") if r["id"] not in first_run]
+    revisits = Counter(r["url"] for r in second_run if "/a/" in r["url"])
+    assert sorted(revisits) == sorted(urls), f"not revisited: {set(urls) - set(revisits)}"
+    assert max(revisits.values()) == 1
+    assert {r["status"] for r in second_run if "/a/" in r["url"]} == {304}
+    report = json.loads((out / "crawl-report.json").read_text())
+    assert report["resumes"] == 1 and report["run"] == 2

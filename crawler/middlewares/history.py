@@ -61,6 +61,11 @@ class CaptureHistoryMiddleware:
         capture = self.replayable.get(key)
         if capture is not None:
             self.stats.inc_value("healthdex/resume/replayed")
+            if capture.status == 304 and key in self.previous:
+                # a re-crawl resumed: the 304 it got stands for the page stored by the earlier run
+                stored = self._stored(request, self.previous[key], replayed=True)
+                stored.meta["healthdex_not_modified"] = True
+                return stored
             return self._stored(request, capture, replayed=True)
         previous = self.previous.get(key)
         if previous is not None and request.method == "GET":
