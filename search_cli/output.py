@@ -46,7 +46,8 @@ def format_results(res: SearchResults, fmt: str = "table", color: bool = False) 
         lines.append(_c("Also searching: " + "; ".join(parts), "dim", color))
     if res.hits:
         first, last = res.hits[0].rank, res.hits[-1].rank
-        lines.append(_c(f"{first}-{last} of {res.total} results", "dim", color))
+        about = "" if res.total_exact else "about "
+        lines.append(_c(f"{first}-{last} of {about}{res.total:,} results", "dim", color))
     else:
         lines.append(f"No results for {res.query!r}.")
     for h in res.hits:

@@ -79,9 +79,6 @@ class Ranking:
     pair_boost: float = 0.2  # weight of each adjacent-pair proximity bonus (0 disables)
     pair_slop: int = 2
     max_pairs: int = 8
-    prf_docs: int = 0  # pseudo-relevance feedback: expand with key terms of this many top documents (0 disables)
-    prf_terms: int = 10
-    prf_weight: float = 0.3
 
     @classmethod
     def named(cls, name: str | None) -> Ranking:
@@ -116,6 +113,7 @@ class BuiltQuery:
     synonyms: list = field(default_factory=list)  # synonyms.Match objects that were expanded
     filters: list[str] = field(default_factory=list)
     filter: object = None  # whoosh.query.Query every hit must match (top-level field filters), or None
+    rerank: list = field(default_factory=list)  # bonus queries scored on the top candidates only
 
 
 def clean(text: str) -> str:
@@ -491,6 +489,9 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
                     span_terms.update(term_ids[t] for t in analyze(schema, "text", w) if t in term_ids)
                 note(clauses[-1], frozenset(span_terms))
 
+    # Proximity bonus for adjacent word pairs: positional matching over common words is the costliest part of a
+    # query, so it re-scores only the best candidates of the bag-of-words ranking (search.py, RERANK_DEPTH).
+    rerank = []
     if ranking.pair_boost > 0 and len(kept) >= 2:
         seen = set()
         for a, b in zip(kept, kept[1:], strict=False):
@@ -499,7 +500,7 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             seen.add((a, b))
             c = phrase_clause([a, b], ranking.pair_boost, slop=ranking.pair_slop)
             if c is not None and not isinstance(c, wq.Term):
-                clauses.append(c)
+                rerank.append(c)
 
     if not clauses:
         return BuiltQuery(wq.NullQuery, "plain", [], [])
@@ -509,7 +510,7 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
         from search_cli.coord import WordCoord
 
         q = WordCoord(q, word_of_term, len(qtf), power)
-    return BuiltQuery(q, "plain", list(qtf), expanded)
+    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank)
 
 
 def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False) -> BuiltQuery:

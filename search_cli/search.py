@@ -64,6 +64,7 @@ class SearchResults:
     mode: str = "plain"
     suggestion: str | None = None
     suggestion_total: int | None = None
+    total_exact: bool = True  # False: ``total`` is Whoosh's estimate (see _run)
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     synonyms: list[dict] = field(default_factory=list)
 
@@ -71,6 +72,7 @@ class SearchResults:
         return {
             "query": self.query,
             "total": self.total,
+            "total_exact": self.total_exact,
             "offset": self.offset,
             "limit": self.limit,
             "sort": self.sort,
@@ -271,11 +273,12 @@ def search(
     table = load_synonyms(synonyms)
     built = build_query(ix.schema, query, synonyms=table, ranking=ranking, plain=plain)
     with ix.searcher(weighting=_weighting(ranking)) as searcher:
-        results, total = _run(searcher, built, limit, offset, sort)
+        results, total, exact = _run(searcher, built, limit, offset, sort)
         hits = [_make_hit(h, offset + i + 1, snippets) for i, h in enumerate(results[offset : offset + limit])]
         out = SearchResults(
             query=clean(query),
             total=total,
+            total_exact=exact,
             hits=hits,
             offset=offset,
             limit=limit,
@@ -294,7 +297,7 @@ def search(
             if fixed:
                 try:
                     b2 = build_query(ix.schema, fixed, synonyms=table, ranking=ranking, plain=plain)
-                    _, total2 = _run(searcher, b2, 1, 0, sort)
+                    _, total2, _exact = _run(searcher, b2, 1, 0, sort)
                 except UserError:
                     total2 = 0
                 # the typed query cannot match the unknown word at all; the correction does, and loses nothing
@@ -318,21 +321,63 @@ def _date_key(value):
     return -1 if value >= _NO_VALUE else value
 
 
-def _run(searcher, built, limit, offset, sort):
+RERANK_DEPTH = 100  # candidates of the bag-of-words ranking that the proximity bonus re-scores
+
+
+def _rerank(searcher, results, clauses, depth: int) -> None:
+    """Add the scores of ``clauses`` (adjacent-pair phrases) to the top ``depth`` hits of ``results``, in place.
+
+    Each clause's matcher skips straight to the candidates, so the positions of common words are read for at most
+    ``depth`` documents instead of every document containing both words."""
+    if not clauses or not results.top_n:
+        return
+    head = results.top_n[:depth]
+    bonus = dict.fromkeys((docnum for _, docnum in head), 0.0)
+    wanted = sorted(bonus)
+    for sub, offset in searcher.leaf_searchers():
+        n = sub.doc_count_all()
+        local = [d - offset for d in wanted if offset <= d < offset + n]
+        if not local:
+            continue
+        for clause in clauses:
+            m = clause.matcher(sub)
+            for d in local:
+                if not m.is_active():
+                    break
+                if m.id() < d:
+                    m.skip_to(d)
+                    if not m.is_active():
+                        break
+                if m.id() == d:
+                    bonus[d + offset] += m.score()
+    rescored = sorted(((score + bonus[docnum], docnum) for score, docnum in head), key=lambda t: (-t[0], t[1]))
+    results.top_n[: len(head)] = rescored
+
+
+def _run(searcher, built, limit, offset, sort, exact_total: bool = False):
+    """Top hits (re-ranked), and the number of matches: exact when Whoosh counted them anyway or ``exact_total``,
+    else its estimate (counting every match of a long OR query costs as much again as the search)."""
     from whoosh import sorting
 
     kwargs = {"limit": max(1, offset + limit), "filter": built.filter}
     if SORTS[sort]:
         kwargs["sortedby"] = sorting.TranslateFacet(_date_key, sorting.FieldFacet(SORTS[sort]))
         kwargs["reverse"] = True  # newest first; documents without the date last
+    elif built.rerank:
+        kwargs["limit"] = max(kwargs["limit"], RERANK_DEPTH)
     try:
         results = searcher.search(built.query, **kwargs)
-        total = len(results)
+        if built.rerank and not SORTS[sort]:
+            _rerank(searcher, results, built.rerank, RERANK_DEPTH)
+        if exact_total or results.has_exact_length():
+            total, exact = len(results), True
+        else:
+            total, exact = max(results.estimated_length(), len(results.top_n)), False
     except UserError:
         raise
     except Exception as exc:
         raise UserError(f"cannot run query: {exc}") from None
-    return results, total
+    return results, total, exact
 
 
 def batch(
@@ -363,29 +408,9 @@ def batch(
                 if plain:
                     continue  # nothing searchable in this topic
                 built = build_query(ix.schema, text, synonyms=table, ranking=ranking, plain=True)
-            results = searcher.search(built.query, limit=limit, filter=built.filter)
-            ranking_ = ranking or Ranking()
-            if ranking_.prf_docs and built.mode == "plain" and len(results):
-                results = _feedback(searcher, built, results, ranking_, limit)
-            for rank, hit in enumerate(results, 1):
+            results, _total, _exact = _run(searcher, built, limit, 0, "relevance")
+            for rank, hit in enumerate(results[:limit], 1):
                 yield f"{qid} Q0 {hit['key']} {rank} {hit.score:.6f} {tag}"
-
-
-def _feedback(searcher, built, results, ranking: Ranking, limit: int):
-    """Pseudo-relevance feedback: add the top documents' Bo1 key terms to the query at a lower weight."""
-    from whoosh import query as wq
-
-    docnums = [h.docnum for h in results[: ranking.prf_docs]]
-    try:
-        kts = searcher.key_terms(docnums, "text", numterms=ranking.prf_terms, normalize=True)
-    except Exception:
-        return results
-    have = set(built.terms)
-    extra = [wq.Term("text", t, boost=ranking.prf_weight * w) for t, w in kts if t not in have]
-    if not extra:
-        return results
-    q = wq.Or([built.query, *extra])
-    return searcher.search(q, limit=limit, filter=built.filter)
 
 
 def find_document(searcher, ref: str) -> int:

@@ -105,7 +105,18 @@ def test_json_shape(index):
     r = search(index, "sciatica", "--json", "--limit", "2")
     assert r.code == 0
     data = r.json()
-    assert set(data) >= {"query", "total", "offset", "limit", "sort", "hits", "suggestion", "facets", "synonyms"}
+    assert set(data) >= {
+        "query",
+        "total",
+        "total_exact",
+        "offset",
+        "limit",
+        "sort",
+        "hits",
+        "suggestion",
+        "facets",
+        "synonyms",
+    }
     assert data["query"] == "sciatica" and data["limit"] == 2 and data["offset"] == 0
     hit = data["hits"][0]
     assert set(hit) >= {"rank", "key", "url", "title", "site", "published", "updated", "score", "snippet"}
