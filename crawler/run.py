@@ -96,7 +96,11 @@ def run_crawl(options: CrawlOptions) -> dict:
         settings, _ = crawl_settings(options, proxy)
         if not options.verbose:
             logging.getLogger("scrapy").setLevel(logging.WARNING)
-        process = CrawlerProcess(settings, install_root_handler=True)
+        process = CrawlerProcess(settings)
         process.crawl("health", profile=",".join(options.profiles))
+        if not options.verbose:  # after crawl(): Scrapy installs its root log handler there
+            from crawler import log_filter
+
+            log_filter.install()
         process.start()
     return load_report(settings.get("HEALTHDEX_OUT_DIR"))

@@ -17,7 +17,7 @@ ROBOTSTXT_PARSER = "scrapy.robotstxt.ProtegoRobotParser"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5  # each delay varies by ±50%
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -108,6 +108,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "crawler.middlewares.link_depth.LinkDepthMiddleware": 900,  # depth counts link hops, not sitemap hops
     "crawler.middlewares.failures.FailedPagesMiddleware": 950,  # failed pages + reason -> crawl report
 }
 ITEM_PIPELINES = {

@@ -94,6 +94,8 @@ class HealthSpider(SitemapSpider):
 
     def _parse_sitemap(self, response: Response) -> Iterable[Request]:
         for request in super()._parse_sitemap(response):
+            if request.callback == self._parse_sitemap:  # robots → sitemap index → sitemap: not a link hop
+                request.meta["discovery"] = True  # (see LinkDepthMiddleware); pages listed are one hop deeper
             profile = self.profile_for(request.url)
             if profile is not None:
                 _profile_meta(profile, request.meta)
