@@ -88,6 +88,7 @@ def _download_failed(spider: Spider, failure: Failure) -> None:
 class FailedPagesMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self._install(getattr(crawler, "spider", None))  # before any queued request is deserialised by name
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
     @classmethod
