@@ -290,7 +290,7 @@ class Scenario:
     files: dict[str, bytes] | None = None     # extra non-article URLs (robots.txt, sitemaps)
     settings: dict[str, str] = field(default_factory=dict)
     sitemaps: list[str] = field(default_factory=list)
-    max_wall_s: float = 25.0
+    max_wall_s: float = 45.0                  # generous: the machine is shared; a hang is minutes
     max_rss_mb: float = MAX_RSS_MB
     check: Any = None                         # extra check(run, request_log) -> list of problems
     slow: bool = False                        # only in the slow suite (pytest -m slow)
@@ -378,7 +378,7 @@ SCENARIOS: list[Scenario] = [
     # Under the 10 MB cap the stripper's cost grows with the page, ~2 s and ~40 MB per MB of markup here (8 MB of
     # one line, 170k elements: ~15 s and ~350 MB alone, ~30 s on a loaded machine); the fast suite uses 2 MB.
     Scenario("single_line_2mb", "huge bodies", {VICTIM: {"generate": "line", "size": 2 * 1024 * 1024}},
-             expect="any"),
+             expect="any", max_wall_s=60),
     Scenario("single_line_8mb", "huge bodies", {VICTIM: {"generate": "line", "size": 8 * 1024 * 1024}},
              expect="any", max_wall_s=90, max_rss_mb=800, slow=True),
     Scenario("nested_100k", "huge bodies", {VICTIM: {"generate": "nested", "size": 100_000}}, expect="any"),
