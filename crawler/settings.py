@@ -46,16 +46,16 @@ HEALTHDEX_MAX_PAGES = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
-# Pages that could not be fetched are listed with their reason in the crawl report (crawler.middlewares.failures),
-# at most this many URLs (counts by reason are always complete).
-HEALTHDEX_FAILED_PAGES_MAX = 1000
-# robots.txt is read up to this many bytes, cut at a line break, as search engines do (middlewares.robots_cap).
-HEALTHDEX_ROBOTSTXT_MAX_BYTES = 500 * 1024
 # Retries wait (crawler.middlewares.backoff): a response's Retry-After (capped at HEALTHDEX_RETRY_AFTER_MAX
 # seconds), otherwise BASE * 2**(attempt-1) seconds capped at HEALTHDEX_RETRY_BACKOFF_MAX.
 HEALTHDEX_RETRY_BACKOFF_BASE = 1.0
 HEALTHDEX_RETRY_BACKOFF_MAX = 30.0
 HEALTHDEX_RETRY_AFTER_MAX = 60.0
+# Pages that could not be fetched are listed with their reason in the crawl report (crawler.middlewares.failures),
+# at most this many URLs (counts by reason are always complete).
+HEALTHDEX_FAILED_PAGES_MAX = 1000
+# robots.txt is read up to this many bytes, cut at a line break, as search engines do (middlewares.robots_cap).
+HEALTHDEX_ROBOTSTXT_MAX_BYTES = 500 * 1024
 # Content types crawled (crawler.middlewares.scope); others are dropped and counted.  A trailing "/" is a prefix.
 # Only HTML pages can become articles; robots.txt and sitemaps may also be XML, text or gzip.
 HEALTHDEX_PAGE_CONTENT_TYPES = ["text/html", "application/xhtml+xml"]
