@@ -6,7 +6,9 @@
    ``UnpicklingError: unpickling stack underflow``. :func:`apply` makes the decoders try the varint format first,
    accepted only when it consumes the value exactly; otherwise the legacy decoder runs. Called by
    :func:`search_cli.search.open_index`.
-2. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs. Called by
+2. Opening files in a compound segment copied them whole (see :func:`_no_copy_buffer_files`); also from
+   :func:`apply`.
+3. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs. Called by
    the ``healthdex search/similar/stats`` commands only (``search_cli/cli.py``), not by library users.
 """
 
@@ -159,4 +161,81 @@ def apply() -> None:
     formats.Positions.decode_positions = positions_decode
     formats.Characters.decode_positions = characters_decode_positions
     formats.Characters.decode_characters = characters_decode
+    _no_copy_buffer_files()
     _APPLIED = True
+
+
+class _MemoryReader:
+    """A read-only, seekable file over a memoryview, without copying it (``io.BytesIO(view)`` copies)."""
+
+    __slots__ = ("_buf", "_pos", "closed")
+
+    def __init__(self, buf):
+        self._buf = buf
+        self._pos = 0
+        self.closed = False
+
+    def read(self, n=-1):
+        start = self._pos
+        end = len(self._buf) if n is None or n < 0 else min(len(self._buf), start + n)
+        self._pos = end
+        return bytes(self._buf[start:end])
+
+    def readline(self, limit=-1):
+        buf, start = self._buf, self._pos
+        end = len(buf) if limit is None or limit < 0 else min(len(buf), start + limit)
+        i = start
+        while i < end:
+            if buf[i] == 10:
+                i += 1
+                break
+            i += 1
+        self._pos = i
+        return bytes(buf[start:i])
+
+    def seek(self, pos, whence=0):
+        if whence == 1:
+            pos += self._pos
+        elif whence == 2:
+            pos += len(self._buf)
+        self._pos = max(0, pos)
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+    def __iter__(self):
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def close(self):
+        self.closed = True
+
+    def flush(self):
+        pass
+
+
+def _no_copy_buffer_files() -> None:
+    """whoosh-ng opens each file inside a compound segment (``.seg``, what a merged/optimized index is made of) as
+    ``BufferFile(memoryview_of_mmap)``, whose ``__init__`` wraps the view in ``io.BytesIO`` -- a full copy of the
+    file. On a 100k-article index that copied hundreds of megabytes of postings and stored fields on every open:
+    about a second of a cold search. Reading through :class:`_MemoryReader` leaves the data in the mmap."""
+    from whoosh.filedb import structfile
+
+    cls = getattr(structfile, "BufferFile", None)
+    if cls is None or getattr(cls.__init__, "_healthdex", False):
+        return
+
+    def __init__(self, buf, name=None, onclose=None):
+        self._buf = buf
+        self._name = name
+        self.file = _MemoryReader(buf)
+        self.onclose = onclose
+        self.is_real = False
+        self.is_closed = False
+
+    __init__._healthdex = True
+    cls.__init__ = __init__

@@ -474,13 +474,23 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
         note(clauses[-1], frozenset([term_ids[t]]))
 
     expanded = []
+    later = []  # synonym phrases that only re-rank (see below)
     if synonyms is not None and len(synonyms) and ranking.synonym_weight > 0:
         for m in synonyms.find(raw_words):
             alts = []
+            n_later = len(later)
+            typed = {t for w in m.matched.split() for t in analyze(schema, "text", w)}
             for alt in m.alternatives:
                 c = phrase_clause(alt.split(), ranking.synonym_weight)
-                if c is not None:
+                if c is None:
+                    continue
+                if typed and typed <= {t for w in alt.split() for t in analyze(schema, "text", w)}:
+                    # "diabetes" -> "diabetes mellitus": finds nothing new, only ranks; scored on the top candidates
+                    later.append(c)
+                else:
                     alts.append(c)
+            if len(later) > n_later and not alts:
+                expanded.append(m)
             if alts:
                 clauses.append(wq.DisjunctionMax(alts) if len(alts) > 1 else alts[0])
                 expanded.append(m)
@@ -491,7 +501,7 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
 
     # Proximity bonus for adjacent word pairs: positional matching over common words is the costliest part of a
     # query, so it re-scores only the best candidates of the bag-of-words ranking (search.py, RERANK_DEPTH).
-    rerank = []
+    rerank = list(later)
     if ranking.pair_boost > 0 and len(kept) >= 2:
         seen = set()
         for a, b in zip(kept, kept[1:], strict=False):

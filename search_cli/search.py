@@ -321,7 +321,7 @@ def _date_key(value):
     return -1 if value >= _NO_VALUE else value
 
 
-RERANK_DEPTH = 100  # candidates of the bag-of-words ranking that the proximity bonus re-scores
+RERANK_DEPTH = 30  # at least this many bag-of-words candidates get the proximity bonus (all requested hits do)
 
 
 def _rerank(searcher, results, clauses, depth: int) -> None:
@@ -365,10 +365,11 @@ def _run(searcher, built, limit, offset, sort, exact_total: bool = False):
         kwargs["reverse"] = True  # newest first; documents without the date last
     elif built.rerank:
         kwargs["limit"] = max(kwargs["limit"], RERANK_DEPTH)
+    depth = kwargs["limit"]
     try:
         results = searcher.search(built.query, **kwargs)
         if built.rerank and not SORTS[sort]:
-            _rerank(searcher, results, built.rerank, RERANK_DEPTH)
+            _rerank(searcher, results, built.rerank, depth)
         if exact_total or results.has_exact_length():
             total, exact = len(results), True
         else:
