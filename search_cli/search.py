@@ -325,33 +325,79 @@ RERANK_DEPTH = 30  # at least this many bag-of-words candidates get the proximit
 
 
 def _rerank(searcher, results, clauses, depth: int) -> None:
-    """Add the scores of ``clauses`` (adjacent-pair phrases) to the top ``depth`` hits of ``results``, in place.
+    """Add the scores of ``clauses`` (phrases: adjacent-pair proximity, synonym names) to the top ``depth`` hits
+    of ``results``, in place.
 
-    Each clause's matcher skips straight to the candidates, so the positions of common words are read for at most
-    ``depth`` documents instead of every document containing both words."""
+    A Whoosh phrase matcher asked to skip to a document decodes the positions of every document between that
+    contain all the words, so it costs as much as searching the phrase everywhere. Here each word's term matcher
+    skips (by its skip list) straight to each candidate, and positions are read for those documents only."""
     if not clauses or not results.top_n:
         return
     head = results.top_n[:depth]
     bonus = dict.fromkeys((docnum for _, docnum in head), 0.0)
     wanted = sorted(bonus)
+    leaves = [leaf for clause in clauses for leaf in _leaves(clause)]
     for sub, offset in searcher.leaf_searchers():
         n = sub.doc_count_all()
         local = [d - offset for d in wanted if offset <= d < offset + n]
         if not local:
             continue
-        for clause in clauses:
-            m = clause.matcher(sub)
-            for d in local:
-                if not m.is_active():
-                    break
-                if m.id() < d:
-                    m.skip_to(d)
-                    if not m.is_active():
-                        break
-                if m.id() == d:
-                    bonus[d + offset] += m.score()
+        for leaf in leaves:
+            for d, score in _leaf_scores(sub, leaf, local):
+                bonus[d + offset] += score
     rescored = sorted(((score + bonus[docnum], docnum) for score, docnum in head), key=lambda t: (-t[0], t[1]))
     results.top_n[: len(head)] = rescored
+
+
+def _leaves(q):
+    from whoosh import query as wq
+
+    if isinstance(q, (wq.Phrase, wq.Term)):
+        yield q
+    elif isinstance(q, wq.compound.CompoundQuery):
+        for c in q.subqueries:
+            yield from _leaves(c)
+
+
+def _leaf_scores(sub, leaf, docs):
+    """(doc, score) for the local ``docs`` (sorted) where ``leaf`` (a Term, or a Phrase with its slop) matches."""
+    from bisect import bisect_left
+
+    from whoosh import query as wq
+
+    words = [leaf.text] if isinstance(leaf, wq.Term) else list(leaf.words)
+    slop = getattr(leaf, "slop", 1)
+    matchers = []
+    for w in words:
+        m = wq.Term(leaf.fieldname, w).matcher(sub)
+        if not m.is_active():
+            return
+        matchers.append(m)
+    for d in docs:
+        here = True
+        for m in matchers:
+            if m.is_active() and m.id() < d:
+                m.skip_to(d)
+            if not m.is_active() or m.id() != d:
+                here = False
+        if not matchers[0].is_active():
+            return
+        if not here:
+            continue
+        if len(matchers) > 1:
+            frontier = sorted(matchers[0].value_as("positions"))
+            for m in matchers[1:]:
+                nxt = []
+                for p in sorted(m.value_as("positions")):
+                    i = bisect_left(frontier, p - slop)  # an earlier word at p-slop .. p-1
+                    if i < len(frontier) and frontier[i] <= p - 1:
+                        nxt.append(p)
+                frontier = nxt
+                if not frontier:
+                    break
+            if not frontier:
+                continue
+        yield d, leaf.boost * sum(m.score() for m in matchers)
 
 
 def _run(searcher, built, limit, offset, sort, exact_total: bool = False):
