@@ -54,6 +54,7 @@ _FILTER_CLAUSE = re.compile(r"""(?<!\S)([A-Za-z_]+):("[^"]*"|[\[{][^\]}]*[\]}]|\
 _SYNTAX_CHARS = re.compile(r"""["'()\[\]{}*~^:]|(?<!\S)[+-]\w|\?\S|\w\?\w""")
 _OPERATORS = re.compile(r"(?<!\S)(AND|OR|NOT|ANDNOT|ANDMAYBE)(?!\S)")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+SYN_BAG_SHARE = 0.5  # of a multi-word synonym's weight given for all its words; the rest if they form the phrase
 
 
 @dataclass
@@ -440,7 +441,8 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
         subs = [wq.Term(f, t, boost=(ranking.title_boost if f == "title" else 1.0) * boost) for f in fields]
         return wq.Or(subs) if len(subs) > 1 else subs[0]
 
-    def phrase_clause(words: list[str], boost: float, slop: int = 1):
+    def phrase_clause(words: list[str], boost: float, slop: int = 1, positional: bool = True):
+        """The words as a phrase in each field; ``positional=False``: all of them anywhere in the field."""
         per_field = []
         for f in fields:
             toks = []
@@ -451,8 +453,10 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             fb = ranking.title_boost if f == "title" else 1.0
             if len(toks) == 1:
                 per_field.append(wq.Term(f, toks[0], boost=fb * boost))
-            else:
+            elif positional:
                 per_field.append(wq.Phrase(f, toks, slop=slop, boost=fb * boost))
+            else:
+                per_field.append(wq.And([wq.Term(f, t) for t in toks], boost=fb * boost))
         if not per_field:
             return None
         return wq.Or(per_field) if len(per_field) > 1 else per_field[0]
@@ -487,6 +491,12 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
                 if typed and typed <= {t for w in alt.split() for t in analyze(schema, "text", w)}:
                     # "diabetes" -> "diabetes mellitus": finds nothing new, only ranks; scored on the top candidates
                     later.append(c)
+                elif " " in alt:
+                    # A multi-word name finds documents by all its words (no positions: a phrase anywhere in the
+                    # first stage stops Whoosh's block skipping for the whole query); being an exact phrase
+                    # adds its bonus on the top candidates.
+                    alts.append(phrase_clause(alt.split(), ranking.synonym_weight * SYN_BAG_SHARE, positional=False))
+                    later.append(phrase_clause(alt.split(), ranking.synonym_weight * (1 - SYN_BAG_SHARE)))
                 else:
                     alts.append(c)
             if len(later) > n_later and not alts:
