@@ -68,7 +68,7 @@ class Ranking:
     title_boost: float = 1.0  # query-side weight of a title match relative to a text match
     synonym_weight: float = 0.5  # an expanded name counts this much of the words the user typed
     coord_short: float = 0.9  # OrGroup.factory scale for the Whoosh-syntax path (and the "whoosh" profile: none)
-    # Plain words: score x (words matched / words typed) ** power (search_cli/coord.py). Strong for 2-3 terms,
+    # Plain words: score x (words matched / words typed) ** power (search.py, _rerank). Strong for 2-3 terms,
     # off from mid_query_terms on: in longer consumer questions few words are essential, and any
     # coordination measurably hurt nDCG there (bench/relevance.py, both dev and holdout halves).
     coord_power_short: float = 1.0
@@ -115,6 +115,8 @@ class BuiltQuery:
     filters: list[str] = field(default_factory=list)
     filter: object = None  # whoosh.query.Query every hit must match (top-level field filters), or None
     rerank: list = field(default_factory=list)  # bonus queries scored on the top candidates only
+    # (term -> word ids, number of words, power): the AND-leaning factor applied to the top candidates
+    coord: tuple | None = None
 
 
 def clean(text: str) -> str:
@@ -526,11 +528,8 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
         return BuiltQuery(wq.NullQuery, "plain", [], [])
     q = wq.Or(clauses) if len(clauses) > 1 else clauses[0]
     power = _coord_power(len(qtf), ranking)
-    if power > 0:
-        from search_cli.coord import WordCoord
-
-        q = WordCoord(q, word_of_term, len(qtf), power)
-    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank)
+    coord = (word_of_term, len(qtf), power) if power > 0 else None
+    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, coord=coord)
 
 
 def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False) -> BuiltQuery:

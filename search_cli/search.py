@@ -324,19 +324,28 @@ def _date_key(value):
 RERANK_DEPTH = 30  # at least this many bag-of-words candidates get the proximity bonus (all requested hits do)
 
 
-def _rerank(searcher, results, clauses, depth: int) -> None:
-    """Add the scores of ``clauses`` (phrases: adjacent-pair proximity, synonym names) to the top ``depth`` hits
-    of ``results``, in place.
+def _rerank(searcher, results, clauses, depth: int, coord=None) -> None:
+    """Re-score the top ``depth`` hits of ``results`` in place: multiply by the AND-leaning factor ``coord``
+    ((words matched / words typed) ** power: a document with every word outranks one with a lucky word at equal
+    BM25, partial matches stay) and add the scores of ``clauses`` (phrases:
+    adjacent-pair proximity, synonym names).
 
-    A Whoosh phrase matcher asked to skip to a document decodes the positions of every document between that
-    contain all the words, so it costs as much as searching the phrase everywhere. Here each word's term matcher
-    skips (by its skip list) straight to each candidate, and positions are read for those documents only."""
-    if not clauses or not results.top_n:
+    Both look at the candidates only: each word's term matcher skips (by its skip list) straight to each one, and
+    positions are read for those documents alone. (Whoosh's phrase matcher, asked to skip to a document, decodes
+    the positions of every document in between that has all the words; a coordination wrapper in the main query
+    costs a tree walk for every matching document.)"""
+    if not (clauses or coord) or not results.top_n:
         return
     head = results.top_n[:depth]
     bonus = dict.fromkeys((docnum for _, docnum in head), 0.0)
+    words_seen: dict[int, set] = {d: set() for d in bonus}
     wanted = sorted(bonus)
     leaves = [leaf for clause in clauses for leaf in _leaves(clause)]
+    coord_terms = []
+    if coord:
+        from whoosh import query as wq
+
+        coord_terms = [(wq.Term(f, t), ids) for (f, t), ids in coord[0].items()]
     for sub, offset in searcher.leaf_searchers():
         n = sub.doc_count_all()
         local = [d - offset for d in wanted if offset <= d < offset + n]
@@ -345,7 +354,18 @@ def _rerank(searcher, results, clauses, depth: int) -> None:
         for leaf in leaves:
             for d, score in _leaf_scores(sub, leaf, local):
                 bonus[d + offset] += score
-    rescored = sorted(((score + bonus[docnum], docnum) for score, docnum in head), key=lambda t: (-t[0], t[1]))
+        for term, ids in coord_terms:
+            for d, _score in _leaf_scores(sub, term, local):
+                words_seen[d + offset] |= ids
+
+    def factor(docnum):
+        if not coord:
+            return 1.0
+        seen = len(words_seen[docnum])
+        return (seen / coord[1]) ** coord[2] if seen else 1.0
+
+    rescored = [(score * factor(docnum) + bonus[docnum], docnum) for score, docnum in head]
+    rescored.sort(key=lambda t: (-t[0], t[1]))
     results.top_n[: len(head)] = rescored
 
 
@@ -409,13 +429,13 @@ def _run(searcher, built, limit, offset, sort, exact_total: bool = False):
     if SORTS[sort]:
         kwargs["sortedby"] = sorting.TranslateFacet(_date_key, sorting.FieldFacet(SORTS[sort]))
         kwargs["reverse"] = True  # newest first; documents without the date last
-    elif built.rerank:
+    elif built.rerank or built.coord:
         kwargs["limit"] = max(kwargs["limit"], RERANK_DEPTH)
     depth = kwargs["limit"]
     try:
         results = searcher.search(built.query, **kwargs)
-        if built.rerank and not SORTS[sort]:
-            _rerank(searcher, results, built.rerank, depth)
+        if (built.rerank or built.coord) and not SORTS[sort]:
+            _rerank(searcher, results, built.rerank, depth, built.coord)
         if exact_total or results.has_exact_length():
             total, exact = len(results), True
         else:
