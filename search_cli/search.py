@@ -209,6 +209,8 @@ def suggest(searcher, text: str) -> str | None:
         low = word.lower()
         if word in ("AND", "OR", "NOT") or low in FIELD_ALIASES or len(low) < 3 or not low.isalpha():
             return word
+        if len(low) > 40:  # no word is this long; the edit-distance automaton grows with it (20k chars: 3.7 s)
+            return word
         if reader.doc_frequency(field_name, low) > 0:
             return word
         options = corrector.suggest(low, limit=1, maxdist=2, prefix=1)
