@@ -130,6 +130,12 @@ def test_ten_thousand_generated_queries(index_dir, query, extra):
     _check(index_dir, query, *extra)
 
 
+def test_huge_words_are_quick(index_dir):
+    """Did-you-mean built an edit-distance automaton as long as the word (20k characters: ~3.7 s)."""
+    for query in ("x" * 60_000, " ".join(["abcdefgh" * 4000] * 3), "fever " + "q" * 30_000):
+        _check(index_dir, query)
+
+
 HOSTILE = ['"', '(', ')', '[', 'published:[2099 TO 1000]', 'nosuch:field', 'x' * 20000, '\x07\x1b[31m\x01',
            'title:"unclosed', 'AND OR NOT', '*', '?*?*?*', 'a~99', '"a b"~-1', 'published:>99999999999',
            'updated:[a TO]', '\\', '((((((((((((((((((((', '^^^', '日本語:テスト']
