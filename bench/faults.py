@@ -73,7 +73,7 @@ def crawl_kill_row(kills: int, seed: int) -> Row:
     row = Row(f"crawl SIGKILL x{kills} + restart")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fault-crawl-kill-") as tmp:
-        site, out, loop, final = kill_loop(Path(tmp), n_kills=kills, seed=seed, n_pages=80 if kills > 5 else 40)
+        site, out, loop, final = kill_loop(Path(tmp), n_kills=kills, seed=seed, n_pages=120 if kills > 5 else 30)
         counts = Counter(article_urls(read_articles(out)))
         row.trials = loop.kills
         row.lost = sum(1 for url in site.good if counts[url] == 0)
@@ -83,8 +83,11 @@ def crawl_kill_row(kills: int, seed: int) -> Row:
         outcome = check_outputs(out, site.good)
         ok = final.returncode == 0 and outcome.survived
         row.survived = loop.kills if ok else 0
+        import json
+
+        resumes = json.loads((out / "crawl-report.json").read_text()).get("resumes")
         row.notes.append(f"{loop.kills} kills ({loop.interrupted_runs} mid-run, {loop.finished_early} runs ended "
-                         f"before their kill); moments {loop.moments}")
+                         f"before their kill); report resumes={resumes}; seconds after start-up {loop.moments}")
         if not ok:
             row.notes.append(f"final exit {final.returncode}: {outcome.explain()[:300]} {final.stderr[-300:]}")
     row.seconds = time.monotonic() - started
