@@ -49,7 +49,7 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
         "USER_AGENT": agent,
         "HEALTHDEX_OUT_DIR": str(options.out_dir),
         "HEALTHDEX_PROXY": proxy or "",
-        "LOG_LEVEL": "INFO" if options.verbose else "WARNING",
+        "LOG_LEVEL": "INFO" if options.verbose else "ERROR",
     }
     if options.verbose:
         cmdline["HEALTHDEX_PROGRESS"] = False  # Scrapy's log owns the terminal
@@ -95,7 +95,7 @@ def run_crawl(options: CrawlOptions) -> dict:
     with _replay(options) as proxy:
         settings, _ = crawl_settings(options, proxy)
         if not options.verbose:
-            logging.getLogger("scrapy").setLevel(logging.WARNING)
+            logging.getLogger("scrapy").setLevel(logging.ERROR)
         process = CrawlerProcess(settings)
         process.crawl("health", profile=",".join(options.profiles))
         if not options.verbose:  # after crawl(): Scrapy installs its root log handler there
