@@ -246,7 +246,18 @@ def parse_syntax(schema, text: str, *, scale: float = 0.9):
         raise UserError(f"cannot parse date in query: {errors[0]}")
     _check_parsed(q)
     _check_ranges(q)
+    _clamp_fuzzy(q)
     return _hoist_nots(q)
+
+
+def _clamp_fuzzy(q) -> None:
+    """``word~N`` builds an edit-distance automaton that grows with N and the word's length ("x5~68546" took
+    13 s): at most 2 edits (Whoosh's own advice), and none for words over 40 characters."""
+    from whoosh.query import FuzzyTerm
+
+    for node in _walk(q):
+        if isinstance(node, FuzzyTerm):
+            node.maxdist = 0 if len(node.text) > 40 else min(node.maxdist, 2)
 
 
 def _hoist_nots(q):
