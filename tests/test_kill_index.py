@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,20 @@ def _searchable(index_dir: Path) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 
 
-def kill_loop(tmp_path: Path, n_kills: int, seed: int, n_records: int, files: int = 3) -> tuple[list[str], Path, int]:
+def _wait_for_writer(index_dir: Path, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Return once ``proc`` holds the index's writer (or has exited)."""
+    from indexer.store import lock_holder
+
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        holder = lock_holder(index_dir) or {}
+        if holder.get("pid") == proc.pid:
+            return
+        time.sleep(0.02)
+
+
+def kill_loop(tmp_path: Path, n_kills: int, seed: int, n_records: int, files: int = 3,
+              max_delay: float = 0.8) -> tuple[list[str], Path, int]:
     paths = []
     keys: list[str] = []
     for f in range(files):  # several files: several commits per run
@@ -73,7 +87,10 @@ def kill_loop(tmp_path: Path, n_kills: int, seed: int, n_records: int, files: in
         proc = subprocess.Popen(args, cwd=REPO, env=healthdex_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
         try:
-            proc.wait(timeout=rng.uniform(0.4, 6.0))
+            # Kill a moment after this run's writer is under way (its pid in the sidecar), not at a fixed time
+            # after exec: start-up time varies with the machine's load far more than the writing does.
+            _wait_for_writer(index_dir, proc)
+            proc.wait(timeout=rng.uniform(0.0, max_delay))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
