@@ -24,50 +24,84 @@ def apply() -> None:
     _apply_add_posting()
 
 
-def _apply_positions_decode() -> None:
-    """whoosh-ng 5.4 bug: ``Positions.decode_positions`` treats any value ending in ``b"."`` as a legacy pickle,
-    but the varint encoding ends in 0x2E whenever the last position delta is 46, so a phrase query touching such a
-    posting raised ``UnpicklingError``.  Decode as varints first and accept only when that consumes the value
-    exactly, else fall back to the legacy decoder -- the same rule as ``search_cli/_whoosh_compat.py`` (either
-    patch may be applied first; both read the same unpadded values stock whoosh-ng writes)."""
-    try:
-        from whoosh import formats
-        from whoosh.system import _INT_SIZE, unpack_uint
-    except ImportError:
-        return
-    current = formats.Positions.decode_positions
-    if getattr(current, "_healthdex_patched", False) or current.__module__ != "whoosh.formats":
-        return  # already fixed (by us or by search_cli)
-    legacy = formats.Positions._decode_positions_legacy
+def _varints(valuestring: bytes, per_item: int) -> list[list[int]] | None:
+    """The varint-encoded items of a posting value, or None unless the value is exactly that encoding."""
+    from whoosh.system import _INT_SIZE, unpack_uint
 
-    def decode_positions(self, valuestring):
-        end = len(valuestring)
-        if end >= _INT_SIZE:
-            n = unpack_uint(valuestring[:_INT_SIZE])[0]
-            pos = _INT_SIZE
-            position = 0
-            out = []
-            try:
-                for _ in range(n):
+    if len(valuestring) < _INT_SIZE:
+        return None
+    n = unpack_uint(valuestring[:_INT_SIZE])[0]
+    pos = _INT_SIZE
+    out = []
+    try:
+        for _ in range(n):
+            vals = []
+            for _ in range(per_item):
+                b = valuestring[pos]
+                pos += 1
+                i = b & 0x7F
+                shift = 7
+                while b & 0x80:
                     b = valuestring[pos]
                     pos += 1
-                    i = b & 0x7F
-                    shift = 7
-                    while b & 0x80:
-                        b = valuestring[pos]
-                        pos += 1
-                        i |= (b & 0x7F) << shift
-                        shift += 7
-                    position += i
-                    out.append(position)
-            except IndexError:
-                pos = -1
-            if pos == end:
-                return out
-        return legacy(self, valuestring)
+                    i |= (b & 0x7F) << shift
+                    shift += 7
+                vals.append(i)
+            out.append(vals)
+    except IndexError:
+        return None
+    return out if pos == len(valuestring) else None
 
-    decode_positions._healthdex_patched = True
-    formats.Positions.decode_positions = decode_positions
+
+def _apply_positions_decode() -> None:
+    """whoosh-ng 5.4 bug: ``Positions`` and ``Characters`` decoders treat any value ending in ``b"."`` as a legacy
+    pickle, but the varint encoding ends in 0x2E whenever the last delta is 46, so a phrase query (or a highlight)
+    touching such a posting raised ``UnpicklingError``.  Decode as varints first and accept only when that consumes
+    the value exactly, else fall back to the legacy decoder.  Used by indexing and searching alike."""
+    try:
+        from whoosh import formats
+    except ImportError:
+        return
+    pos_legacy = formats.Positions._decode_positions_legacy
+    char_pos_legacy = formats.Characters._decode_positions_legacy
+    char_legacy = formats.Characters._decode_characters_legacy
+
+    def positions_decode(self, valuestring):
+        codes = _varints(valuestring, 1)
+        if codes is None:
+            return pos_legacy(self, valuestring)
+        position, out = 0, []
+        for (delta,) in codes:
+            position += delta
+            out.append(position)
+        return out
+
+    def characters_decode_positions(self, valuestring):
+        codes = _varints(valuestring, 3)
+        if codes is None:
+            return char_pos_legacy(self, valuestring)
+        position, out = 0, []
+        for delta, _start, _end in codes:
+            position += delta
+            out.append(position)
+        return out
+
+    def characters_decode(self, valuestring):
+        codes = _varints(valuestring, 3)
+        if codes is None:
+            return char_legacy(self, valuestring)
+        position = endchar = 0
+        out = []
+        for pos_delta, start_delta, end_delta in codes:
+            position += pos_delta
+            startchar = start_delta + endchar
+            endchar = end_delta + startchar
+            out.append((position, startchar, endchar))
+        return out
+
+    formats.Positions.decode_positions = positions_decode
+    formats.Characters.decode_positions = characters_decode_positions
+    formats.Characters.decode_characters = characters_decode
 
 
 def _apply_validate_empty() -> None:

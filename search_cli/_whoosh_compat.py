@@ -1,14 +1,9 @@
-"""Two things search_cli does about whoosh-ng 5.4.0, both confined to the search process.
+"""What search_cli does about whoosh-ng 5.4.0, confined to the search process.  (The position-decoding bug
+fix is shared with indexing: ``indexer.patches``, applied by ``indexer.store.open_index``.)
 
-1. A bug in reading term positions (phrase / proximity queries): ``Positions.decode_positions`` (and
-   ``Characters``'s decoders) treat any posting value ending in the byte ``.`` as the legacy pickle format. The
-   current varint format ends in ``.`` whenever its last delta is 46, so phrase queries on ordinary text crash with
-   ``UnpicklingError: unpickling stack underflow``. :func:`apply` makes the decoders try the varint format first,
-   accepted only when it consumes the value exactly; otherwise the legacy decoder runs. Called by
-   :func:`search_cli.search.open_index`.
-2. Opening files in a compound segment copied them whole (see :func:`_no_copy_buffer_files`); also from
+1. Opening files in a compound segment copied them whole (see :func:`_no_copy_buffer_files`); also from
    :func:`apply`.
-3. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs. Called by
+2. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs. Called by
    the ``healthdex search/similar/stats`` commands only (``search_cli/cli.py``), not by library users.
 """
 
@@ -86,81 +81,12 @@ def _iscoroutinefunction(func) -> bool:
     return real.iscoroutinefunction(func)
 
 
-def _varints(valuestring: bytes, per_item: int):
-    from whoosh.system import _INT_SIZE, unpack_uint
-
-    if len(valuestring) < _INT_SIZE:
-        return None
-    n = unpack_uint(valuestring[:_INT_SIZE])[0]
-    pos = _INT_SIZE
-    end = len(valuestring)
-    out = []
-    try:
-        for _ in range(n):
-            vals = []
-            for _ in range(per_item):
-                b = valuestring[pos]
-                pos += 1
-                i = b & 0x7F
-                shift = 7
-                while b & 0x80:
-                    b = valuestring[pos]
-                    pos += 1
-                    i |= (b & 0x7F) << shift
-                    shift += 7
-                vals.append(i)
-            out.append(vals)
-    except IndexError:
-        return None
-    return out if pos == end else None
-
-
 def apply() -> None:
+    """Search-process fixes to whoosh-ng; the position-decoding fix lives in ``indexer.patches`` (applied by
+    ``indexer.store.open_index``), shared with indexing."""
     global _APPLIED
     if _APPLIED:
         return
-    from whoosh import formats
-
-    pos_legacy = formats.Positions._decode_positions_legacy
-    char_pos_legacy = formats.Characters._decode_positions_legacy
-    char_legacy = formats.Characters._decode_characters_legacy
-
-    def positions_decode(self, valuestring):
-        codes = _varints(valuestring, 1)
-        if codes is None:
-            return pos_legacy(self, valuestring)
-        position, out = 0, []
-        for (d,) in codes:
-            position += d
-            out.append(position)
-        return out
-
-    def characters_decode_positions(self, valuestring):
-        codes = _varints(valuestring, 3)
-        if codes is None:
-            return char_pos_legacy(self, valuestring)
-        position, out = 0, []
-        for d, _s, _e in codes:
-            position += d
-            out.append(position)
-        return out
-
-    def characters_decode(self, valuestring):
-        codes = _varints(valuestring, 3)
-        if codes is None:
-            return char_legacy(self, valuestring)
-        position = endchar = 0
-        out = []
-        for pd, sd, ed in codes:
-            position += pd
-            startchar = sd + endchar
-            endchar = ed + startchar
-            out.append((position, startchar, endchar))
-        return out
-
-    formats.Positions.decode_positions = positions_decode
-    formats.Characters.decode_positions = characters_decode_positions
-    formats.Characters.decode_characters = characters_decode
     _no_copy_buffer_files()
     _APPLIED = True
 

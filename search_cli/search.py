@@ -93,18 +93,9 @@ def open_index(index_dir: str | os.PathLike):
     path = Path(index_dir)
     if not path.is_dir():
         raise UserError(f"no index at {path} (build one with: healthdex index FILE.jsonl --index {path})")
-    try:
-        from indexer.store import open_index as _open
-    except ImportError:  # the indexer package predates store.py: open the directory directly
-        _open = None
-    if _open is not None:
-        return _open(str(path))
-    from whoosh import index as windex
+    from indexer.store import open_index as _open
 
-    try:
-        return windex.open_dir(str(path))
-    except Exception as exc:
-        raise UserError(f"no index at {path}: {exc}") from None
+    return _open(str(path))
 
 
 def load_synonyms(synonyms: bool | str | os.PathLike | object = True):
