@@ -1,5 +1,6 @@
-"""Real health pages from eight sites (copies in tests/data/pages, provenance in SOURCES.tsv): article sentences
-and metadata present, site furniture absent.  Nothing here is special-cased in the stripper."""
+"""Real health pages from eight sites (the bundled sample's pages, plus copies in tests/data/pages with provenance in
+SOURCES.tsv): article sentences and metadata present, site furniture absent.  Nothing here is special-cased in the
+stripper."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ from pathlib import Path
 from stripper import build_record
 
 PAGES = Path(__file__).parent / "data" / "pages"
-SOURCES = {row["file"]: row for row in csv.DictReader((PAGES / "SOURCES.tsv").open(encoding="utf-8"), delimiter="\t")}
+SAMPLE = Path(__file__).parent.parent / "healthdex" / "sample" / "pages"
+
+
+def _manifest(path: Path) -> dict[str, dict]:
+    return {row["file"]: row for row in csv.DictReader(path.open(encoding="utf-8"), delimiter="\t")}
+
+
+SOURCES = _manifest(PAGES / "SOURCES.tsv")
+ALL_SOURCES = {**_manifest(SAMPLE / "MANIFEST.tsv"), **SOURCES}
 
 
 def record(name: str) -> dict:
-    return build_record((PAGES / name).read_bytes(), SOURCES[name]["original_url"] or None)
+    path = PAGES / name if (PAGES / name).is_file() else SAMPLE / name
+    return build_record(path.read_bytes(), ALL_SOURCES[name]["original_url"] or None)
 
 
 def test_sources_cover_every_page() -> None:
