@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from healthdex.errors import UserError
 
+REPORT_FILE = "crawl-report.json"
 
-def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str) -> dict:
-    """A stable, documented summary of Scrapy's stats for the report file."""
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _timestamp(value: object) -> float | None:
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str, finished: float | None = None) -> dict:
+    """A stable, documented summary of Scrapy's stats for the report file (``finished``: when the run ended, seconds
+    since the epoch; it and ``duration`` give ``started_at``/``finished_at``)."""
     by_status = {
         key.rsplit("/", 1)[-1]: value
         for key, value in stats.items()
@@ -22,8 +38,9 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str)
     }
     replayed = stats.get("healthdex/resume/replayed", 0)
     pages = stats.get("response_received_count", 0) - replayed  # fetched over the network by this run
-    duplicates = {key.rsplit("/", 1)[-1]: value for key, value in stats.items()
-                  if key.startswith("healthdex/duplicates/")}
+    duplicates = {
+        key.rsplit("/", 1)[-1]: value for key, value in stats.items() if key.startswith("healthdex/duplicates/")
+    }
     dropped = {key.rsplit("/", 1)[-1]: value for key, value in stats.items() if key.startswith("healthdex/dropped/")}
     return {
         "profiles": profiles,
@@ -45,8 +62,9 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str)
         "depth_limited": stats.get("healthdex/depth_limited", 0),
         "errors_by_kind": errors,
         # Pages given up on after retries/redirects: by reason, and {url: "reason: detail"} (middlewares.failures)
-        "failed_by_reason": {key.split("/", 2)[-1]: value for key, value in stats.items()
-                             if key.startswith("healthdex/failed/")},
+        "failed_by_reason": {
+            key.split("/", 2)[-1]: value for key, value in stats.items() if key.startswith("healthdex/failed/")
+        },
         "failed_pages": stats.get("healthdex/failed_pages") or {},
         "bytes": stats.get("healthdex/bytes", stats.get("downloader/response_bytes", 0)),
         "pages_per_s": round(pages / duration, 2) if duration > 0 else None,
@@ -54,27 +72,141 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str)
         "resumed_from_warc": replayed,
         "run": stats.get("healthdex/run", 0),
         "extract_workers": stats.get("healthdex/extract_workers", 0),
+        **({"started_at": _iso(finished - duration), "finished_at": _iso(finished)} if finished is not None else {}),
     }
 
 
 def load_report(out_dir: Path) -> dict:
-    path = Path(out_dir) / "crawl-report.json"
+    """The report of the crawl in ``out_dir``; for a distributed crawl (``worker-*/`` folders and no report of its
+    own), the workers' reports merged (:func:`merge_reports`)."""
+    path = Path(out_dir) / REPORT_FILE
     if not path.is_file():
+        workers = sorted(p for p in Path(out_dir).glob("worker-*") if p.is_dir())  # distributed.outputs.worker_dirs
+        if workers:
+            return merge_reports(workers)
         raise UserError(f"no crawl report in {out_dir} (expected {path.name}; is this a crawl output folder?)")
+    return _read(path)
+
+
+def _read(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
         raise UserError(f"{path}: unreadable crawl report ({exc})") from None
+    if not isinstance(report, dict):
+        raise UserError(f"{path}: unreadable crawl report (not a JSON object)")
+    return report
+
+
+# How merge_reports combines each field of the workers' reports: counts are summed, {key: count} maps summed per key,
+# ``failed_pages`` ({url: reason}) united; the rest is computed.
+_SUMMED = (
+    "pages_fetched",
+    "articles_extracted",
+    "records_written",
+    "extract_errors",
+    "duplicates_dropped",
+    "unchanged",
+    "gone",
+    "conditional_requests",
+    "not_modified",
+    "robots_denied",
+    "depth_limited",
+    "bytes",
+    "resumes",
+    "resumed_from_warc",
+    "extract_workers",
+)
+_SUMMED_MAPS = ("pages_by_status", "duplicates_by_kind", "dropped_by_reason", "errors_by_kind", "failed_by_reason")
+
+
+def merge_reports(worker_folders: list[Path]) -> dict:
+    """One report for a distributed crawl from its workers' folders: counts summed, statuses and errors merged,
+    duration from the earliest start to the latest end (a report without ``started_at``/``finished_at``, from an
+    older version, ends when its file was written).  ``workers_merged`` says how many reports were merged;
+    ``workers_without_report`` names the folders that had none (a worker killed before it could write one)."""
+    reports: list[tuple[Path, dict]] = []
+    missing: list[str] = []
+    for folder in worker_folders:
+        path = Path(folder) / REPORT_FILE
+        if path.is_file():
+            reports.append((path, _read(path)))
+        else:
+            missing.append(Path(folder).name)
+    if not reports:
+        names = ", ".join(missing)
+        raise UserError(f"no crawl report in any worker folder ({names}); have the workers finished?")
+    merged: dict = {}
+    for key in _SUMMED:
+        merged[key] = sum(int(r.get(key) or 0) for _, r in reports)
+    for key in _SUMMED_MAPS:
+        total: Counter = Counter()
+        for _, report in reports:
+            total.update({k: int(v) for k, v in (report.get(key) or {}).items()})
+        merged[key] = dict(sorted(total.items()))
+    failed_pages: dict = {}
+    for _, report in reports:
+        failed_pages.update(report.get("failed_pages") or {})
+    merged["failed_pages"] = failed_pages
+    starts, ends = [], []
+    for path, report in reports:
+        end = _timestamp(report.get("finished_at")) or path.stat().st_mtime
+        start = _timestamp(report.get("started_at")) or end - float(report.get("duration_s") or 0)
+        starts.append(start)
+        ends.append(end)
+    duration = max(ends) - min(starts)
+    reasons = Counter(str(r.get("finish_reason")) for _, r in reports)
+    merged.update(
+        {
+            "profiles": ",".join(sorted({str(r.get("profiles")) for _, r in reports if r.get("profiles")})),
+            "finish_reason": next(iter(reasons))
+            if len(reasons) == 1
+            else ", ".join(f"{reason} ({n})" for reason, n in sorted(reasons.items())),
+            "duration_s": round(duration, 3),
+            "pages_per_s": round(merged["pages_fetched"] / duration, 2) if duration > 0 else None,
+            "started_at": _iso(min(starts)),
+            "finished_at": _iso(max(ends)),
+            "run": max(int(r.get("run") or 0) for _, r in reports),
+            "workers_merged": len(reports),
+            "workers": [path.parent.name for path, _ in reports],
+            "workers_without_report": missing,
+        }
+    )
+    return merged
 
 
 def format_report(report: dict) -> str:
     lines = [f"crawl of {report.get('profiles') or '?'}: {report.get('finish_reason')}"]
-    for key in ("pages_fetched", "articles_extracted", "records_written", "extract_errors", "duplicates_dropped",
-                "unchanged", "gone", "not_modified", "robots_denied", "bytes", "duration_s", "pages_per_s",
-                "resumes", "resumed_from_warc"):
+    if "workers_merged" in report:
+        missing = report.get("workers_without_report") or []
+        lines.append(
+            f"  merged the reports of {report['workers_merged']} workers"
+            + (f" ({len(missing)} without a report: {', '.join(missing)})" if missing else "")
+        )
+    for key in (
+        "pages_fetched",
+        "articles_extracted",
+        "records_written",
+        "extract_errors",
+        "duplicates_dropped",
+        "unchanged",
+        "gone",
+        "not_modified",
+        "robots_denied",
+        "bytes",
+        "duration_s",
+        "pages_per_s",
+        "resumes",
+        "resumed_from_warc",
+    ):
         lines.append(f"  {key.replace('_', ' '):<20} {report.get(key)}")
-    for title, key in (("by status", "pages_by_status"), ("errors", "errors_by_kind"), ("failed", "failed_by_reason"),
-                       ("duplicates", "duplicates_by_kind"), ("dropped", "dropped_by_reason")):
+    for title, key in (
+        ("by status", "pages_by_status"),
+        ("errors", "errors_by_kind"),
+        ("failed", "failed_by_reason"),
+        ("duplicates", "duplicates_by_kind"),
+        ("dropped", "dropped_by_reason"),
+    ):
         values = report.get(key) or {}
         if values:
             lines.append(f"  {title:<20} " + ", ".join(f"{k}: {v}" for k, v in sorted(values.items())))

@@ -29,8 +29,14 @@ class CrawlReport:
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = dict(self.crawler.stats.get_stats())
-        report = summarise_stats(stats, duration=time.time() - self.started, reason=reason,
-                                 profiles=getattr(spider, "profile_names", ""))
+        finished = time.time()
+        report = summarise_stats(
+            stats,
+            duration=finished - self.started,
+            reason=reason,
+            profiles=getattr(spider, "profile_names", ""),
+            finished=finished,
+        )
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self.out_dir / "crawl-report.json"
         path.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
