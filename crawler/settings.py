@@ -60,7 +60,12 @@ HEALTHDEX_ROBOTSTXT_MAX_BYTES = 500 * 1024
 # Only HTML pages can become articles; robots.txt and sitemaps may also be XML, text or gzip.
 HEALTHDEX_PAGE_CONTENT_TYPES = ["text/html", "application/xhtml+xml"]
 HEALTHDEX_SITEMAP_CONTENT_TYPES = [
-    "application/xml", "text/xml", "text/plain", "application/gzip", "application/x-gzip", "application/octet-stream",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+    "application/gzip",
+    "application/x-gzip",
+    "application/octet-stream",
 ]
 # Request fingerprints (the duplicate filter) use the canonical URL: no tracking parameters, no fragment.
 REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
@@ -150,3 +155,6 @@ HEALTHDEX_REDIS_HEARTBEAT_INTERVAL = 1.0
 HEALTHDEX_REDIS_WORKER_TIMEOUT = 30.0
 # Space requests to each host crawl-wide through Redis (per-host send-time reservation); False: per worker only.
 HEALTHDEX_REDIS_POLITENESS = True
+# Exact and near duplicates detected across all workers through Redis (crawler.distributed.duplicates);
+# False: each worker compares only against what it wrote itself.
+HEALTHDEX_REDIS_SHARED_DUPLICATES = True

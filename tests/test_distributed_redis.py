@@ -91,6 +91,32 @@ def test_each_article_is_claimed_by_one_worker(server):
     assert attempt("w1") == 0 and attempt("w3") == 0
 
 
+def test_duplicates_are_decided_crawl_wide_in_one_step(server):
+    decide = server.register_script(scripts.DECIDE_DUPLICATE)
+    signature = bytes(range(256)) * 2  # 128 permutations, 4 bytes each
+    near = signature[:-4] + b"\xff\xff\xff\xff"  # one permutation of 128 differs: 0.992
+    far = bytes(512)
+    bands = [KEYS.duplicate_band(0, "b0"), KEYS.duplicate_band(1, "b1")]
+
+    def attempt(record_id, url, content_hash, sig=signature, mode="decide", band_keys=bands, threshold="0.9"):
+        keys = [KEYS.duplicate_hashes, KEYS.duplicate_signatures, *band_keys]
+        kind, original, equal = decide(keys=keys, args=[record_id, url, content_hash, sig, threshold, 128, mode])
+        return kind.decode(), original.decode(), int(equal)
+
+    assert attempt("a", "http://x/a", "h1") == ("new", "", 0)
+    assert attempt("b", "http://x/b", "h1") == ("exact", "a", 0)  # same text under another id
+    assert attempt("a", "http://x/print/a", "h1") == ("canonical", "a", 0)  # same id and text, another URL
+    assert attempt("a", "http://x/a", "h1") == ("new", "", 0)  # the same request again: not its own duplicate
+    assert attempt("c", "http://x/c", "h2", near) == ("near", "a", 127)
+    assert attempt("d", "http://x/d", "h3", near, threshold="0.995") == ("new", "", 0)  # under a higher threshold
+    assert attempt("e", "http://x/e", "h4", far, band_keys=[KEYS.duplicate_band(0, "other")]) == ("new", "", 0)
+    # Duplicates are not registered: only a and d (new) have signatures; c is nobody's original.
+    assert sorted(server.hkeys(KEYS.duplicate_signatures)) == [b"a", b"d", b"e"]
+    assert attempt("f", "http://x/f", "h5", near, band_keys=bands[1:]) == ("near", "d", 128)
+    assert attempt("g", "http://x/g", "h6", mode="add") == ("new", "", 0)  # registering an earlier record
+    assert server.hget(KEYS.duplicate_hashes, "h6") == b"g\nhttp://x/g"
+
+
 def test_the_crawl_is_seeded_once_unless_the_seeder_dies(server):
     claim = server.register_script(scripts.CLAIM_SEEDING)
 
@@ -114,19 +140,31 @@ def _url(server) -> str:
 def test_enable_switches_components_and_gives_each_worker_its_folder(tmp_path: Path, server):
     from crawler.run import CrawlOptions, crawl_settings
 
-    options = CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9", redis=_url(server),
-                           crawl_id="c1", worker_id="w 1")
+    options = CrawlOptions(
+        profiles=["webmd"],
+        out_dir=tmp_path,
+        proxy="http://127.0.0.1:9",
+        redis=_url(server),
+        crawl_id="c1",
+        worker_id="w 1",
+    )
     settings, _ = crawl_settings(options, options.proxy)
     assert settings["SCHEDULER"] == "crawler.distributed.scheduler.RedisFrontierScheduler"
     assert settings.getdict("DOWNLOAD_HANDLERS")["https"].endswith("PoliteHTTPDownloadHandler")
     pipelines = settings.getdict("ITEM_PIPELINES")
-    assert pipelines["crawler.distributed.emit_once.EmitOncePipeline"] < pipelines[
-        "crawler.pipelines.jsonl_writer.JsonLinesWriterPipeline"]
+    assert (
+        pipelines["crawler.distributed.emit_once.EmitOncePipeline"]
+        < pipelines["crawler.pipelines.jsonl_writer.JsonLinesWriterPipeline"]
+    )
     assert "crawler.distributed.worker.WorkerLifecycle" in settings.getdict("EXTENSIONS")
+    # Duplicates are detected crawl-wide: the Redis-backed pipeline takes the per-process one's place.
+    assert pipelines["crawler.distributed.duplicates.SharedDuplicatesPipeline"] == 500
+    assert pipelines["crawler.pipelines.duplicates.DuplicatesPipeline"] is None
     assert settings["HEALTHDEX_OUT_DIR"] == str(tmp_path / "worker-w_1")
     assert (settings["HEALTHDEX_REDIS_CRAWL_ID"], settings["HEALTHDEX_REDIS_WORKER_ID"]) == ("c1", "w 1")
-    plain, _ = crawl_settings(CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9"),
-                              "http://127.0.0.1:9")
+    plain, _ = crawl_settings(
+        CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9"), "http://127.0.0.1:9"
+    )
     assert plain["SCHEDULER"] != settings["SCHEDULER"] and plain["HEALTHDEX_OUT_DIR"] == str(tmp_path)
 
 
@@ -135,8 +173,10 @@ def _scheduler(server, worker: str):
 
     from crawler.distributed.scheduler import RedisFrontierScheduler
 
-    crawler = get_crawler(Spider, {"HEALTHDEX_REDIS_URL": _url(server), "HEALTHDEX_REDIS_CRAWL_ID": "t",
-                                   "HEALTHDEX_REDIS_WORKER_ID": worker})
+    crawler = get_crawler(
+        Spider,
+        {"HEALTHDEX_REDIS_URL": _url(server), "HEALTHDEX_REDIS_CRAWL_ID": "t", "HEALTHDEX_REDIS_WORKER_ID": worker},
+    )
     crawler.stats.open_spider()
     scheduler = RedisFrontierScheduler.from_crawler(crawler)
     scheduler.open(Spider(name="t"))
@@ -178,12 +218,13 @@ def test_a_worker_id_held_by_another_live_process_is_refused(server, tmp_path: P
 
     heartbeat = CrawlKeys("webmd").heartbeat("w1")
     server.set(heartbeat, json.dumps({"worker": "w1", "host": "elsewhere", "pid": 1}))
-    options = CrawlOptions(profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9", redis=_url(server),
-                           worker_id="w1")
+    options = CrawlOptions(
+        profiles=["webmd"], out_dir=tmp_path, proxy="http://127.0.0.1:9", redis=_url(server), worker_id="w1"
+    )
     with pytest.raises(UserError, match="worker id 'w1' of crawl 'webmd' is in use by process 1 on elsewhere"):
         crawl_settings(options, options.proxy)  # the crawl id defaults to the profile names
     # Above Linux's largest pid_max (2**22): a process of this machine that is not running.
-    server.set(heartbeat, json.dumps({"worker": "w1", "host": socket.gethostname(), "pid": 2 ** 22 + 7}))
+    server.set(heartbeat, json.dumps({"worker": "w1", "host": socket.gethostname(), "pid": 2**22 + 7}))
     preflight(_url(server), "webmd", "w1")  # killed and restarted on this machine: fine
     server.set(heartbeat, json.dumps({"worker": "w1", "host": socket.gethostname(), "pid": os.getppid()}))
     with pytest.raises(UserError, match="in use"):

@@ -8,6 +8,8 @@ Components (each its own module, built with ``from_crawler``, switched on by :fu
 - ``seed.SeedOnceMiddleware``: only the first worker enqueues the spider's start requests;
 - ``politeness.PoliteHTTPDownloadHandler``: a crawl-wide per-host send-time reservation in Redis;
 - ``emit_once.EmitOncePipeline``: each article written by one worker only;
+- ``duplicates.SharedDuplicatesPipeline``: exact and near duplicates detected crawl-wide (in place of the
+  per-process ``DuplicatesPipeline``), each recorded once;
 - ``worker.WorkerLifecycle``: heartbeat, acknowledgement of finished requests, rescue of dead workers'
   requests, and closing once the whole crawl has had no work for ``HEALTHDEX_REDIS_IDLE_TIMEOUT``.
 
@@ -21,6 +23,10 @@ Redis keys (``keys.CrawlKeys``; crawl id = ``--crawl-id`` or the sorted profile 
     healthdex:<crawl>:inflight:<w>      hash   request member -> priority score, popped and not finished
     healthdex:<crawl>:emitted           hash   article key -> pending:<w> | done:<w>
     healthdex:<crawl>:counters          hash   reclaimed, seedings
+    healthdex:<crawl>:dupes:hashes      hash   content hash -> id and URL of the first record kept with it
+    healthdex:<crawl>:dupes:minhash     hash   record id -> MinHash signature
+    healthdex:<crawl>:dupes:band:<i>:<h> set   ids whose signature hashes to <h> in LSH band <i>
+    healthdex:<crawl>:dupes:recorded    hash   duplicate's URL -> pending:<w> | done:<w>
     healthdex:host:<host>               string next send time for the host (Redis clock), shared by all crawls
 
 Guarantees, with workers killed by SIGKILL at any moment (Redis itself assumed to stay up):
@@ -48,6 +54,8 @@ from scrapy.settings import Settings
 from crawler.distributed.keys import default_worker_id, safe_name
 
 SCHEDULER = "crawler.distributed.scheduler.RedisFrontierScheduler"
+LOCAL_DUPLICATES = "crawler.pipelines.duplicates.DuplicatesPipeline"
+SHARED_DUPLICATES = "crawler.distributed.duplicates.SharedDuplicatesPipeline"
 COMPONENTS = {
     "DOWNLOAD_HANDLERS": {
         "http": "crawler.distributed.politeness.PoliteHTTPDownloadHandler",
@@ -61,8 +69,9 @@ COMPONENTS = {
 }
 
 
-def enable(settings: Settings, redis_url: str, *, crawl_id: str | None = None, worker_id: str | None = None,
-           check: bool = True) -> Path:
+def enable(
+    settings: Settings, redis_url: str, *, crawl_id: str | None = None, worker_id: str | None = None, check: bool = True
+) -> Path:
     """Switch ``settings`` to a distributed crawl on ``redis_url``; returns this worker's output folder
     (``HEALTHDEX_OUT_DIR/worker-<id>``), which it also sets.  With ``check`` (and a ``crawl_id``), first makes
     sure Redis answers and no other live process is this worker (:func:`preflight`)."""
@@ -83,6 +92,11 @@ def enable(settings: Settings, redis_url: str, *, crawl_id: str | None = None, w
         merged = settings.getdict(name)
         merged.update(entries)
         values[name] = merged
+    pipelines = values["ITEM_PIPELINES"]
+    if settings.getbool("HEALTHDEX_REDIS_SHARED_DUPLICATES", True) and pipelines.get(LOCAL_DUPLICATES) is not None:
+        # Duplicates crawl-wide: the Redis-backed pipeline takes the per-process one's place, same priority.
+        pipelines[SHARED_DUPLICATES] = pipelines[LOCAL_DUPLICATES]
+        pipelines[LOCAL_DUPLICATES] = None
     settings.setdict(values, priority="cmdline")
     return out_dir
 
@@ -114,8 +128,10 @@ def preflight(redis_url: str, crawl_id: str, worker: str) -> None:
         return
     if host == socket.gethostname() and (pid == os.getpid() or not _pid_alive(pid)):
         return
-    raise UserError(f"worker id {worker!r} of crawl {crawl_id!r} is in use by process {pid} on {host}; "
-                    f"give this worker another --worker-id (or wait for that one's heartbeat to expire)")
+    raise UserError(
+        f"worker id {worker!r} of crawl {crawl_id!r} is in use by process {pid} on {host}; "
+        f"give this worker another --worker-id (or wait for that one's heartbeat to expire)"
+    )
 
 
 def _pid_alive(pid: int) -> bool:

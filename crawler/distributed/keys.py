@@ -62,6 +62,25 @@ class CrawlKeys:
         return f"{self.base}:emitted"
 
     @property
+    def duplicate_hashes(self) -> str:
+        """Hash: content hash -> ``<id>\\n<url>`` of the first record kept with it (distributed.duplicates)."""
+        return f"{self.base}:dupes:hashes"
+
+    @property
+    def duplicate_signatures(self) -> str:
+        """Hash: record id -> its MinHash signature (4 bytes per permutation)."""
+        return f"{self.base}:dupes:minhash"
+
+    def duplicate_band(self, band: int, digest: str) -> str:
+        """Set: ids of the records whose signature has this hash in LSH band ``band``."""
+        return f"{self.base}:dupes:band:{band}:{digest}"
+
+    @property
+    def duplicates_recorded(self) -> str:
+        """Hash: duplicate's URL -> ``pending:<worker>`` / ``done:<worker>``: which worker records it."""
+        return f"{self.base}:dupes:recorded"
+
+    @property
     def counters(self) -> str:
         """Hash: crawl-wide counters (requests reclaimed from dead workers, seeds, ...)."""
         return f"{self.base}:counters"

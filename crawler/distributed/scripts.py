@@ -91,3 +91,48 @@ end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
+
+# Decide whether a record duplicates one already kept in the crawl, and register it when not (distributed.duplicates).
+# KEYS[1] = content hash -> "id\\nurl" hash; KEYS[2] = id -> signature hash; KEYS[3..] = the record's LSH band sets.
+# ARGV[1] = id; ARGV[2] = URL; ARGV[3] = content hash ('' none); ARGV[4] = signature (4 bytes per permutation, ''
+# none); ARGV[5] = near threshold; ARGV[6] = permutations; ARGV[7] = 'decide', or 'add' (register only).
+# Returns {kind, original id, equal permutations}: kind = exact | canonical | near | new.
+DECIDE_DUPLICATE = """
+local id, url, h, sig = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local decide = ARGV[7] == 'decide'
+if decide and h ~= '' then
+  local v = redis.call('HGET', KEYS[1], h)
+  if v then
+    local sep = string.find(v, '\\n', 1, true)
+    local oid, ourl = string.sub(v, 1, sep - 1), string.sub(v, sep + 1)
+    if oid ~= id then return {'exact', oid, 0} end
+    if ourl ~= url then return {'canonical', oid, 0} end
+  end
+end
+if decide and sig ~= '' then
+  local threshold, perm = tonumber(ARGV[5]), tonumber(ARGV[6])
+  local best, bestn, seen = nil, -1, {}
+  for i = 3, #KEYS do
+    for _, cand in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+      if cand ~= id and not seen[cand] then
+        seen[cand] = true
+        local other = redis.call('HGET', KEYS[2], cand)
+        if other and #other == #sig then
+          local n = 0
+          for j = 1, #sig, 4 do
+            if string.sub(sig, j, j + 3) == string.sub(other, j, j + 3) then n = n + 1 end
+          end
+          if n / perm >= threshold and n > bestn then best, bestn = cand, n end
+        end
+      end
+    end
+  end
+  if best then return {'near', best, bestn} end
+end
+if h ~= '' then redis.call('HSETNX', KEYS[1], h, id .. '\\n' .. url) end
+if sig ~= '' then
+  redis.call('HSET', KEYS[2], id, sig)
+  for i = 3, #KEYS do redis.call('SADD', KEYS[i], id) end
+end
+return {'new', '', 0}
+"""

@@ -37,7 +37,7 @@ def shingles(text: str, size: int) -> set[bytes]:
     words = _WORD.findall(text.lower())
     if len(words) <= size:
         return {" ".join(words).encode()} if words else set()
-    return {" ".join(words[i:i + size]).encode() for i in range(len(words) - size + 1)}
+    return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
 
 
 def text_minhash(text: str, num_perm: int, size: int) -> MinHash | None:
@@ -114,35 +114,54 @@ class DuplicatesPipeline:
         record_id, content_hash = item["id"], item.get("content_hash")
         if content_hash and self.hash_of.get(record_id) == content_hash:
             self._drop(item, "unchanged" if record_id in self.earlier_ids else "canonical", record_id, 1.0)
-        original = self.by_hash.get(content_hash) if content_hash else None
-        if original is not None and original != record_id:
-            self._drop(item, "exact", original, 1.0)
-        minhash = None
-        if self.lsh is not None:
-            minhash = self._minhash(text, precomputed)
-            if minhash is not None:
-                best, similarity = None, 0.0
-                for candidate in self.lsh.query(minhash):
-                    if candidate == record_id:
-                        continue
-                    estimate = minhash.jaccard(self.minhashes[candidate])
-                    if estimate >= self.threshold and estimate > similarity:
-                        best, similarity = candidate, estimate
-                if best is not None:
-                    self._drop(item, "near", best, similarity)
-        self._add(item, minhash)
+        minhash = self._minhash(text, precomputed) if self.threshold > 0 else None
+        verdict = self.find_original(item, minhash)
+        if verdict is not None:
+            self._drop(item, *verdict)
         return item
 
+    def find_original(self, item: dict, minhash: MinHash | None) -> tuple[str, str, float] | None:
+        """``(kind, id of the original, similarity)`` when ``item`` duplicates a record already kept, else None
+        (and ``item`` is added to the indexes).  This process's indexes; crawler.distributed.duplicates keeps
+        them in Redis for all workers of a crawl."""
+        record_id, content_hash = item["id"], item.get("content_hash")
+        original = self.by_hash.get(content_hash) if content_hash else None
+        if original is not None and original != record_id:
+            return "exact", original, 1.0
+        if self.lsh is not None and minhash is not None:
+            best, similarity = None, 0.0
+            for candidate in self.lsh.query(minhash):
+                if candidate == record_id:
+                    continue
+                estimate = minhash.jaccard(self.minhashes[candidate])
+                if estimate >= self.threshold and estimate > similarity:
+                    best, similarity = candidate, estimate
+            if best is not None:
+                return "near", best, similarity
+        self._add(item, minhash)
+        return None
+
     def _drop(self, item: dict, kind: str, original: str, similarity: float) -> None:
+        self._record(item, kind, original, similarity)
+        raise DropItem(f"{item.get('url')}: {kind} duplicate of {original}", log_level="DEBUG")
+
+    def _record(self, item: dict, kind: str, original: str, similarity: float) -> None:
+        """A line in duplicates.jsonl and a stat for a duplicate not emitted."""
         if self.store is None:
             self.store = JsonLinesStore(self.out_dir / DUPLICATES_FILE)
-        entry = {"id": item["id"], "url": item.get("url"), "duplicate_of": original, "kind": kind,
-                 "similarity": round(similarity, 4), "warc_record_id": item.get("warc_record_id"),
-                 "content_hash": item.get("content_hash"), "fetched_at": item.get("fetched_at")}
+        entry = {
+            "id": item["id"],
+            "url": item.get("url"),
+            "duplicate_of": original,
+            "kind": kind,
+            "similarity": round(similarity, 4),
+            "warc_record_id": item.get("warc_record_id"),
+            "content_hash": item.get("content_hash"),
+            "fetched_at": item.get("fetched_at"),
+        }
         self.store.write(entry)
         self.decided.add(item.get("warc_record_id"))
         self.stats.inc_value("healthdex/unchanged" if kind == "unchanged" else f"healthdex/duplicates/{kind}")
-        raise DropItem(f"{item.get('url')}: {kind} duplicate of {original}", log_level="DEBUG")
 
     def spider_closed(self, spider: Spider) -> None:
         if self.store is not None:
