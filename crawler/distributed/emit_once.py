@@ -6,8 +6,14 @@ one article key (``id``: the canonical URL, else ``final_url``).
 
 Before the JSONL writer (priority 850 < 900) the pipeline claims the key in the crawl's ``emitted`` hash
 (``scripts.CLAIM_ARTICLE``): ``pending:<worker>``; an article that is ``done`` elsewhere, or pending in a live
-worker, is dropped.  After every pipeline has run (``item_scraped``, or ``item_dropped``/``item_error`` from a
-later pipeline) the key becomes ``done:<worker>``.  A key left ``pending`` by a dead worker is taken over.
+worker, is dropped.  The key becomes ``done:<worker>`` as soon as the line is written: on the writer's
+``crawler.signals.record_written``, sent in the same call as the write.  (It used to be ``item_scraped``, whose
+handlers Scrapy runs as asyncio tasks on a later turn of the event loop, after whatever else was ready: other pages'
+callbacks and inline extraction, tens to hundreds of milliseconds under load.  A worker killed in that window left
+a written article ``pending``, and the worker that redid the request wrote it again: the article written twice
+that tests/test_distributed.py saw once under heavy load.)  The window left is the Redis round trip after the
+flushed write.  An item dropped or failed by a later pipeline (``item_dropped``/``item_error``) is marked done too.
+A key left ``pending`` by a dead worker is taken over.
 Stats: ``distributed/articles_claimed``, ``distributed/articles_taken_over``, ``distributed/duplicates_dropped``.
 """
 
@@ -21,6 +27,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.distributed import scripts
 from crawler.distributed.keys import CrawlKeys, crawl_id, redis_from_settings, worker_id
+from crawler.signals import record_written
 
 
 def article_key(item: Any) -> str | None:
@@ -40,7 +47,9 @@ class EmitOncePipeline:
         self.keys: CrawlKeys | None = None
         self.claimed: set[str] = set()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
-        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+        # record_written: the line is on disk; the others: a later pipeline dropped or failed the item, or no
+        # writer is configured (whichever comes first marks the key done; the rest find it done already).
+        for signal in (record_written, signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(self.item_finished, signal=signal)
 
     @classmethod

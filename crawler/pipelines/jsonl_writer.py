@@ -1,4 +1,5 @@
-"""Append article records to ``HEALTHDEX_OUT_DIR/articles.jsonl`` (one JSON object per line)."""
+"""Append article records to ``HEALTHDEX_OUT_DIR/articles.jsonl`` (one JSON object per line); each written line is
+announced with the ``crawler.signals.record_written`` signal, synchronously."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from crawler.jsonl_store import JsonLinesStore
+from crawler.signals import record_written
 
 
 class JsonLinesWriterPipeline:
@@ -35,4 +37,5 @@ class JsonLinesWriterPipeline:
         if isinstance(item, dict) and self.store is not None:
             self.store.write({k: v for k, v in item.items() if not k.startswith("_")})
             self.crawler.stats.inc_value("healthdex/records_written")
+            self.crawler.signals.send_catch_log(signal=record_written, item=item)
         return item
