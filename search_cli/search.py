@@ -134,17 +134,69 @@ SNIPPET_WINDOW = 4000  # highlight within the first this-many characters first: 
 # (stemming every token) was most of a query's time; the whole text is tried only when the window has no match
 
 
-def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
-    from whoosh.highlight import ContextFragmenter
+def _query_terms(results) -> dict[str, set[str]] | None:
+    """field -> the query's terms in it (synonyms included), cached on the results; None when the query has
+    leaves that are not plain terms or phrases (wildcards, fuzzy terms, ranges: Whoosh expands those)."""
+    from whoosh import query as wq
 
-    hit.results.fragmenter = ContextFragmenter(maxchars=maxchars, surround=50)
-    hit.results.formatter = _formatter()
+    terms = getattr(results, "_healthdex_terms", False)
+    if terms is False:
+        terms = {}
+        if any(type(leaf) not in (wq.Term, wq.Phrase) for leaf in results.q.leaves()):
+            results._healthdex_terms = None
+            return None
+        for fname, text in results.q.iter_all_terms():
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", "replace")
+            terms.setdefault(fname, set()).add(str(text))
+        results._healthdex_terms = terms
+    return terms
+
+
+def _fast_snippet(hit, field: str, value: str, maxchars: int) -> str | None:
+    """:func:`search_cli.snippets.snippet` when the field's analyzer is the standard one, else None."""
+    from indexer.schema import _fast_plan
+    from search_cli.snippets import snippet
+
+    schema = hit.results.searcher.schema
+    plan = _fast_plan(schema[field].analyzer) if field in schema else None
+    if plan is None or plan[3] is not None:
+        return None
+    expression, stops, minsize, _maxsize, stemfn, _sig = plan
+    by_field = _query_terms(hit.results)
+    if by_field is None:
+        return None
+    terms = by_field.get(field)
+    if not terms:
+        return ""
+    return snippet(
+        value,
+        terms,
+        word_pattern=expression.pattern,
+        stopwords=frozenset(stops),
+        stem=stemfn,
+        marks=(MARK_START, MARK_END),
+        maxchars=maxchars,
+        minsize=minsize,
+    )
+
+
+def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
     stored = hit.fields()
     for f in fields:
         value = stored.get(f)
         if f not in hit.results.searcher.schema or not value:
             continue
         value = str(value)
+        fast = _fast_snippet(hit, f, value, maxchars)
+        if fast is not None:
+            if fast:
+                return fast
+            continue
+        from whoosh.highlight import ContextFragmenter
+
+        hit.results.fragmenter = ContextFragmenter(maxchars=maxchars, surround=50)
+        hit.results.formatter = _formatter()
         windows = [value[:SNIPPET_WINDOW], value] if len(value) > SNIPPET_WINDOW else [value]
         for window in windows:
             try:
@@ -413,9 +465,31 @@ def _leaf_scores(sub, leaf, docs):
         yield d, leaf.boost * sum(m.score() for m in matchers)
 
 
-def _run(searcher, built, limit, offset, sort, exact_total: bool = False):
-    """Top hits (re-ranked), and the number of matches: exact when Whoosh counted them anyway or ``exact_total``,
-    else its estimate (counting every match of a long OR query costs as much again as the search)."""
+def _run_fast(searcher, built, depth: int):
+    """``_run`` through :mod:`search_cli.evaluate` (exact count), or None when the query needs Whoosh's matchers."""
+    from whoosh.searching.results import Results
+
+    from search_cli import evaluate
+
+    try:
+        allowed = None
+        if built.filter is not None:
+            allowed = searcher._filter_to_comb(built.filter)
+            allowed = allowed if isinstance(allowed, set | frozenset) else set(allowed)
+        top, total, exact, segs = evaluate.top_documents(searcher, built.query, depth, allowed=allowed)
+        if built.rerank or built.coord:
+            top = evaluate.rerank(segs, top, built.rerank, built.coord)
+    except evaluate.Unsupported:
+        return None
+    results = Results(searcher, built.query, top)
+    results._total = total
+    return results, total, exact
+
+
+def _run(searcher, built, limit, offset, sort, exact_total: bool = False, fast: bool = True):
+    """Top hits (re-ranked), and the number of matches: exact when Whoosh counted them anyway, ``exact_total`` or
+    the query ran on the fast path (:mod:`search_cli.evaluate`), else Whoosh's estimate (counting every match of a
+    long OR query through its matchers costs as much again as the search).  ``fast=False``: Whoosh's matchers."""
     from whoosh import sorting
 
     kwargs = {"limit": max(1, offset + limit), "filter": built.filter}
@@ -425,6 +499,10 @@ def _run(searcher, built, limit, offset, sort, exact_total: bool = False):
     elif built.rerank or built.coord:
         kwargs["limit"] = max(kwargs["limit"], RERANK_DEPTH)
     depth = kwargs["limit"]
+    if not SORTS[sort] and fast:
+        found = _run_fast(searcher, built, depth)
+        if found is not None:
+            return found
     try:
         results = searcher.search(built.query, **kwargs)
         if (built.rerank or built.coord) and not SORTS[sort]:

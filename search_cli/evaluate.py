@@ -1,0 +1,737 @@
+"""Term-at-a-time evaluation of ranked queries over whole posting lists: the fast path of ``healthdex search``.
+
+Whoosh scores a query document by document: a tree of matchers calls ``next``/``skip_to``/``score`` per posting
+in Python, and the whoosh3 codec has no skip list, so even skipping re-reads every block header.  A health query
+expanded with synonyms is an OR of a dozen terms over three fields; at 100,000 articles that walk took 100-500 ms.
+
+Here each term's postings are read once, a block at a time (one ``zlib.decompress`` + ``pickle.loads`` per 128
+postings, ids rebuilt with ``itertools.accumulate``), scored with BM25F exactly as ``whoosh.scoring.BM25FScorer``
+does (same statistics from the same searcher, same arithmetic, a 256-entry table for the length norm), and the
+query tree is combined with dict operations: sums for ``Or``/``And``, the maximum for ``DisjunctionMax``, positions
+decoded only for the documents that hold every word of a ``Phrase``.  The top hits are the same as Whoosh's (same
+scores up to float rounding of the sum order, ties by document number; tests/test_search_evaluate.py) and the
+match count is exact.  Anything else (wildcards, fuzzy terms, ranges, NOT, coordination-scaled OR, sorting) raises
+:class:`Unsupported` and runs through Whoosh.
+"""
+
+from __future__ import annotations
+
+import heapq
+import io
+import pickle
+import zlib
+from bisect import bisect_left, bisect_right
+from functools import cache
+from itertools import accumulate, compress
+from struct import Struct
+
+_BLOCK_LENGTH = Struct("!i")  # whoosh.system: write_int
+_MAGIC = b"W3Bl"  # whoosh.codec.whoosh3.WHOOSH3_HEADER_MAGIC
+
+# A phrase query over this many candidate documents (documents with every word) verifies positions only for the
+# best candidates, in the order of their bag-of-words score, until the top hits are settled; the match count is
+# then an estimate from the verified share.  Below it every candidate is checked and the count is exact.
+VERIFY_ALL_LIMIT = 500
+# Score tables per (term, weight) pay off only for long posting lists.
+TABLE_MIN_POSTINGS = 2000
+
+
+@cache
+def _compound_types() -> tuple:
+    from whoosh import query as wq
+
+    return (wq.Or, wq.And, wq.DisjunctionMax)
+
+
+class Unsupported(Exception):
+    """The query (or the index) has a shape this evaluator does not handle; use Whoosh's matchers."""
+
+
+class TermPostings:
+    """One term's postings in one segment: sorted local document numbers, weights and the blocks' encoded values
+    (positions), decoded only for the documents asked for."""
+
+    __slots__ = ("ids", "weights", "_starts", "_values", "_format", "_memo")
+
+    def __init__(self, ids: list[int], weights: list, starts: list[int], values: list, fmt, memo: dict) -> None:
+        self.ids = ids
+        self.weights = weights
+        self._starts = starts  # index of each block's first posting
+        self._values = values  # each block's values tuple (or None)
+        self._format = fmt
+        self._memo = memo  # encoded value -> positions, shared by the segment's terms (values repeat a lot)
+
+    def positions(self, docnum: int) -> list[int]:
+        i = bisect_left(self.ids, docnum)
+        if i == len(self.ids) or self.ids[i] != docnum:
+            return []
+        b = bisect_right(self._starts, i) - 1
+        values = self._values[b]
+        if values is None:
+            raise Unsupported("postings without positions")
+        v = values[i - self._starts[b]]
+        got = self._memo.get(v)
+        if got is None:
+            got = self._memo[v] = _decode_positions(v, self._format)
+        return got
+
+
+class Segment:
+    """One leaf segment of a searcher, with this query's decoded postings and scores."""
+
+    def __init__(self, subsearcher, offset: int, weighting) -> None:
+        self.searcher = subsearcher
+        self.offset = offset
+        self.weighting = weighting
+        self.reader = subsearcher.reader()
+        self.schema = self.reader.schema
+        self.doc_count_all = self.reader.doc_count_all()
+        terms = getattr(self.reader, "_terms", None)
+        if terms is None or not hasattr(terms, "term_info") or not hasattr(terms, "_postfile"):
+            raise Unsupported("not a whoosh3 segment reader")
+        self._terms = terms
+        self._postings: dict[tuple[str, bytes], TermPostings | None] = {}
+        self._scored: dict[tuple[str, bytes], tuple[list[int], list[float]] | None] = {}
+        self._dicts: dict[tuple[str, bytes], dict[int, float]] = {}
+        self._raw_lengths: dict[str, bytes] = {}
+        self._posmemo: dict[bytes, list[int]] = {}
+        self.deleted = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
+
+    # --- postings ------------------------------------------------------------------------------------------
+    def term_bytes(self, fieldname: str, text) -> bytes | None:
+        """The term as the index stores it, or None when the field or the term is not in this segment."""
+        if fieldname not in self.schema:
+            return None
+        try:
+            btext = self.schema[fieldname].to_bytes(text)
+        except ValueError:
+            return None
+        return btext if (fieldname, btext) in self.reader else None
+
+    def postings(self, fieldname: str, btext: bytes) -> TermPostings:
+        key = (fieldname, btext)
+        p = self._postings.get(key)
+        if p is None:
+            p = self._postings[key] = self._read(fieldname, btext)
+        return p
+
+    def _read(self, fieldname: str, btext: bytes) -> TermPostings:
+        fmt = self.schema[fieldname].format
+        info = self._terms.term_info(fieldname, btext)
+        if info.is_inlined():
+            ids, weights, values = info.inlined_postings()
+            return TermPostings(list(ids), list(weights), [0], [tuple(values)], fmt, self._posmemo)
+        offset, length = info.extent()
+        if isinstance(length, tuple):  # whoosh-ng 5.4 W3TermInfo.from_bytes keeps struct.unpack's 1-tuple
+            length = length[0]
+        if not length:
+            return TermPostings([], [], [], [], fmt, self._posmemo)
+        buf = self._terms._postfile.get(offset, length)
+        if buf[:4] != _MAGIC:
+            raise Unsupported("unknown postings block header")
+        f = io.BytesIO(buf)
+        pos = 4
+        ids: list[int] = []
+        weights: list = []
+        starts: list[int] = []
+        all_values: list = []
+        unpack = _BLOCK_LENGTH.unpack_from
+        loads, load, decompress = pickle.loads, pickle.load, zlib.decompress
+        while True:
+            (blocklength,) = unpack(buf, pos)
+            end = pos + 4 + abs(blocklength)
+            f.seek(pos + 4)
+            count, _maxid, _maxweight, comp, _mn, _mx = load(f)
+            data = buf[f.tell() : end]
+            if comp:
+                data = decompress(data)
+            id_deltas, block_weights, values = loads(data)
+            starts.append(len(ids))
+            all_values.append(values)
+            ids.extend(accumulate(id_deltas))  # whoosh.util.numlists.delta_encode: the first delta is absolute
+            if block_weights is None:
+                weights.extend([1.0] * count)
+            elif isinstance(block_weights, float):
+                weights.extend([block_weights] * count)
+            else:
+                weights.extend(block_weights)
+            pos = end
+            if blocklength < 0 or pos >= len(buf):
+                break
+        if len(ids) != len(weights):
+            raise Unsupported("malformed postings block")
+        return TermPostings(ids, weights, starts, all_values, fmt, self._posmemo)
+
+    # --- scoring -------------------------------------------------------------------------------------------
+    def scored(self, fieldname: str, btext: bytes) -> tuple[list[int], list[float]]:
+        """(ids, unboosted BM25F scores) of the term's postings, deleted documents included."""
+        key = (fieldname, btext)
+        got = self._scored.get(key)
+        if got is None:
+            p = self.postings(fieldname, btext)
+            got = self._scored[key] = (p.ids, self._bm25f(fieldname, btext, p) if p.ids else [])
+        return got
+
+    def term_scores(self, fieldname: str, btext: bytes) -> dict[int, float]:
+        """{live document: unboosted BM25F score} for the term."""
+        key = (fieldname, btext)
+        got = self._dicts.get(key)
+        if got is None:
+            ids, scores = self.scored(fieldname, btext)
+            got = dict(zip(ids, scores, strict=True))
+            for d in self.deleted.intersection(got) if self.deleted else ():
+                del got[d]
+            self._dicts[key] = got
+        return got
+
+    def _bm25f(self, fieldname: str, btext: bytes, p: TermPostings) -> list[float]:
+        from whoosh.scoring import BM25FScorer
+        from whoosh.util.numeric import byte_to_length
+
+        if not getattr(self.schema[fieldname], "scorable", False):
+            raise Unsupported(f"unscored field {fieldname}")
+        scorer = self.weighting.scorer(self.searcher, fieldname, btext)
+        if type(scorer) is not BM25FScorer:
+            raise Unsupported(f"{type(scorer).__name__} scoring")
+        idf, avgfl, B, K1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+        raw = self._lengths(fieldname)
+        # whoosh.scoring.bm25: idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), the same
+        # arithmetic with the length part looked up per length byte (a zero byte has no length: None)
+        norm = [K1 * ((1 - B) + B * byte_to_length(b) / avgfl) if b else None for b in range(256)]
+        k1p1 = K1 + 1
+        ids, weights = p.ids, p.weights
+        try:
+            if len(ids) < TABLE_MIN_POSTINGS:
+                return [idf * ((w * k1p1) / (w + norm[raw[d]])) for d, w in zip(ids, weights, strict=True)]
+            tables = {w: [idf * ((w * k1p1) / (w + n)) if n is not None else None for n in norm] for w in set(weights)}
+            out = [tables[w][raw[d]] for d, w in zip(ids, weights, strict=True)]
+        except (TypeError, IndexError):
+            raise Unsupported("document without a length") from None
+        if None in out:
+            raise Unsupported("document without a length")
+        return out
+
+    def _lengths(self, fieldname: str) -> bytes:
+        raw = self._raw_lengths.get(fieldname)
+        if raw is None:
+            try:
+                from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+
+                col = self.reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+                raw = col._dbfile.get(col._basepos, col._count * col._fixedlen)
+                fixed = col._fixedlen
+            except Exception:
+                raise Unsupported("no length column") from None
+            if fixed != 1 or len(raw) != self.doc_count_all:
+                raise Unsupported("unusual length column")
+            self._raw_lengths[fieldname] = raw
+        return raw
+
+    # --- query tree -----------------------------------------------------------------------------------------
+    def compile(self, q) -> Node:
+        """The query resolved against this segment: terms as bytes, phrase words, coordination counts."""
+        from whoosh import query as wq
+
+        kind = type(q)
+        if kind in _compound_types():
+            subs = q.subqueries
+            if not subs:
+                return _NOTHING
+            if len(subs) == 1:  # Whoosh uses the child's matcher: no boost, no coordination
+                return self.compile(subs[0])
+            children = [self.compile(s) for s in subs]
+            if kind is wq.Or:
+                if getattr(q, "minmatch", 0):
+                    raise Unsupported("OR with minmatch")
+                scale = getattr(q, "scale", None)
+                termcount = sum(c.leaves for c in children) if scale else 0
+                if termcount and not all(isinstance(c, TermNode | PhraseNode | _Nothing) for c in children):
+                    # CoordMatcher counts the terms its matcher tree reports at a document, and Whoosh builds
+                    # nested ORs as preloaded ArrayUnionMatchers that report none: only flat ones are the same
+                    raise Unsupported("coordination over nested queries")
+                return OrNode(children, q.boost, scale if termcount else None, termcount)
+            if kind is wq.And:
+                return AndNode(children, q.boost)
+            if getattr(q, "tiebreak", 0.0):
+                raise Unsupported("DisjunctionMax tiebreak")
+            return MaxNode(children, q.boost)
+        if kind is wq.Term:
+            btext = self.term_bytes(q.fieldname, q.text)
+            if btext is None:
+                return _NOTHING
+            return TermNode(self, q.fieldname, btext, q.boost)
+        if kind is wq.Phrase:
+            if q.fieldname not in self.schema:
+                return _NOTHING
+            field = self.schema[q.fieldname]
+            if not field.format or not field.format.supports("positions"):
+                raise Unsupported("phrase on a field without positions")
+            words = [self.term_bytes(q.fieldname, w) for w in q.words]
+            if not words or None in words:
+                return _NOTHING
+            if len(words) == 1:
+                return TermNode(self, q.fieldname, words[0], q.boost)
+            return PhraseNode(self, q.fieldname, words, q.slop, q.boost)
+        if q is wq.NullQuery:
+            return _NOTHING
+        raise Unsupported(kind.__name__)
+
+    def phrase_scores(
+        self, fieldname: str, words: list[bytes], slop: int, docs=None, verify: bool = True, tree_sum: bool = True
+    ) -> dict[int, float]:
+        """Sum of the words' scores for documents (of ``docs`` when given) that have every word and, if
+        ``verify``, have them in order, each 1..``slop`` positions after the previous (Whoosh's
+        ``SpanNear2(ordered=True, mindist=1)``).  ``tree_sum``: add in the order of Whoosh's matcher tree, else
+        left to right (as ``search._leaf_scores`` does)."""
+        per_word = [self.term_scores(fieldname, w) for w in words]
+        if any(not s for s in per_word):
+            return {}
+        order = sorted(range(len(per_word)), key=lambda i: len(per_word[i]))
+        candidates = set(per_word[order[0]]) if docs is None else set(docs).intersection(per_word[order[0]])
+        for i in order[1:]:
+            candidates.intersection_update(per_word[i])
+            if not candidates:
+                return {}
+        if verify and len(words) > 1:
+            posts = [self.postings(fieldname, w) for w in words]
+            candidates = {d for d in candidates if _in_order(posts, d, slop)}
+        if len(per_word) == 2:  # both orders agree for two
+            a, b = per_word
+            return {d: a[d] + b[d] for d in candidates}
+        add = _sum_in_order if tree_sum else sum
+        return {d: add([s[d] for s in per_word]) for d in candidates}
+
+    # --- top documents --------------------------------------------------------------------------------------
+    def top(self, q, depth: int, allowed=None) -> tuple[list[tuple[float, int]], int, bool]:
+        """This segment's ``depth`` best (score, global docnum), its match count and whether that is exact."""
+        node = self.compile(q)
+        n = self.doc_count_all
+        acc = [0.0] * n
+        coord = isinstance(node, OrNode) and node.scale
+        counts = None
+        if coord:  # a scaled OR at the top: sum the children here, apply CoordMatcher's formula below
+            for c in node.children:
+                c.accumulate(acc, node.boost)
+            if not node.has_phrase:
+                counts = [0] * n
+                for c in node.children:
+                    c.count(counts)
+        else:
+            node.accumulate(acc, 1.0)
+        for d in self.deleted:
+            if d < n:
+                acc[d] = 0.0
+        off = self.offset
+        if allowed is not None:
+            matched = [d for d in compress(range(n), acc) if d + off in allowed]
+        else:
+            matched = list(compress(range(n), acc))  # every score is > 0 (idf > 0, positive boosts)
+        if coord:
+            # exact with the number of matching term leaves; with phrases, every leaf counted: an upper bound
+            # (the formula grows with score and count, and positions only take matches away)
+            tc, scale = node.termcount, node.scale
+            for d in matched:
+                acc[d] = _sqr(acc[d], counts[d] if counts is not None else tc, tc, scale)
+        if not node.has_phrase:
+            return _best(acc, matched, depth, off), len(matched), True
+        if len(matched) <= VERIFY_ALL_LIMIT:
+            exact = {d: node.exact(d) for d in matched}
+            kept = [d for d in matched if exact[d] is not None]
+            return _best(exact, kept, depth, off), len(kept), True
+        # Settle the top hits in bag-of-words order: a document's exact score never exceeds its bound.
+        by_bound = sorted(matched, key=lambda d: (-acc[d], d))
+        heap: list[tuple[float, int]] = []  # (score, -docnum) min-heap of the best verified
+        checked = found = 0
+        for d in by_bound:
+            if len(heap) >= depth and acc[d] < heap[0][0]:
+                break
+            checked += 1
+            s = node.exact(d)
+            if s is None:
+                continue
+            found += 1
+            item = (s, -d)
+            if len(heap) < depth:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+        best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
+        estimate = round(len(matched) * found / checked) if checked else 0
+        return best, max(estimate, len(best)), False
+
+
+# --- compiled query nodes ----------------------------------------------------------------------------------------
+# Each node adds an upper bound of its score into a dense accumulator (phrases as their bag of words; exact for
+# everything else) and scores one document exactly.  Scores follow Whoosh's matchers: WrappingMatcher boosts,
+# UnionMatcher/IntersectionMatcher sums, DisjunctionMaxMatcher max, CoordMatcher for a scaled OR.
+class Node:
+    leaves = 0  # term matchers in this node's matcher tree (what a CoordMatcher counts)
+    has_phrase = False
+
+    def accumulate(self, acc: list[float], factor: float) -> None:
+        for d, s in self.bound().items():
+            acc[d] += s * factor
+
+    def bound(self) -> dict[int, float]:
+        raise NotImplementedError
+
+    def count(self, counts: list[int]) -> None:
+        """Add this node's matching term leaves to ``counts[doc]`` for the documents it matches (no phrases)."""
+        for d in self.bound():
+            counts[d] += self.matching(d)
+
+    def matching(self, d: int) -> int:
+        """Term leaves matching at ``d`` (CoordMatcher's ``matching_terms``); 0 when the node does not match."""
+        raise NotImplementedError
+
+    def exact(self, d: int) -> float | None:
+        raise NotImplementedError
+
+
+class _Nothing(Node):
+    def accumulate(self, acc, factor):
+        return None
+
+    def count(self, counts):
+        return None
+
+    def matching(self, d):
+        return 0
+
+    def bound(self):
+        return {}
+
+    def exact(self, d):
+        return None
+
+
+_NOTHING = _Nothing()
+
+
+class TermNode(Node):
+    leaves = 1
+
+    def __init__(self, seg: Segment, fieldname: str, btext: bytes, boost: float) -> None:
+        self.seg, self.fieldname, self.btext, self.boost = seg, fieldname, btext, boost
+        self._scores: dict[int, float] | None = None
+
+    @property
+    def scores(self) -> dict[int, float]:
+        if self._scores is None:
+            self._scores = self.seg.term_scores(self.fieldname, self.btext)
+        return self._scores
+
+    def accumulate(self, acc, factor):
+        ids, scores = self.seg.scored(self.fieldname, self.btext)
+        factor *= self.boost
+        if factor == 1.0:
+            for d, s in zip(ids, scores):  # noqa: B905 (same length by construction)
+                acc[d] += s
+        else:
+            for d, s in zip(ids, scores):  # noqa: B905
+                acc[d] += s * factor
+
+    def bound(self):
+        b = self.boost
+        return self.scores if b == 1.0 else {d: s * b for d, s in self.scores.items()}
+
+    def count(self, counts):
+        for d in self.scores:
+            counts[d] += 1
+
+    def matching(self, d):
+        return 1 if d in self.scores else 0
+
+    def exact(self, d):
+        s = self.scores.get(d)
+        return s * self.boost if s is not None and self.boost != 1.0 else s
+
+
+class PhraseNode(Node):
+    has_phrase = True
+
+    def __init__(self, seg: Segment, fieldname: str, words: list[bytes], slop: int, boost: float) -> None:
+        self.seg, self.fieldname, self.words, self.slop, self.boost = seg, fieldname, words, slop, boost
+        self.leaves = len(words)
+        self._per_word = [seg.term_scores(fieldname, w) for w in words]
+        self._posts = [seg.postings(fieldname, w) for w in words]
+
+    def bound(self):
+        out = self.seg.phrase_scores(self.fieldname, self.words, self.slop, verify=False)
+        b = self.boost
+        return out if b == 1.0 else {d: s * b for d, s in out.items()}
+
+    def exact(self, d):
+        vals = []
+        for scores in self._per_word:
+            s = scores.get(d)
+            if s is None:
+                return None
+            vals.append(s)
+        if not _in_order(self._posts, d, self.slop):
+            return None
+        s = _sum_in_order(vals)
+        return s * self.boost if self.boost != 1.0 else s
+
+    def matching(self, d):
+        return self.leaves if self.exact(d) is not None else 0
+
+
+class OrNode(Node):
+    def __init__(self, children: list[Node], boost: float, scale: float | None, termcount: int) -> None:
+        self.children = [c for c in children if c is not _NOTHING]
+        self.boost, self.scale, self.termcount = boost, scale, termcount
+        self.has_phrase = any(c.has_phrase for c in self.children)
+        self.leaves = sum(c.leaves for c in self.children)
+
+    def accumulate(self, acc, factor):
+        if self.scale:
+            return Node.accumulate(self, acc, factor)
+        for c in self.children:
+            c.accumulate(acc, factor * self.boost)
+
+    def bound(self):
+        parts = [c.bound() for c in self.children]
+        out = _union(parts)
+        if self.boost != 1.0:
+            out = {d: s * self.boost for d, s in out.items()}
+        if self.scale:
+            tc, scale = self.termcount, self.scale
+            if self.has_phrase:  # every leaf counted: an upper bound (the formula grows with the count)
+                out = {d: _sqr(s, tc, tc, scale) for d, s in out.items()}
+            else:
+                out = {d: _sqr(s, self.matching(d), tc, scale) for d, s in out.items()}
+        return out
+
+    def matching(self, d):
+        return sum(c.matching(d) for c in self.children)
+
+    def exact(self, d):
+        parts = [c.exact(d) for c in self.children]
+        found = [p for p in parts if p is not None]
+        if not found:
+            return None
+        s = _sum_in_order(found)
+        if self.boost != 1.0:
+            s *= self.boost
+        if self.scale:
+            matching = sum(c.matching(d) for c, p in zip(self.children, parts, strict=True) if p is not None)
+            s = _sqr(s, matching, self.termcount, self.scale)
+        return s
+
+
+class AndNode(Node):
+    def __init__(self, children: list[Node], boost: float) -> None:
+        self.children, self.boost = children, boost
+        self.has_phrase = any(c.has_phrase for c in children)
+        self.leaves = sum(c.leaves for c in children)
+
+    def bound(self):
+        out = _intersection([c.bound() for c in self.children])
+        return out if self.boost == 1.0 else {d: s * self.boost for d, s in out.items()}
+
+    def exact(self, d):
+        vals = []
+        for c in self.children:
+            s = c.exact(d)
+            if s is None:
+                return None
+            vals.append(s)
+        s = _sum_in_order(vals)
+        return s * self.boost if self.boost != 1.0 else s
+
+    def matching(self, d):
+        counts = [c.matching(d) for c in self.children]
+        return sum(counts) if all(counts) else 0
+
+
+class MaxNode(Node):
+    def __init__(self, children: list[Node], boost: float) -> None:
+        self.children = [c for c in children if c is not _NOTHING]
+        self.boost = boost
+        self.has_phrase = any(c.has_phrase for c in self.children)
+        self.leaves = sum(c.leaves for c in self.children)
+
+    def bound(self):
+        out = _union_max([c.bound() for c in self.children])
+        return out if self.boost == 1.0 else {d: s * self.boost for d, s in out.items()}
+
+    def exact(self, d):
+        found = [s for s in (c.exact(d) for c in self.children) if s is not None]
+        if not found:
+            return None
+        s = max(found)
+        return s * self.boost if self.boost != 1.0 else s
+
+    def matching(self, d):
+        return sum(c.matching(d) for c in self.children)
+
+
+def _sqr(score: float, matching: int, termcount: int, scale: float) -> float:
+    """whoosh.matching.wrappers.CoordMatcher._sqr, same arithmetic."""
+    if termcount == 0 or termcount == scale:
+        return 0
+    return (score + ((matching - 1) / (termcount - scale) ** 2)) * ((termcount - 1) / termcount)
+
+
+def _best(scores, docs: list[int], depth: int, offset: int) -> list[tuple[float, int]]:
+    """The ``depth`` highest (score, docnum + offset) of ``docs``; ties: lower docnum first."""
+    if len(docs) > 4 * depth:
+        kth = heapq.nlargest(depth, (scores[d] for d in docs))[-1]
+        docs = [d for d in docs if scores[d] >= kth]
+    docs = sorted(docs, key=lambda d: (-scores[d], d))[:depth]
+    return [(scores[d], d + offset) for d in docs]
+
+
+def _decode_positions(value: bytes, fmt) -> list[int]:
+    """A Positions value: a 4-byte big-endian count, then that many varint deltas (whoosh.formats).  Values whose
+    deltas all fit one byte (the common case after the first) decode with ``accumulate``; anything else, including
+    legacy pickled values, goes through the format's own decoder (``indexer.patches`` fixes it)."""
+    if len(value) >= 4:
+        count = int.from_bytes(value[:4], "big")
+        body = value[4:]
+        if count == len(body) and (not body or max(body) < 0x80):
+            return list(accumulate(body))
+    return fmt.decode_positions(value)
+
+
+def _in_order(posts: list[TermPostings], docnum: int, slop: int) -> bool:
+    if slop == 1:  # each word exactly one position after the previous
+        frontier = set(posts[0].positions(docnum))
+        for p in posts[1:]:
+            frontier = {pos for pos in p.positions(docnum) if pos - 1 in frontier}
+            if not frontier:
+                return False
+        return True
+    frontier = sorted(posts[0].positions(docnum))
+    for p in posts[1:]:
+        nxt = []
+        for pos in sorted(p.positions(docnum)):
+            i = bisect_left(frontier, pos - slop)  # a previous word at pos-slop .. pos-1
+            if i < len(frontier) and frontier[i] <= pos - 1:
+                nxt.append(pos)
+        if not nxt:
+            return False
+        frontier = nxt
+    return True
+
+
+def _sum_in_order(values: list[float]) -> float:
+    """Sum in the order of Whoosh's binary matcher tree (``make_binary_tree``: halves, left first)."""
+    n = len(values)
+    if n == 1:
+        return values[0]
+    if n == 2:
+        return values[0] + values[1]
+    half = n // 2
+    return _sum_in_order(values[:half]) + _sum_in_order(values[half:])
+
+
+def _union(parts: list[dict[int, float]]) -> dict[int, float]:
+    parts = sorted((p for p in parts if p), key=len, reverse=True)
+    if not parts:
+        return {}
+    out = dict(parts[0])
+    get = out.get
+    for part in parts[1:]:
+        for d, s in part.items():
+            out[d] = get(d, 0.0) + s
+    return out
+
+
+def _union_max(parts: list[dict[int, float]]) -> dict[int, float]:
+    parts = sorted((p for p in parts if p), key=len, reverse=True)
+    if not parts:
+        return {}
+    out = dict(parts[0])
+    get = out.get
+    for part in parts[1:]:
+        for d, s in part.items():
+            prev = get(d)
+            if prev is None or s > prev:
+                out[d] = s
+    return out
+
+
+def _intersection(parts: list[dict[int, float]]) -> dict[int, float]:
+    if not parts or any(not p for p in parts):
+        return {}
+    keys = set(min(parts, key=len))
+    for p in parts:
+        keys.intersection_update(p)
+        if not keys:
+            return {}
+    return {d: _sum_in_order([p[d] for p in parts]) for d in keys}
+
+
+# --- the whole query -------------------------------------------------------------------------------------------
+def segments(searcher, weighting=None) -> list[Segment]:
+    weighting = weighting or searcher.weighting
+    return [Segment(sub, offset, weighting) for sub, offset in searcher.leaf_searchers()]
+
+
+def top_documents(
+    searcher, q, depth: int, *, allowed=None, segs: list[Segment] | None = None
+) -> tuple[list[tuple[float, int]], int, bool, list[Segment]]:
+    """The ``depth`` best (score, global docnum) for ``q`` (ties: lower docnum first), the match count, whether
+    the count is exact, and the segments (for :func:`rerank`).  ``allowed``: global document numbers every hit
+    must be in (a filter), or None."""
+    from whoosh import query as wq
+
+    if q is wq.NullQuery:
+        return [], 0, True, []
+    segs = segs if segs is not None else segments(searcher)
+    best: list[tuple[float, int]] = []
+    total, exact = 0, True
+    for seg in segs:
+        top, count, seg_exact = seg.top(q, depth, allowed)
+        total += count
+        exact = exact and seg_exact
+        best = sorted(best + top, key=lambda t: (-t[0], t[1]))[:depth]
+    return best, total, exact, segs
+
+
+def rerank(segs: list[Segment], top: list[tuple[float, int]], clauses, coord) -> list[tuple[float, int]]:
+    """``search._rerank`` over decoded postings: proximity/synonym-phrase bonuses and the AND-leaning factor for
+    the candidates in ``top`` (see there for the ranking)."""
+    from whoosh import query as wq
+
+    from search_cli.search import _leaves
+
+    if not (clauses or coord) or not top:
+        return top
+    bonus = dict.fromkeys((d for _, d in top), 0.0)
+    words_seen: dict[int, set] = {d: set() for d in bonus}
+    leaves = [leaf for clause in clauses for leaf in _leaves(clause)]
+    for seg in segs:
+        lo, hi = seg.offset, seg.offset + seg.doc_count_all
+        local = [d - lo for d in bonus if lo <= d < hi]
+        if not local:
+            continue
+        for leaf in leaves:
+            words = [leaf.text] if isinstance(leaf, wq.Term) else list(leaf.words)
+            bwords = [seg.term_bytes(leaf.fieldname, w) for w in words]
+            if None in bwords:
+                continue
+            slop = getattr(leaf, "slop", 1)
+            for d, s in seg.phrase_scores(leaf.fieldname, bwords, slop, docs=local, tree_sum=False).items():
+                bonus[d + lo] += leaf.boost * s
+        if coord:
+            for (fieldname, text), ids in coord[0].items():
+                b = seg.term_bytes(fieldname, text)
+                if b is None:
+                    continue
+                present = seg.term_scores(fieldname, b)
+                for d in local:
+                    if d in present:
+                        words_seen[d + lo] |= ids
+
+    def factor(docnum: int) -> float:
+        if not coord:
+            return 1.0
+        seen = len(words_seen[docnum])
+        return (seen / coord[1]) ** coord[2] if seen else 1.0
+
+    rescored = [(score * factor(d) + bonus[d], d) for score, d in top]
+    rescored.sort(key=lambda t: (-t[0], t[1]))
+    return rescored
