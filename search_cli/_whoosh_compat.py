@@ -3,8 +3,9 @@ fix is shared with indexing: ``indexer.patches``, applied by ``indexer.store.ope
 
 1. Opening files in a compound segment copied them whole (see :func:`_no_copy_buffer_files`); also from
    :func:`apply`.
-2. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs. Called by
-   the ``healthdex search/similar/stats`` commands only (``search_cli/cli.py``), not by library users.
+2. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs, and
+   :func:`lazy_morph_en` the word-variation table only ``Variations`` queries use. Called by the
+   ``healthdex search/similar/stats`` commands only (``search_cli/cli.py``), not by library users.
 """
 
 from __future__ import annotations
@@ -66,6 +67,29 @@ def lazy_asyncio() -> None:
     # the cached_property package (used by Whoosh's readers) asks asyncio.iscoroutinefunction on every access
     proxy.iscoroutinefunction = _iscoroutinefunction
     sys.modules["asyncio"] = proxy
+
+
+def lazy_morph_en() -> None:
+    """Defer ``whoosh.lang.morph_en`` (a large table of English word variations, ~8 ms to import) until a
+    ``Variations`` query calls ``variations()``; ``whoosh.query.terms`` imports the function at the top, so the
+    stand-in module offers a ``variations`` that loads the real one.  Call before Whoosh is imported."""
+    name = "whoosh.lang.morph_en"
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return
+    proxy = _DeferredModule(name)
+    proxy.__spec__ = spec
+    proxy.__file__ = spec.origin
+    proxy.__loader__ = spec.loader
+    proxy.__package__ = "whoosh.lang"
+
+    def variations(word):
+        return _load_deferred(proxy).variations(word)
+
+    proxy.variations = variations
+    sys.modules[name] = proxy
 
 
 def _iscoroutinefunction(func) -> bool:

@@ -12,6 +12,7 @@ import click
 from search_cli import _whoosh_compat
 
 _whoosh_compat.lazy_asyncio()  # before anything imports Whoosh: searching never needs asyncio
+_whoosh_compat.lazy_morph_en()
 
 QUERY_HELP = """Search the index. QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh syntax:
 

@@ -32,6 +32,7 @@ _MAGIC = b"W3Bl"  # whoosh.codec.whoosh3.WHOOSH3_HEADER_MAGIC
 # best candidates, in the order of their bag-of-words score, until the top hits are settled; the match count is
 # then an estimate from the verified share.  Below it every candidate is checked and the count is exact.
 VERIFY_ALL_LIMIT = 500
+ESTIMATE_SAMPLE = 200  # candidates checked to estimate a phrase query's match count above that
 # Score tables per (term, weight) pay off only for long posting lists.
 TABLE_MIN_POSTINGS = 2000
 
@@ -326,37 +327,52 @@ class Segment:
             matched = [d for d in compress(range(n), acc) if d + off in allowed]
         else:
             matched = list(compress(range(n), acc))  # every score is > 0 (idf > 0, positive boosts)
-        if coord:
-            # exact with the number of matching term leaves; with phrases, every leaf counted: an upper bound
-            # (the formula grows with score and count, and positions only take matches away)
-            tc, scale = node.termcount, node.scale
-            for d in matched:
-                acc[d] = _sqr(acc[d], counts[d] if counts is not None else tc, tc, scale)
+        tc, scale = (node.termcount, node.scale) if coord else (0, None)
+        if counts is not None:  # CoordMatcher's formula with the number of matching term leaves: exact
+            den, share = (tc - scale) ** 2, (tc - 1) / tc
+            if tc == 0 or tc == scale:
+                for d in matched:
+                    acc[d] = 0
+            else:
+                for d in matched:
+                    acc[d] = (acc[d] + ((counts[d] - 1) / den)) * share  # _sqr, inlined
         if not node.has_phrase:
             return _best(acc, matched, depth, off), len(matched), True
         if len(matched) <= VERIFY_ALL_LIMIT:
             exact = {d: node.exact(d) for d in matched}
             kept = [d for d in matched if exact[d] is not None]
             return _best(exact, kept, depth, off), len(kept), True
-        # Settle the top hits in bag-of-words order: a document's exact score never exceeds its bound.
-        by_bound = sorted(matched, key=lambda d: (-acc[d], d))
+        # Settle the top hits in bag-of-words order: a document's exact score never exceeds its bound (with a
+        # scaled OR, every leaf counted: the formula grows with score and count, and positions only take
+        # matches away; it grows with the sum, so the sum gives the order).
+        if coord:
+
+            def bound(d: int) -> float:
+                return _sqr(acc[d], tc, tc, scale)
+
+        else:
+            bound = acc.__getitem__
+        order = [(-acc[d], d) for d in matched]
+        heapq.heapify(order)
         heap: list[tuple[float, int]] = []  # (score, -docnum) min-heap of the best verified
-        checked = found = 0
-        for d in by_bound:
-            if len(heap) >= depth and acc[d] < heap[0][0]:
+        while order:
+            _neg, d = heapq.heappop(order)
+            if len(heap) >= depth and bound(d) < heap[0][0]:
                 break
-            checked += 1
             s = node.exact(d)
             if s is None:
                 continue
-            found += 1
             item = (s, -d)
             if len(heap) < depth:
                 heapq.heappush(heap, item)
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
+        # the count: the share of an evenly spread sample of the candidates that really has the phrase
+        step = max(1, len(matched) // ESTIMATE_SAMPLE)
+        sample = matched[::step]
+        found = sum(1 for d in sample if node.exact(d) is not None)
+        estimate = round(len(matched) * found / len(sample)) if sample else 0
         best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
-        estimate = round(len(matched) * found / checked) if checked else 0
         return best, max(estimate, len(best)), False
 
 

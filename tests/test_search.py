@@ -432,3 +432,21 @@ def test_cold_search_does_not_load_asyncio_but_it_still_works(index):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "LOADED False" in proc.stdout and "RUN 42" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_cold_search_defers_the_word_variation_table_and_variations_still_work(index):
+    code = (
+        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
+        "except SystemExit:\n    pass\n"
+        "print('DEFERRED', type(sys.modules['whoosh.lang.morph_en']).__name__ == '_DeferredModule')\n"
+        "from whoosh.query.terms import variations\nprint('VARIANTS', sorted(variations('rendering')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    real = subprocess.run(
+        [sys.executable, "-c", "from whoosh.lang.morph_en import variations; print(sorted(variations('rendering')))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "DEFERRED True" in proc.stdout, proc.stdout + proc.stderr
+    assert f"VARIANTS {real.stdout.strip()}" in proc.stdout and "render" in real.stdout
