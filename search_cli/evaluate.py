@@ -22,7 +22,8 @@ import pickle
 import zlib
 from bisect import bisect_left, bisect_right
 from functools import cache
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
+from operator import ge
 from struct import Struct
 
 _BLOCK_LENGTH = Struct("!i")  # whoosh.system: write_int
@@ -173,6 +174,14 @@ class Segment:
             got = self._scored[key] = (p.ids, self._bm25f(fieldname, btext, p) if p.ids else [])
         return got
 
+    def score_at(self, fieldname: str, btext: bytes, d: int) -> float | None:
+        """The term's unboosted score at live document ``d``, or None (a lookup, for a few documents)."""
+        ids, scores = self.scored(fieldname, btext)
+        i = bisect_left(ids, d)
+        if i < len(ids) and ids[i] == d and d not in self.deleted:
+            return scores[i]
+        return None
+
     def term_scores(self, fieldname: str, btext: bytes) -> dict[int, float]:
         """{live document: unboosted BM25F score} for the term."""
         key = (fieldname, btext)
@@ -284,6 +293,16 @@ class Segment:
         ``verify``, have them in order, each 1..``slop`` positions after the previous (Whoosh's
         ``SpanNear2(ordered=True, mindist=1)``).  ``tree_sum``: add in the order of Whoosh's matcher tree, else
         left to right (as ``search._leaf_scores`` does)."""
+        if docs is not None and len(docs) <= 1000:  # a few candidates: look each word up, no whole-list dicts
+            out = {}
+            add = _sum_in_order if tree_sum else sum
+            posts = [self.postings(fieldname, w) for w in words] if verify and len(words) > 1 else None
+            for d in docs:
+                vals = [self.score_at(fieldname, w, d) for w in words]
+                if None in vals or (posts is not None and not _in_order(posts, d, slop)):
+                    continue
+                out[d] = vals[0] + vals[1] if len(vals) == 2 else add(vals)
+            return out
         per_word = [self.term_scores(fieldname, w) for w in words]
         if any(not s for s in per_word):
             return {}
@@ -337,7 +356,7 @@ class Segment:
                 for d in matched:
                     acc[d] = (acc[d] + ((counts[d] - 1) / den)) * share  # _sqr, inlined
         if not node.has_phrase:
-            return _best(acc, matched, depth, off), len(matched), True
+            return _best(acc, matched, depth, off, dense=allowed is None), len(matched), True
         if len(matched) <= VERIFY_ALL_LIMIT:
             exact = {d: node.exact(d) for d in matched}
             kept = [d for d in matched if exact[d] is not None]
@@ -440,6 +459,8 @@ class TermNode(Node):
     def accumulate(self, acc, factor):
         ids, scores = self.seg.scored(self.fieldname, self.btext)
         factor *= self.boost
+        if not ids:
+            return
         if factor == 1.0:
             for d, s in zip(ids, scores):  # noqa: B905 (same length by construction)
                 acc[d] += s
@@ -590,11 +611,18 @@ def _sqr(score: float, matching: int, termcount: int, scale: float) -> float:
     return (score + ((matching - 1) / (termcount - scale) ** 2)) * ((termcount - 1) / termcount)
 
 
-def _best(scores, docs: list[int], depth: int, offset: int) -> list[tuple[float, int]]:
-    """The ``depth`` highest (score, docnum + offset) of ``docs``; ties: lower docnum first."""
+def _best(scores, docs: list[int], depth: int, offset: int, dense: bool = False) -> list[tuple[float, int]]:
+    """The ``depth`` highest (score, docnum + offset) of ``docs``; ties: lower docnum first.  ``dense``: ``scores``
+    is a list whose non-zero entries are exactly ``docs`` (then the threshold comes from the list itself)."""
+    if depth <= 0:
+        return []
     if len(docs) > 4 * depth:
-        kth = heapq.nlargest(depth, (scores[d] for d in docs))[-1]
-        docs = [d for d in docs if scores[d] >= kth]
+        if dense:
+            kth = heapq.nlargest(depth, scores)[-1]
+            docs = list(compress(range(len(scores)), map(ge, scores, repeat(kth))))
+        else:
+            kth = heapq.nlargest(depth, (scores[d] for d in docs))[-1]
+            docs = [d for d in docs if scores[d] >= kth]
     docs = sorted(docs, key=lambda d: (-scores[d], d))[:depth]
     return [(scores[d], d + offset) for d in docs]
 
@@ -737,9 +765,8 @@ def rerank(segs: list[Segment], top: list[tuple[float, int]], clauses, coord) ->
                 b = seg.term_bytes(fieldname, text)
                 if b is None:
                     continue
-                present = seg.term_scores(fieldname, b)
                 for d in local:
-                    if d in present:
+                    if seg.score_at(fieldname, b, d) is not None:
                         words_seen[d + lo] |= ids
 
     def factor(docnum: int) -> float:
