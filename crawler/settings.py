@@ -6,6 +6,7 @@ requests per site at a time, and a User-Agent naming the tool and a contact.
 """
 
 from healthdex import __version__
+from healthdex.provenance import DEFAULT_DOWNLOAD_MAXSIZE
 
 BOT_NAME = "healthdex"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -31,9 +32,11 @@ USER_AGENT = f"healthdex/{__version__} (+https://github.com/healthdex/healthdex)
 HEALTHDEX_USER_AGENT_TEMPLATE = "healthdex/{version} (+{contact})"
 
 # --- limits -----------------------------------------------------------------------------------------------
-DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes; larger responses are dropped and counted
+DOWNLOAD_MAXSIZE = DEFAULT_DOWNLOAD_MAXSIZE  # 10 MiB; larger responses are dropped and counted
 # DOWNLOAD_MAXSIZE is the per-page memory/time cap.  It also bounds decompressed bodies (a gzip/deflate/brotli bomb
-# is cut there) and bodies without Content-Length.  Measured here (tests/test_faults_http.py, bench/faults.py):
+# is cut there) and bodies without Content-Length.  The WARC keeps such a page's raw body; the warcinfo record
+# names the limit, and ``healthdex clean`` over the WARC drops the same pages (healthdex.provenance).
+# Measured here (tests/test_faults_http.py, bench/faults.py):
 # under every hostile-server fault the crawl process peaked at 150-170 MB; extracting a page costs ~2 s and
 # ~40 MB per MB of markup, so one page at the cap is ~20-30 s and ~500 MB in an extraction worker.
 # DOWNLOAD_TIMEOUT bounds a stalled or trickling (slowloris) response; each retry then waits (backoff below).

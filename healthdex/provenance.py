@@ -9,6 +9,10 @@ give identical records.  Everything the provenance needs is in the WARC response
 - ``WARC-Healthdex-Requested-URI``: the URL first requested (before redirects);
 - ``WARC-Healthdex-Profile``: the site profile that crawled it (its selectors and article patterns).
 
+The WARC keeps the raw body of every response, also of a compressed page the crawl dropped because it inflated past
+its size limit (``DOWNLOAD_MAXSIZE``, or the profile's ``limits.max_response_bytes``); :func:`iter_warc_articles`
+applies the same limit, read from the run's ``warcinfo`` record, so it drops the same pages.
+
 A crawl also writes ``duplicates.jsonl`` beside the WARC: the responses it deliberately did not emit as articles
 (exact or near duplicates, unchanged re-fetches), keyed by ``warc_record_id``; :func:`iter_warc_articles` skips them
 so its output equals ``articles.jsonl`` record for record.
@@ -17,6 +21,7 @@ so its output equals ``articles.jsonl`` record for record.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +30,22 @@ PROFILE_HEADER = "WARC-Healthdex-Profile"
 REQUESTED_URI_HEADER = "WARC-Healthdex-Requested-URI"
 DUPLICATES_FILE = "duplicates.jsonl"
 GONE_STATUSES = (404, 410)
+# The crawl's default size limit for a response body after decompression (crawler.settings.DOWNLOAD_MAXSIZE); a
+# WARC whose warcinfo does not record the limit was made with it.  0 means no limit.
+DEFAULT_DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+_MAXSIZE_SETTING = re.compile(r"(?:^|[ ;:])DOWNLOAD_MAXSIZE=(\d+)(?=;|\s|$)", re.M)
 
 PROVENANCE_FIELDS = (
-    "url", "requested_url", "final_url", "status", "fetched_at", "warc_file", "warc_record_id", "profile",
-    "etag", "last_modified",
+    "url",
+    "requested_url",
+    "final_url",
+    "status",
+    "fetched_at",
+    "warc_file",
+    "warc_record_id",
+    "profile",
+    "etag",
+    "last_modified",
 )
 
 
@@ -43,8 +60,18 @@ def http_charset(content_type: str | None) -> str | None:
     return http_content_type_encoding(content_type or "")
 
 
-def provenance(*, requested_url: str, final_url: str, status: int, fetched_at: str, warc_file: str,
-               warc_record_id: str, profile: str, etag: str | None, last_modified: str | None) -> dict[str, Any]:
+def provenance(
+    *,
+    requested_url: str,
+    final_url: str,
+    status: int,
+    fetched_at: str,
+    warc_file: str,
+    warc_record_id: str,
+    profile: str,
+    etag: str | None,
+    last_modified: str | None,
+) -> dict[str, Any]:
     """The provenance fields every article record carries (``url`` is the final URL)."""
     return {
         "url": final_url,
@@ -60,8 +87,9 @@ def provenance(*, requested_url: str, final_url: str, status: int, fetched_at: s
     }
 
 
-def article_record(body: bytes, prov: dict[str, Any], *, http_charset: str | None = None,
-                   selectors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def article_record(
+    body: bytes, prov: dict[str, Any], *, http_charset: str | None = None, selectors: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """The stripper's record for ``body`` plus ``prov``; a page that cannot be read gives an ``error`` record."""
     from stripper import build_record
 
@@ -96,6 +124,16 @@ def provenance_from_warc(record, warc_file: str) -> dict[str, Any]:
     )
 
 
+def warcinfo_maxsize(record) -> int | None:
+    """``DOWNLOAD_MAXSIZE`` as recorded in a crawl's ``warcinfo`` record (its ``settings`` field), or None."""
+    try:
+        text = record.content_stream().read(1 << 16).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - an unreadable warcinfo records nothing
+        return None
+    match = _MAXSIZE_SETTING.search(text)
+    return int(match.group(1)) if match else None
+
+
 def skipped_record_ids(warc_path: Path) -> set[str]:
     """warc_record_ids the crawl chose not to emit (``duplicates.jsonl`` beside the WARC)."""
     path = Path(warc_path).parent / DUPLICATES_FILE
@@ -112,12 +150,17 @@ def skipped_record_ids(warc_path: Path) -> set[str]:
     return ids
 
 
-def iter_warc_articles(warc_path: str | Path, *, skip_ids: set[str] | None = None) -> Iterator[dict[str, Any]]:
+def iter_warc_articles(
+    warc_path: str | Path, *, skip_ids: set[str] | None = None, counts: dict[str, int] | None = None
+) -> Iterator[dict[str, Any]]:
     """The article records a healthdex crawl derived from ``warc_path``, re-extracted with the current stripper.
 
     For each ``response`` record: a 200 HTML page whose profile (``WARC-Healthdex-Profile``) calls its final URL
     an article gives :func:`article_record`; a 404/410 for a URL that was an article earlier in the WARC gives a
-    :func:`gone_record`.  Records listed in ``duplicates.jsonl`` (or ``skip_ids``) are skipped.
+    :func:`gone_record`.  Records listed in ``duplicates.jsonl`` (or ``skip_ids``) are skipped, and so are pages
+    whose body (decompressed) is over the crawl's size limit: the profile's ``limits.max_response_bytes``, else the
+    ``DOWNLOAD_MAXSIZE`` of the latest ``warcinfo`` record before it (each run of a resumed crawl writes one), else
+    :data:`DEFAULT_DOWNLOAD_MAXSIZE`, as the crawl dropped them.  ``counts["too_large"]`` (when given) counts those.
     """
     from warcio.archiveiterator import ArchiveIterator
 
@@ -130,8 +173,13 @@ def iter_warc_articles(warc_path: str | Path, *, skip_ids: set[str] | None = Non
     profiles: dict[str, Any] = {}
     known: dict[str, str] = {}  # URL -> id of the latest article record for it
     gone: set[str] = set()
+    maxsize = DEFAULT_DOWNLOAD_MAXSIZE
     with warc_path.open("rb") as handle:
         for record in ArchiveIterator(handle):
+            if record.rec_type == "warcinfo":
+                recorded = warcinfo_maxsize(record)
+                maxsize = DEFAULT_DOWNLOAD_MAXSIZE if recorded is None else recorded
+                continue
             if record.rec_type != "response" or record.http_headers is None:
                 continue
             prov = provenance_from_warc(record, warc_path.name)
@@ -153,9 +201,15 @@ def iter_warc_articles(warc_path: str | Path, *, skip_ids: set[str] | None = Non
             content_type = record.http_headers.get_header("Content-Type")
             if prov["status"] != 200 or not is_html(content_type) or prov["warc_record_id"] in skip:
                 continue
+            # The spider gives a profile's requests its limit (request meta download_maxsize); 0: no limit.
+            limit = int(profile.limits["max_response_bytes"]) if "max_response_bytes" in profile.limits else maxsize
             try:  # bounded, and a record that cannot be decoded is no article (the crawl could not read it either)
-                body = record.content_stream().read(MAX_PAGE_BYTES)
+                body = record.content_stream().read(limit + 1 if limit else MAX_PAGE_BYTES)
             except Exception:  # noqa: BLE001
+                continue
+            if limit and len(body) > limit:  # Scrapy drops a body that inflates past the limit
+                if counts is not None:
+                    counts["too_large"] = counts.get("too_large", 0) + 1
                 continue
             out = article_record(body, prov, http_charset=http_charset(content_type), selectors=profile.selectors)
             if out.get("id"):

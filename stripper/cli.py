@@ -67,23 +67,38 @@ def clean_pages(pages: Iterable[Page], profile_name: str | None = None) -> Itera
 
 
 def crawl_warc_records(path: str) -> Iterator[dict[str, Any]]:
-    """A healthdex crawl's WARC: the same article records the crawl wrote (provenance included), re-extracted."""
+    """A healthdex crawl's WARC: the same article records the crawl wrote (provenance included), re-extracted; pages
+    the crawl dropped as too large are left out and counted in one line on stderr."""
     from healthdex.provenance import iter_warc_articles
 
-    for record in iter_warc_articles(path):
+    counts: dict[str, int] = {}
+    for record in iter_warc_articles(path, counts=counts):
         out: dict[str, Any] = {"source": f"{path}#{record.get('warc_record_id', '')}"}
         out.update(record)
         yield out
+    too_large = counts.get("too_large", 0)
+    if too_large:
+        noun = "response" if too_large == 1 else "responses"
+        click.echo(
+            f"healthdex clean: {path}: {too_large} {noun} over the crawl's size limit not cleaned, "
+            f"as the crawl dropped {'it' if too_large == 1 else 'them'}",
+            err=True,
+        )
 
 
-def clean_paths(paths: Iterable[str], url: str | None = None, profile_name: str | None = None
-                ) -> Iterator[dict[str, Any]]:
+def clean_paths(
+    paths: Iterable[str], url: str | None = None, profile_name: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Output objects for every page under ``paths``; a crawl's WARC gives exactly the crawl's article records."""
     files = expand_paths(paths)
     check_url_option(files, url)
     for path in files:
-        if url is None and profile_name is None and path.name.lower().endswith((".warc", ".warc.gz")) \
-                and is_crawl_warc(path):
+        if (
+            url is None
+            and profile_name is None
+            and path.name.lower().endswith((".warc", ".warc.gz"))
+            and is_crawl_warc(path)
+        ):
             yield from crawl_warc_records(str(path))
         else:
             yield from clean_pages(iter_pages([path], url if len(files) == 1 else None), profile_name)
