@@ -7,7 +7,8 @@
 Per corpus size N it generates N deterministic synthetic health articles (~800-word bodies from a Zipfian
 vocabulary with real medical terms; see ``vocabulary``/``generate``), then measures in the same run:
   * indexing docs/s: stock Whoosh (stock analyzers and ``TEXT(spelling=True)``, default writer) on the first
-    ``--default-docs`` articles, healthdex's ``index_records`` (the real ``healthdex index`` path) on all N, and
+    ``--default-docs`` articles, healthdex's ``index_records`` through Whoosh's generic writer (``bulk=False``)
+    on as many, healthdex's ``index_records`` (the real ``healthdex index`` path) on all N, and
     FTS5 (porter tokenizer) on all N; plus index sizes;
   * query latency p50/p95 over a fixed mix (two-word, single-word, phrase queries; top 10) for the real search
     path (``search_cli.search.search``, no snippets) when it exists, a plain Whoosh BM25F query, and FTS5 bm25;
@@ -368,7 +369,7 @@ def worker_tuned(corpus: Path, index_dir: Path, n: int, procs: int | None, varia
     shutil.rmtree(index_dir, ignore_errors=True)
     t0 = time.perf_counter()
     c0 = _cpu()
-    stats = index_records(recs, index_dir, procs=procs, expected=len(recs))
+    stats = index_records(recs, index_dir, procs=procs, expected=len(recs), bulk=variant != "generic-writer")
     t1 = time.perf_counter()
     c1 = _cpu()
     index_records([], index_dir, optimize=True)
@@ -381,6 +382,7 @@ def worker_tuned(corpus: Path, index_dir: Path, n: int, procs: int | None, varia
         "size": dir_size(index_dir),
         "segments": stats.segments,
         "procs": procs,
+        "procs_used": stats.procs,
     }
 
 
@@ -552,6 +554,10 @@ def main() -> None:
             f" {tuned['size'] / 1e6:.0f} MB",
             flush=True,
         )
+        generic = run_worker(["tuned", str(corpus), str(work / f"ix-generic-{n}"), str(nd), "1", "generic-writer"])
+        print(
+            f"generic writer : {generic['docs'] / generic['seconds']:7.1f} docs/s ({generic['docs']} docs)", flush=True
+        )
         fts = fts5_build(corpus, work / f"fts-{n}.db", n)
         print(f"fts5           : {fts['docs'] / fts['seconds']:7.1f} docs/s, {fts['size'] / 1e6:.0f} MB", flush=True)
         abl = {}
@@ -567,7 +573,7 @@ def main() -> None:
         lat["whoosh (plain AND/phrase)"] = run_worker(["queries", str(work / f"ix-{n}"), "plain"])
         lat["fts5 bm25"] = fts5_queries(work / f"fts-{n}.db")
         cold = cold_search(work / f"ix-{n}")
-        rows.append((n, stock, tuned, fts, abl, lat, cold))
+        rows.append((n, stock, generic, tuned, fts, abl, lat, cold))
         print_table(rows[-1:])
 
     print("\n# Summary")
@@ -578,15 +584,17 @@ def print_table(rows) -> None:
     def rate(r, key):
         return r["docs"] / r[key] if r.get(key) else float("nan")
 
-    for n, stock, tuned, fts, abl, lat, cold in rows:
+    for n, stock, generic, tuned, fts, abl, lat, cold in rows:
         f_w, f_c = rate(fts, "seconds"), rate(fts, "cpu")
         print(f"\nN = {n:,} documents")
         print("| indexing | docs | docs/s wall | x FTS5 | docs/s CPU | x FTS5 (CPU) | index size |")
         print("|---|---:|---:|---:|---:|---:|---:|")
         named = [
             ("whoosh stock (StemmingAnalyzer, spelling=True, default writer)", stock),
+            ("healthdex index_records through Whoosh's generic writer (bulk=False, procs=1)", generic),
             (
-                f"healthdex index_records (procs={tuned['procs'] or 'auto'}; then --optimize "
+                f"healthdex index_records (procs={tuned['procs'] or 'auto'}: {tuned.get('procs_used', '?')}; "
+                f"{tuned.get('segments', '?')} segments, then --optimize "
                 f"{tuned['optimize_seconds']:.1f}s)",
                 tuned,
             ),

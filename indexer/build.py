@@ -41,6 +41,7 @@ class IndexStats:
     doc_count: int = 0
     segments: int = 0
     recovered_from_pid: int | None = None
+    procs: int = 1  # writer processes the run used
 
     @property
     def changed(self) -> int:
@@ -152,11 +153,14 @@ def index_records(
     expected: int | None = None,
     lock_timeout: float = 0.0,
     stats: IndexStats | None = None,
+    bulk: bool = True,
 ) -> IndexStats:
     """Create or update the index at ``index_dir`` from ``records`` (dicts as in the JSON Lines contract).
 
     ``expected`` (a record count hint) sizes the progress bar and decides whether a fresh build uses the
     multi-process writer (``procs`` overrides: 1 = never).  ``optimize`` merges all segments into one.
+    ``bulk=False`` writes new documents through Whoosh's generic posting pool instead of ``indexer.bulk`` (the
+    same index, slower; kept for comparison).
     Raises ``UserError`` when the index is locked by another live writer or was built with another schema."""
     stats = stats or IndexStats()
     index_dir = Path(index_dir)
@@ -164,6 +168,7 @@ def index_records(
     ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
     S.SpellWords.seen = set()  # spelling words are posted once per run (and per writer process)
     nprocs = choose_procs(procs, fresh, expected)
+    stats.procs = nprocs
 
     bar = None
     if progress:
@@ -176,7 +181,7 @@ def index_records(
     try:
         while True:
             try:
-                _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar)
+                _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar, bulk)
                 break
             except _Conflict as conflict:  # rare: the same key twice in one run with different content
                 pending = conflict.prepared
@@ -193,10 +198,10 @@ def index_records(
     return stats
 
 
-def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar) -> None:
-    kwargs = {"limitmb": limitmb}
+def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar, bulk) -> None:
+    kwargs = {"limitmb": limitmb, "bulk": bulk}
     if nprocs > 1:
-        kwargs.update(procs=nprocs, multisegment=False, batchsize=256)
+        kwargs["procs"] = nprocs
     with store.writing(ix, index_dir, timeout=lock_timeout, **kwargs) as w:
         if w.healthdex_recovered and stats.recovered_from_pid is None:
             stats.recovered_from_pid = int(w.healthdex_recovered.get("pid") or 0) or None

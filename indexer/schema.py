@@ -11,8 +11,12 @@ description) plus ``text`` for highlighted snippets; see ``bench/index.py`` for 
 
 from __future__ import annotations
 
+import re
+from operator import sub
+
 from whoosh import fields, formats
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.system import pack_uint
 
 # Bump when analysis or field types change in a way that needs existing indexes rebuilt.
 SCHEMA_VERSION = 1
@@ -126,6 +130,52 @@ def _signature(plan) -> tuple:
 def _analyze(value: str, plan, want_words: bool):
     """Fused tokenize/lowercase/stop/stem: {term: [positions]} and the set of unstemmed words."""
     expression, stops, minsize, maxsize, stemfn, _ = plan
+    if expression.groups or not _lower_is_per_char(value):
+        return _analyze_tokens(value, plan, want_words)
+    # Lowercasing the whole text maps it character by character (checked above), so the tokens of the lowered
+    # text are exactly the lowered tokens, and findall runs in C.
+    tokens = expression.findall(value.lower())
+    if maxsize is None:
+        kept = [w for w in tokens if len(w) >= minsize and w not in stops]
+    else:
+        kept = [w for w in tokens if minsize <= len(w) <= maxsize and w not in stops]
+    if not kept:
+        return {}, (set() if want_words else None)
+    # StopFilter(renumber=True): the first kept token keeps its index, the following ones are numbered on from it.
+    first = kept[0]
+    base = 0
+    for base, w in enumerate(tokens):  # noqa: B007
+        if w == first:
+            break
+    wordpos: dict[str, list[int]] = {}
+    for k, w in enumerate(kept, base):
+        lst = wordpos.get(w)
+        if lst is None:
+            wordpos[w] = [k]
+        else:
+            lst.append(k)
+    words = set(wordpos) if want_words else None
+    if stemfn is None:
+        return wordpos, words
+    cache = _STEMS.get(plan[5])
+    if cache is None:
+        cache = _STEMS[plan[5]] = {}
+    poses: dict[str, list[int]] = {}
+    for w, lst in wordpos.items():
+        t = cache.get(w)
+        if t is None:
+            t = cache[w] = stemfn(w)
+        cur = poses.get(t)
+        if cur is None:
+            poses[t] = lst
+        else:  # two words with one stem ("pain", "pains"): positions are distinct, merge them in order
+            poses[t] = sorted(cur + lst)
+    return poses, words
+
+
+def _analyze_tokens(value: str, plan, want_words: bool):
+    """The token-at-a-time form of ``_analyze``, for texts whose lowercasing is not character by character."""
+    expression, stops, minsize, maxsize, stemfn, _ = plan
     poses: dict[str, list[int]] = {}
     words: set[str] | None = set() if want_words else None
     pos = None
@@ -147,6 +197,45 @@ def _analyze(value: str, plan, want_words: bool):
     return poses, words
 
 
+_STEMS: dict[tuple, dict[str, str]] = {}  # plan signature -> {word: stem}; the StemFilter's own cache is unbounded
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_WORD_CHAR = re.compile(r"\w")
+_LOWER_PER_CHAR: dict[str, bool] = {}
+
+
+def _lower_is_per_char(value: str) -> bool:
+    """True when ``value.lower()`` lowercases each character on its own into one character of the same regex
+    class, so tokenizing the lowered text equals lowering each token.  Not so for e.g. "İ" (two characters
+    lowered) or "Σ" (final sigma depends on the next character)."""
+    if value.isascii():
+        return True
+    table = _LOWER_PER_CHAR
+    for c in set(_NON_ASCII.findall(value)):
+        ok = table.get(c)
+        if ok is None:
+            lc = c.lower()
+            ok = table[c] = (
+                len(lc) == 1 and c != "\u03a3" and (_WORD_CHAR.match(c) is None) == (_WORD_CHAR.match(lc) is None)
+            )
+        if not ok:
+            return False
+    return True
+
+
+# Varint bytes of every position delta below 2**14 (Positions.encode's encoding, one table lookup per delta).
+_VARINT: list[bytes] = []
+for _d in range(1 << 14):
+    _VARINT.append(bytes([_d]) if _d < 0x80 else bytes([(_d & 0x7F) | 0x80, _d >> 7]))
+del _d
+
+
+def _encode_positions(plist: list[int], encode) -> bytes:
+    """``formats.Positions.encode(plist)`` for sorted positions, with the varints from the table."""
+    if plist[-1] >= len(_VARINT):
+        return encode(plist)
+    return pack_uint(len(plist)) + b"".join(map(_VARINT.__getitem__, map(sub, plist, [0, *plist])))
+
+
 _ONE_POS_CACHE: dict[int, bytes] = {}
 
 
@@ -155,17 +244,27 @@ class FastText(fields.TEXT):
     ``_fast_plan``).  Terms, frequencies, weights and encoded positions are identical to Whoosh's generic path
     (tests/test_index_analysis.py checks this); anything else falls back to ``TEXT.index``."""
 
-    def index(self, value, **kwargs):
-        plan = _fast_plan(self.analyzer) if isinstance(value, str) and not kwargs else None
-        if plan is None or type(self.format) is not formats.Positions:
-            yield from super().index(value, **kwargs)
-            return
+    def term_positions(self, value) -> dict[str, list[int]] | None:
+        """{term: sorted positions} exactly as ``index`` posts them, or None when ``index`` takes Whoosh's generic
+        path (the bulk writer then uses ``index``)."""
+        if not isinstance(value, str) or type(self.format) is not formats.Positions:
+            return None
+        plan = _fast_plan(self.analyzer)
+        if plan is None:
+            return None
         last = _LAST_ANALYSIS
         if last[0] is value and last[1] == _signature(plan):
             poses = last[2]
         else:
             poses, _ = _analyze(value, plan, want_words=False)
         last[0] = last[2] = None
+        return poses
+
+    def index(self, value, **kwargs):
+        poses = None if kwargs else self.term_positions(value)
+        if poses is None:
+            yield from super().index(value, **kwargs)
+            return
         fb = self.format.field_boost
         encode = self.format.encode
         cache = _ONE_POS_CACHE
@@ -176,7 +275,7 @@ class FastText(fields.TEXT):
                 if vbytes is None:
                     vbytes = cache[p0] = encode(plist)
             else:
-                vbytes = encode(plist)
+                vbytes = _encode_positions(plist, encode)
             yield term.encode("utf-8"), len(plist), float(len(plist)) * fb, vbytes
 
 

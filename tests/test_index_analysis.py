@@ -16,6 +16,11 @@ SAMPLES = [
     "Sciatica is pain along the sciatic nerve. Stretching, walking and physical therapy help. The the the pain.",
     "Über naïve café ÉCOLE 2nd-line therapy — O'Brien’s B12 levels",
     "a " * 50 + "end",
+    # lowercasing that is not character by character (the fused path tokenizes token by token then)
+    "ΟΔΟΣ ΑΣ:Β Σ. ΣΟΦΙΑ İstanbul İİ",
+    "KELVIN Ω ǅungla ﬁnance ß SS ẞ",
+    # positions past the varint table of the fused encoder
+    " ".join(["pain", "the", "sciatica"] * 6000) + " nerve",
 ]
 
 
