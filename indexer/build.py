@@ -121,8 +121,9 @@ def count_lines(paths: Iterable[str]) -> int | None:
 
 
 def choose_procs(procs: int | None, fresh: bool, expected: int | None) -> int:
-    """Worker processes for this run.  Whoosh's multi-process writer only pays off on a fresh bulk build and only
-    when a second core is actually idle (measured: with both cores busy, procs=2 was ~15% slower than 1)."""
+    """Writer processes for this run (``indexer.mpwriter.ParallelBulkWriter`` when more than one): only for a
+    fresh bulk build and only when a second core is actually idle (measured with both cores busy: procs=2 was
+    ~15% slower than 1 with Whoosh's multi-process writer, ~12% slower with the parallel bulk writer)."""
     if procs is not None:
         return max(1, procs)
     if not fresh or not expected or expected < BULK_MIN_DOCS:

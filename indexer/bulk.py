@@ -7,15 +7,23 @@ length for each.  Profiled on ~800-word articles, that per-posting machinery was
 ``BulkSegmentWriter`` keeps the per-document work exactly as Whoosh does it (the same ``field.index`` terms,
 weights and values; the same per-document writer calls for stored fields, field lengths and columns) but collects
 each field's postings per term in arrays as documents arrive.  Documents are numbered in order, so each term's
-postings are already sorted by document; at flush time the terms are sorted once and each term's postings are
-written in whole blocks through whoosh-ng's own W3 postings writer (its block, inline and term-info encoding,
-unchanged).  The segment files are byte-for-byte what the generic writer writes for the same documents
-(tests/test_index_bulk.py compares them, and the postings, lengths, stored fields, columns and search results).
+postings are already sorted by document; at flush time the terms are sorted once, a term of up to 8 postings
+is encoded straight into the term table (the inline form Whoosh gives it), and a longer one is written in whole
+blocks through whoosh-ng's own W3 postings writer (its block and term-info encoding, unchanged).  The segment
+files are byte-for-byte what the generic writer writes for the same documents (tests/test_index_bulk.py compares
+them, and the postings, lengths, stored fields, columns and search results).
+
+This relies on whoosh-ng 5.4 internals: the W3 postings writer's block state (``_ids``, ``_weights``,
+``_values``, ``_maxweight``, ``_minlength``, ``_maxlength``, ``_write_block``), the W3 term-info layout, and the
+term table's ``OrderedHashWriter`` state.  Nothing in whoosh is modified; ``self_check`` writes a small index both
+ways in memory once per process and compares the bytes, and on any difference (or error) every writer takes
+Whoosh's generic path.
 
 Whoosh's generic path is still used where the bulk path has nothing to offer or cannot be exact: postings that
 reach the pool from merged segments (``add_reader``: optimize and Whoosh's small-segment merges), fields with
 term vectors or a separate spelling field, and codecs other than W3.  When a writer's collected postings would
-exceed ``limitmb``, the current segment is finished and a new one started; the commit lists them all.
+exceed ``limitmb``, the current segment is finished and a new one started; the commit lists them all (merged
+only by an optimize, since a merge re-reads field lengths quantized to a byte).
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ from whoosh.writing import SegmentWriter
 from whoosh.writing.posting_pool import PostingPool
 
 from indexer.schema import _ONE_POS_CACHE, FastText, _encode_positions
+
+# Below this estimate of collected postings (about 150 articles) a segment's postings go through Whoosh's pool:
+# a small update gains nothing from the bulk path and skips its once-per-process self-check.
+_BULK_MIN_BYTES = 2 * 1024 * 1024
 
 # Rough bytes of memory per collected posting and per new term (list slots, a docnum int, a values bytes object
 # when not shared; the term's key and containers); only used to decide when to start a new segment.  Calibrated on
@@ -57,6 +69,7 @@ class BulkSegmentWriter(SegmentWriter):
     def __init__(self, ix, limitmb: int = 128, **kwargs):
         super().__init__(ix, limitmb=limitmb, **kwargs)
         self._bulk = bulk_supported(self.schema, self.codec)
+        self.bulk_flushes = 0  # segments whose postings this writer wrote itself (the rest went through the pool)
         self._limitmb = limitmb
         self._bulk_limit = max(1, limitmb) * 1024 * 1024
         self._done: list = []  # segments this writer finished early to bound memory
@@ -235,8 +248,10 @@ class BulkSegmentWriter(SegmentWriter):
         if not self._postings:
             super()._flush_segment()
             return
-        if self._pool_has_postings():
-            # Merged segments' postings are in the pool: let the pool sort everything (generic, exact).
+        small = self._collected < min(_BULK_MIN_BYTES, self._bulk_limit) and not _CHECKING
+        if small or self._pool_has_postings() or not (_CHECKING or self_check()):
+            # Merged segments' postings are in the pool, or too few postings to be worth the self-check (a small
+            # update), or the check failed: the pool sorts everything (Whoosh's generic path).
             add = self.pool.add
             for fieldname, terms in self._postings.items():
                 for tbytes, (ids, weights, values) in terms.items():
@@ -248,6 +263,7 @@ class BulkSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         self._write_postings()
         self.fieldwriter.close()
+        self.bulk_flushes += 1
 
     def _merge_str_postings(self) -> None:
         """Turn the ``FastText`` fields' flat lists into (docnums, weights, values) keyed by term bytes.  A
@@ -487,3 +503,59 @@ def _check_hash_writer() -> bool:
 
 
 _HASH_ADD_OK = _check_hash_writer()
+
+
+# --- guard: the W3 internals used above still behave as this module assumes ------------------------------------
+_CHECKING = False
+_CHECKED: bool | None = None
+
+
+def self_check() -> bool:
+    """Index a few documents into memory through Whoosh's generic writer and through the bulk path and compare the
+    segment files byte for byte, once per process.  Should a whoosh-ng release change its postings or term-table
+    writers, the check fails and every writer falls back to Whoosh's generic path (slower, never wrong)."""
+    global _CHECKING, _CHECKED
+    if _CHECKED is None:
+        _CHECKING = True
+        try:
+            _CHECKED = _segment_bytes(bulk=True) == _segment_bytes(bulk=False)
+        except Exception:
+            _CHECKED = False
+        finally:
+            _CHECKING = False
+    return _CHECKED
+
+
+def _segment_bytes(bulk: bool) -> dict[str, bytes]:
+    import random
+
+    from whoosh.filedb.filestore import RamStorage
+
+    schema = fields.Schema(
+        key=fields.ID(unique=True, stored=True),
+        body=FastText(stored=True),
+        title=FastText(field_boost=1.5),
+        tags=fields.KEYWORD(commas=True, scorable=True),
+        when=fields.DATETIME(sortable=True),
+        plain=fields.TEXT(),
+    )
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(60)] + ["common"] * 40
+    storage = RamStorage()
+    ix = storage.create_index(schema, indexname="CHECK")
+    writer = (BulkSegmentWriter if bulk else SegmentWriter)(ix, compound=False)
+    from datetime import datetime
+
+    for i in range(160):  # "common" is in more than one posting block; most words are in 1-8 or 9-128 documents
+        body = " ".join(rng.choices(words, k=rng.randint(1, 40)))
+        writer.add_document(
+            key=f"k{i}",
+            body=body,
+            title=" ".join(rng.choices(words, k=3)),
+            tags=", ".join(rng.sample(["a", "b", "c d"], 2)),
+            when=datetime(2000 + i % 7, 1 + i % 12, 1),
+            plain=body if i % 3 else "",
+        )
+    writer.commit()
+    # the segment's files by extension (the TOC names the random segment id)
+    return {n.split(".", 1)[1]: bytes(storage.files[n]) for n in storage.list() if "." in n and not n.endswith(".toc")}

@@ -39,7 +39,7 @@ from healthdex.errors import UserError
     type=click.IntRange(16, 4096),
     default=256,
     show_default=True,
-    help="Memory per writer process for sorting postings.",
+    help="Memory per writer process for collecting postings; a bigger build is written as several segments.",
 )
 @click.option(
     "--wait",

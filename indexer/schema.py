@@ -134,7 +134,11 @@ def _analyze(value: str, plan, want_words: bool):
         return _analyze_tokens(value, plan, want_words)
     # Lowercasing the whole text maps it character by character (checked above), so the tokens of the lowered
     # text are exactly the lowered tokens, and findall runs in C.
-    tokens = expression.findall(value.lower())
+    lowered = value.lower()
+    if expression.pattern == WORD_PATTERN and lowered.isascii():
+        tokens = _ASCII_WORDS.findall(lowered)  # the same matches on ASCII text, without Unicode class lookups
+    else:
+        tokens = expression.findall(lowered)
     if maxsize is None:
         kept = [w for w in tokens if len(w) >= minsize and w not in stops]
     else:
@@ -197,6 +201,7 @@ def _analyze_tokens(value: str, plan, want_words: bool):
     return poses, words
 
 
+_ASCII_WORDS = re.compile(r"[a-z0-9_]+(?:[.'-][a-z0-9_]+)*", re.ASCII)  # WORD_PATTERN on lowercase ASCII text
 _STEMS: dict[tuple, dict[str, str]] = {}  # plan signature -> {word: stem}; the StemFilter's own cache is unbounded
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _WORD_CHAR = re.compile(r"\w")

@@ -18,7 +18,7 @@ SAMPLES = [
     "a " * 50 + "end",
     # lowercasing that is not character by character (the fused path tokenizes token by token then)
     "ΟΔΟΣ ΑΣ:Β Σ. ΣΟΦΙΑ İstanbul İİ",
-    "KELVIN Ω ǅungla ﬁnance ß SS ẞ",
+    "KELVIN Ω ǅungla ﬁnance ß SS ẞ \u212aelvin it's CO-OP e.g. 3.5",
     # positions past the varint table of the fused encoder
     " ".join(["pain", "the", "sciatica"] * 6000) + " nerve",
 ]

@@ -61,6 +61,8 @@ def build(index_dir: Path, recs: list[dict], *, bulk: bool, limitmb: int = 256) 
         for rec in recs:
             w.add_document(**records.prepare(rec).fields)
         w.commit()
+    if bulk:
+        assert w.bulk_flushes >= 1  # the bulk path wrote postings (not only Whoosh's pool)
 
 
 def segment_files(index_dir: Path) -> dict[str, str]:
@@ -275,6 +277,23 @@ def test_index_records_bulk_and_parallel_equal_generic_through_updates(tmp_path,
     assert scored(dirs["bulk"]) == scored(dirs["generic"])
 
 
+def test_small_update_goes_through_the_pool(tmp_path, recs):
+    d = tmp_path / "idx"
+    patches.apply()
+    ix, _ = create_or_open_for_writing(d, S.SCHEMA_VERSION)
+    with writing(ix, d) as w:
+        for rec in recs[:5]:
+            w.add_document(**records.prepare(rec).fields)
+        w.commit()
+    assert isinstance(w, BulkSegmentWriter) and w.bulk_flushes == 0
+    assert keys_of(d) == {records.prepare(r).key for r in recs[:5]}
+
+
+def keys_of(index_dir: Path) -> set[str]:
+    with open_index(index_dir).searcher() as s:
+        return {doc[S.KEY] for doc in s.documents()}
+
+
 def test_parallel_writer_uses_a_worker_and_keeps_every_document(tmp_path, recs):
     d = tmp_path / "idx"
     stats = index_records(recs, d, procs=2)
@@ -286,3 +305,29 @@ def test_parallel_writer_uses_a_worker_and_keeps_every_document(tmp_path, recs):
         q = QueryParser(S.TEXT, ix.schema).parse("identical words")
         assert {h[S.KEY] for h in s.search(q)} == {"same-text-1", "same-text-2"}
     assert not [n for n in os.listdir(d) if n.endswith(".tmp") or ".tmp." in n]
+
+
+def test_self_check_falls_back_to_the_generic_writer_when_the_codec_differs(tmp_path, monkeypatch, recs):
+    """If whoosh-ng's writers no longer produce what the bulk path writes, writers take Whoosh's generic path."""
+    import indexer.bulk as B
+
+    assert B.self_check()
+    monkeypatch.setattr(B, "_CHECKED", None)
+    real = B._add_compact_term
+
+    def off_by_one(tindex, key, ids, weights, values, lengths):
+        real(tindex, key, ids, [w + 1 for w in weights], values, lengths)
+
+    monkeypatch.setattr(B, "_add_compact_term", off_by_one)
+    assert not B.self_check()
+    d = tmp_path / "idx"
+    patches.apply()
+    ix, _ = create_or_open_for_writing(d, S.SCHEMA_VERSION)
+    with writing(ix, d) as w:
+        for rec in recs:
+            w.add_document(**records.prepare(rec).fields)
+        w.commit()
+    assert isinstance(w, BulkSegmentWriter) and w.bulk_flushes == 0
+    with open_index(d).reader() as r:
+        assert r.doc_count() == len(recs)
+    monkeypatch.setattr(B, "_CHECKED", None)  # re-checked with the real functions by the next writer
