@@ -1,7 +1,12 @@
 """Throwaway TLS for the CONNECT tunnel: a CA generated at startup signs one certificate per host on demand.
 
-Clients such as Scrapy do not verify certificates by default; a client that does can trust ``ca_pem`` (also written
-to ``ca_path``).  Keys are EC P-256, so generating them takes milliseconds.
+Clients such as Scrapy do not verify certificates by default; a client that does can trust ``ca_pem``.  Keys are
+EC P-256, so generating them takes milliseconds.
+
+Nothing stays on disk: ``ssl.SSLContext.load_cert_chain`` only reads files, so each host's certificate chain and the
+key are written to a private temporary folder (``healthdex-replay-tls-*``) that is removed as soon as the context has
+loaded them.  (The folder used to live as long as the server, and every replay process that was killed, or not
+stopped, left one in /tmp with the key in it.)
 """
 
 from __future__ import annotations
@@ -21,10 +26,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 class CertificateAuthority:
-    """A self-signed CA plus cached per-host server contexts.  ``close()`` removes the temporary key files."""
+    """A self-signed CA plus cached per-host server contexts (no files kept)."""
 
     def __init__(self) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="healthdex-replay-tls-"))
         self._lock = threading.Lock()
         self._contexts: dict[str, ssl.SSLContext] = {}
         now = datetime.datetime.now(datetime.UTC)
@@ -42,20 +46,28 @@ class CertificateAuthority:
             .not_valid_before(self._not_before)
             .not_valid_after(self._not_after)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._ca_key.public_key()), critical=False)
             .sign(self._ca_key, hashes.SHA256())
         )
         self.ca_pem = self.ca_cert.public_bytes(serialization.Encoding.PEM)
-        self.ca_path = self._dir / "ca.pem"
-        self.ca_path.write_bytes(self.ca_pem)
         self._leaf_key = ec.generate_private_key(ec.SECP256R1())
-        self._key_path = self._dir / "leaf-key.pem"
-        self._key_path.write_bytes(self._leaf_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        self._key_path.chmod(0o600)
+        self._leaf_key_pem = self._leaf_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
     def context_for(self, host: str) -> ssl.SSLContext:
         """A server-side SSLContext presenting a certificate for ``host`` (a name or an IP address)."""
@@ -85,16 +97,26 @@ class CertificateAuthority:
             .add_extension(x509.SubjectAlternativeName([san]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()),
-                           critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_key.public_key()), critical=False
+            )
             .sign(self._ca_key, hashes.SHA256())
         )
-        chain = self._dir / f"cert-{len(self._contexts)}.pem"
-        chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + self.ca_pem)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(chain, self._key_path)
+        # mkdtemp: a folder only this user can read; removed before the context is used.
+        folder = Path(tempfile.mkdtemp(prefix="healthdex-replay-tls-"))
+        try:
+            chain, key = folder / "chain.pem", folder / "key.pem"
+            key.touch(mode=0o600)
+            key.write_bytes(self._leaf_key_pem)
+            chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + self.ca_pem)
+            ctx.load_cert_chain(chain, key)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         ctx.set_alpn_protocols(["http/1.1"])
         return ctx
 
     def close(self) -> None:
-        shutil.rmtree(self._dir, ignore_errors=True)
+        """Forget the per-host contexts (kept for callers of the old interface; no files to remove)."""
+        with self._lock:
+            self._contexts.clear()
