@@ -179,3 +179,46 @@ def test_search_reports_exact_totals_on_the_fast_path(ix):
         _ref, count = _reference(s, built)
     assert res.total_exact and res.total == count
     assert len(res.hits) == 5 and all("\ue000" in h.snippet for h in res.hits)
+
+
+def _random_query(rng: random.Random) -> str:
+    words = WORDS + FILLER[:10]
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.random()
+        if kind < 0.5:
+            parts.append(rng.choice(words))
+        elif kind < 0.7:
+            parts.append('"' + " ".join(rng.choice(words) for _ in range(rng.randint(2, 3))) + '"')
+        elif kind < 0.8:
+            parts.append(f"{rng.choice(['title', 'text', 'description'])}:{rng.choice(words)}")
+        elif kind < 0.9:
+            parts.append(f"({rng.choice(words)} OR {rng.choice(words)})")
+        else:
+            parts.append(f"{rng.choice(words)} AND {rng.choice(words)}")
+    return " ".join(parts)
+
+
+def test_random_queries_rank_like_whoosh(ix):
+    """200 generated queries (plain words, phrases, fields, OR/AND groups): wherever the evaluator takes a query,
+    its top 15 and its count equal Whoosh's matcher tree's; it must take most of them."""
+    rng = random.Random(11)
+    table = load_synonyms(True)
+    taken = 0
+    with ix.searcher(weighting=_weighting()) as s:
+        for _ in range(200):
+            text = _random_query(rng)
+            built = build_query(ix.schema, text, synonyms=table)
+            try:
+                got, total, exact, _ = evaluate.top_documents(s, built.query, 15)
+            except evaluate.Unsupported:
+                continue
+            taken += 1
+            ref, count = _reference(s, built)
+            try:
+                _assert_same_ranking(ref, got, 15)
+            except AssertionError as exc:
+                raise AssertionError(f"query {text!r}: {exc}") from None
+            if exact:
+                assert total == count, text
+    assert taken >= 120
