@@ -324,6 +324,54 @@ class Segment:
     # --- top documents --------------------------------------------------------------------------------------
     def top(self, q, depth: int, allowed=None) -> tuple[list[tuple[float, int]], int, bool]:
         """This segment's ``depth`` best (score, global docnum), its match count and whether that is exact."""
+        node, acc, matched, bound = self._candidates(q, allowed)
+        off = self.offset
+        if not node.has_phrase:
+            return _best(acc, matched, depth, off, dense=allowed is None), len(matched), True
+        if len(matched) <= VERIFY_ALL_LIMIT:
+            exact = {d: node.exact(d) for d in matched}
+            kept = [d for d in matched if exact[d] is not None]
+            return _best(exact, kept, depth, off), len(kept), True
+        # Settle the top hits in bag-of-words order: a document's exact score never exceeds its bound.
+        order = [(-acc[d], d) for d in matched]
+        heapq.heapify(order)
+        heap: list[tuple[float, int]] = []  # (score, -docnum) min-heap of the best verified
+        while order:
+            _neg, d = heapq.heappop(order)
+            if len(heap) >= depth and bound(d) < heap[0][0]:
+                break
+            s = node.exact(d)
+            if s is None:
+                continue
+            item = (s, -d)
+            if len(heap) < depth:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+        # the count: the share of an evenly spread sample of the candidates that really has the phrase
+        step = max(1, len(matched) // ESTIMATE_SAMPLE)
+        sample = matched[::step]
+        found = sum(1 for d in sample if node.exact(d) is not None)
+        estimate = round(len(matched) * found / len(sample)) if sample else 0
+        best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
+        return best, max(estimate, len(best)), False
+
+    def matches(self, q, allowed=None) -> list[tuple[float, int]]:
+        """Every matching document as (score, global docnum), phrases checked (for sorting and facets)."""
+        node, acc, matched, _bound = self._candidates(q, allowed)
+        off = self.offset
+        if not node.has_phrase:
+            return [(acc[d], d + off) for d in matched]
+        out = []
+        for d in matched:
+            s = node.exact(d)
+            if s is not None:
+                out.append((s, d + off))
+        return out
+
+    def _candidates(self, q, allowed):
+        """(compiled node, dense scores, matching local docnums, bound function): exact scores unless the query
+        has phrases; then upper bounds (phrases as bags of words) to be checked with ``node.exact``."""
         node = self.compile(q)
         n = self.doc_count_all
         acc = [0.0] * n
@@ -355,44 +403,16 @@ class Segment:
             else:
                 for d in matched:
                     acc[d] = (acc[d] + ((counts[d] - 1) / den)) * share  # _sqr, inlined
-        if not node.has_phrase:
-            return _best(acc, matched, depth, off, dense=allowed is None), len(matched), True
-        if len(matched) <= VERIFY_ALL_LIMIT:
-            exact = {d: node.exact(d) for d in matched}
-            kept = [d for d in matched if exact[d] is not None]
-            return _best(exact, kept, depth, off), len(kept), True
-        # Settle the top hits in bag-of-words order: a document's exact score never exceeds its bound (with a
-        # scaled OR, every leaf counted: the formula grows with score and count, and positions only take
-        # matches away; it grows with the sum, so the sum gives the order).
-        if coord:
+        if coord and node.has_phrase:
+            # every leaf counted: an upper bound (the formula grows with score and count, and positions only take
+            # matches away); it grows with the sum, so the sum gives the order
 
             def bound(d: int) -> float:
                 return _sqr(acc[d], tc, tc, scale)
 
         else:
             bound = acc.__getitem__
-        order = [(-acc[d], d) for d in matched]
-        heapq.heapify(order)
-        heap: list[tuple[float, int]] = []  # (score, -docnum) min-heap of the best verified
-        while order:
-            _neg, d = heapq.heappop(order)
-            if len(heap) >= depth and bound(d) < heap[0][0]:
-                break
-            s = node.exact(d)
-            if s is None:
-                continue
-            item = (s, -d)
-            if len(heap) < depth:
-                heapq.heappush(heap, item)
-            elif item > heap[0]:
-                heapq.heapreplace(heap, item)
-        # the count: the share of an evenly spread sample of the candidates that really has the phrase
-        step = max(1, len(matched) // ESTIMATE_SAMPLE)
-        sample = matched[::step]
-        found = sum(1 for d in sample if node.exact(d) is not None)
-        estimate = round(len(matched) * found / len(sample)) if sample else 0
-        best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
-        return best, max(estimate, len(best)), False
+        return node, acc, matched, bound
 
 
 # --- compiled query nodes ----------------------------------------------------------------------------------------
@@ -617,8 +637,8 @@ def _best(scores, docs: list[int], depth: int, offset: int, dense: bool = False)
     if depth <= 0:
         return []
     if len(docs) > 4 * depth:
-        if dense:
-            kth = heapq.nlargest(depth, scores)[-1]
+        kth = heapq.nlargest(depth, scores)[-1] if dense else 0.0
+        if kth > 0:  # (a zero threshold would take in documents that do not match)
             docs = list(compress(range(len(scores)), map(ge, scores, repeat(kth))))
         else:
             kth = heapq.nlargest(depth, (scores[d] for d in docs))[-1]
@@ -733,6 +753,44 @@ def top_documents(
         exact = exact and seg_exact
         best = sorted(best + top, key=lambda t: (-t[0], t[1]))[:depth]
     return best, total, exact, segs
+
+
+def all_matches(searcher, q, *, allowed=None) -> list[tuple[float, int]]:
+    """Every document matching ``q`` as (score, global docnum), phrases checked; ``allowed`` as for
+    :func:`top_documents`."""
+    from whoosh import query as wq
+
+    if q is wq.NullQuery:
+        return []
+    out: list[tuple[float, int]] = []
+    for seg in segments(searcher):
+        out.extend(seg.matches(q, allowed))
+    return out
+
+
+def facet_counts(searcher, docs: set[int], fieldname: str, max_terms: int = 5000) -> dict[str, int] | None:
+    """{term: number of ``docs`` (global docnums) having it} for an indexed field; None when the field has more
+    than ``max_terms`` terms in a segment (then Whoosh's facets are cheaper)."""
+    counts: dict[str, int] = {}
+    for sub, offset in searcher.leaf_searchers():
+        reader = sub.reader()
+        if fieldname not in reader.schema or not reader.schema[fieldname].indexed:
+            return None
+        local = {d - offset for d in docs if offset <= d < offset + reader.doc_count_all()}
+        if not local:
+            continue
+        seg = Segment(sub, offset, searcher.weighting)
+        terms = []
+        for i, (btext, _info) in enumerate(reader.iter_field(fieldname)):
+            if i >= max_terms:
+                return None
+            terms.append(btext)
+        for btext in terms:
+            n = len(local.intersection(seg.postings(fieldname, btext).ids))
+            if n:
+                key = btext.decode("utf-8", "replace") if isinstance(btext, bytes) else str(btext)
+                counts[key] = counts.get(key, 0) + n
+    return counts
 
 
 def rerank(segs: list[Segment], top: list[tuple[float, int]], clauses, coord) -> list[tuple[float, int]]:

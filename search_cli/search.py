@@ -283,6 +283,9 @@ def _facet_counts(searcher, q, filt, names: Iterable[str]) -> dict[str, dict[str
             wanted[name] = sorting.FieldFacet(fname, allow_overlap=fname in ("categories", "authors"))
     if not wanted:
         return {}
+    fast = _fast_facets(searcher, q, filt, wanted)
+    if fast is not None:
+        return fast
     res = searcher.search(q, filter=filt, limit=1, groupedby=wanted, maptype=sorting.Count, optimize=False)
     out = {}
     for name in wanted:
@@ -291,6 +294,27 @@ def _facet_counts(searcher, q, filt, names: Iterable[str]) -> dict[str, dict[str
             sorted(((str(k), int(v)) for k, v in counts.items() if k not in (None, "")), key=lambda kv: (-kv[1], kv[0]))
         )
     return out
+
+
+def _fast_facets(searcher, q, filt, wanted) -> dict[str, dict[str, int]] | None:
+    """Facet counts over the evaluator's matches (term by term of each facet field), or None to use Whoosh's."""
+    from search_cli import evaluate
+
+    try:
+        allowed = None
+        if filt is not None:
+            allowed = searcher._filter_to_comb(filt)
+            allowed = allowed if isinstance(allowed, set | frozenset) else set(allowed)
+        docs = {d for _s, d in evaluate.all_matches(searcher, q, allowed=allowed)}
+        out = {}
+        for name, facet in wanted.items():
+            counts = evaluate.facet_counts(searcher, docs, facet.fieldname)
+            if counts is None:
+                return None
+            out[name] = dict(sorted(((k, v) for k, v in counts.items() if k), key=lambda kv: (-kv[1], kv[0])))
+        return out
+    except evaluate.Unsupported:
+        return None
 
 
 def search(
@@ -465,25 +489,60 @@ def _leaf_scores(sub, leaf, docs):
         yield d, leaf.boost * sum(m.score() for m in matchers)
 
 
-def _run_fast(searcher, built, depth: int):
-    """``_run`` through :mod:`search_cli.evaluate` (exact count), or None when the query needs Whoosh's matchers."""
+def _allowed(searcher, built) -> set[int] | None:
+    if built.filter is None:
+        return None
+    allowed = searcher._filter_to_comb(built.filter)
+    return allowed if isinstance(allowed, set | frozenset) else set(allowed)
+
+
+def _run_fast(searcher, built, depth: int, sort_field: str | None = None):
+    """``_run`` through :mod:`search_cli.evaluate` (exact count), or None when the query needs Whoosh's matchers.
+    ``sort_field``: newest first by that date column (as Whoosh's sorted search: documents without the date last,
+    ties by higher document number), the relevance score kept as the hit's score."""
     from whoosh.searching.results import Results
 
     from search_cli import evaluate
 
     try:
-        allowed = None
-        if built.filter is not None:
-            allowed = searcher._filter_to_comb(built.filter)
-            allowed = allowed if isinstance(allowed, set | frozenset) else set(allowed)
-        top, total, exact, segs = evaluate.top_documents(searcher, built.query, depth, allowed=allowed)
-        if built.rerank or built.coord:
-            top = evaluate.rerank(segs, top, built.rerank, built.coord)
+        if sort_field:
+            matches = evaluate.all_matches(searcher, built.query, allowed=_allowed(searcher, built))
+            keys = _date_keys(searcher, sort_field)
+            if keys is None:
+                return None
+            ranked = sorted(((keys(d), d, s) for s, d in matches), reverse=True)[:depth]
+            top, total, exact = [(s, d) for _k, d, s in ranked], len(matches), True
+        else:
+            top, total, exact, segs = evaluate.top_documents(
+                searcher, built.query, depth, allowed=_allowed(searcher, built)
+            )
+            if built.rerank or built.coord:
+                top = evaluate.rerank(segs, top, built.rerank, built.coord)
     except evaluate.Unsupported:
         return None
     results = Results(searcher, built.query, top)
     results._total = total
     return results, total, exact
+
+
+def _date_keys(searcher, fieldname: str):
+    """global docnum -> ``_date_key`` of its sortable date column, or None when the field has no column."""
+    if fieldname not in searcher.schema:
+        return None
+    columns = []
+    for sub, offset in searcher.leaf_searchers():
+        reader = sub.reader()
+        if not reader.has_column(fieldname):
+            return None
+        columns.append((offset, reader.doc_count_all(), reader.column_reader(fieldname, translate=False)))
+
+    def key(docnum: int):
+        for offset, n, column in columns:
+            if offset <= docnum < offset + n:
+                return _date_key(column[docnum - offset])
+        return -1
+
+    return key
 
 
 def _run(searcher, built, limit, offset, sort, exact_total: bool = False, fast: bool = True):
@@ -499,8 +558,8 @@ def _run(searcher, built, limit, offset, sort, exact_total: bool = False, fast: 
     elif built.rerank or built.coord:
         kwargs["limit"] = max(kwargs["limit"], RERANK_DEPTH)
     depth = kwargs["limit"]
-    if not SORTS[sort] and fast:
-        found = _run_fast(searcher, built, depth)
+    if fast:
+        found = _run_fast(searcher, built, depth, SORTS[sort])
         if found is not None:
             return found
     try:

@@ -36,6 +36,9 @@ def _doc(rng: random.Random, i: int, version: int = 0) -> dict:
         "description": " ".join(rng.choice(WORDS + FILLER) for _ in range(rng.randint(0, 12))),
         "text": " ".join(words) + (f" revision{version}" if version else ""),
         "language": "en",
+        # from their own generator, so the words above stay what the other tests were written against
+        "categories": random.Random(i).sample(["Heart", "Back Pain", "Diabetes", "Sleep", "Cancer"], i % 3),
+        **({"published": f"{2010 + i % 15}-{1 + i % 12:02d}-01"} if i % 4 else {}),
     }
 
 
@@ -222,3 +225,19 @@ def test_random_queries_rank_like_whoosh(ix):
             if exact:
                 assert total == count, text
     assert taken >= 120
+
+
+@pytest.mark.parametrize("text", ["pain", '"blood pressure"', "heart attack site:site1.example.org"])
+def test_date_sort_and_facets_equal_whoosh(ix, text, monkeypatch):
+    from search_cli import search as S
+
+    built = build_query(ix.schema, text, synonyms=load_synonyms(True))
+    with ix.searcher(weighting=_weighting()) as s:
+        whoosh_sorted, total_w, _ = S._run(s, built, 40, 0, "published", fast=False)
+        fast_sorted, total_f, exact = S._run(s, built, 40, 0, "published", fast=True)
+        assert [d for _, d in fast_sorted.top_n] == [d for _, d in whoosh_sorted.top_n]
+        assert exact and total_f == len(s.search(built.query, filter=built.filter, limit=None))
+        fast_facets = S._facet_counts(s, built.query, built.filter, ["site", "category"])
+        monkeypatch.setattr(S, "_fast_facets", lambda *a: None)
+        whoosh_facets = S._facet_counts(s, built.query, built.filter, ["site", "category"])
+    assert fast_facets == whoosh_facets and sum(fast_facets["category"].values()) > 0
