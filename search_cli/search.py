@@ -301,18 +301,19 @@ def _fast_facets(searcher, q, filt, wanted) -> dict[str, dict[str, int]] | None:
     from search_cli import evaluate
 
     try:
-        allowed = None
-        if filt is not None:
-            allowed = searcher._filter_to_comb(filt)
-            allowed = allowed if isinstance(allowed, set | frozenset) else set(allowed)
-        docs = {d for _s, d in evaluate.all_matches(searcher, q, allowed=allowed)}
-        out = {}
-        for name, facet in wanted.items():
-            counts = evaluate.facet_counts(searcher, docs, facet.fieldname)
-            if counts is None:
-                return None
-            out[name] = dict(sorted(((k, v) for k, v in counts.items() if k), key=lambda kv: (-kv[1], kv[0])))
-        return out
+        with evaluate.gc_paused():
+            allowed = None
+            if filt is not None:
+                allowed = searcher._filter_to_comb(filt)
+                allowed = allowed if isinstance(allowed, set | frozenset) else set(allowed)
+            docs = {d for _s, d in evaluate.all_matches(searcher, q, allowed=allowed)}
+            out = {}
+            for name, facet in wanted.items():
+                counts = evaluate.facet_counts(searcher, docs, facet.fieldname)
+                if counts is None:
+                    return None
+                out[name] = dict(sorted(((k, v) for k, v in counts.items() if k), key=lambda kv: (-kv[1], kv[0])))
+            return out
     except evaluate.Unsupported:
         return None
 
@@ -505,19 +506,20 @@ def _run_fast(searcher, built, depth: int, sort_field: str | None = None):
     from search_cli import evaluate
 
     try:
-        if sort_field:
-            matches = evaluate.all_matches(searcher, built.query, allowed=_allowed(searcher, built))
-            keys = _date_keys(searcher, sort_field)
-            if keys is None:
-                return None
-            ranked = sorted(((keys(d), d, s) for s, d in matches), reverse=True)[:depth]
-            top, total, exact = [(s, d) for _k, d, s in ranked], len(matches), True
-        else:
-            top, total, exact, segs = evaluate.top_documents(
-                searcher, built.query, depth, allowed=_allowed(searcher, built)
-            )
-            if built.rerank or built.coord:
-                top = evaluate.rerank(segs, top, built.rerank, built.coord)
+        with evaluate.gc_paused():
+            if sort_field:
+                matches = evaluate.all_matches(searcher, built.query, allowed=_allowed(searcher, built))
+                keys = _date_keys(searcher, sort_field)
+                if keys is None:
+                    return None
+                ranked = sorted(((keys(d), d, s) for s, d in matches), reverse=True)[:depth]
+                top, total, exact = [(s, d) for _k, d, s in ranked], len(matches), True
+            else:
+                top, total, exact, segs = evaluate.top_documents(
+                    searcher, built.query, depth, allowed=_allowed(searcher, built)
+                )
+                if built.rerank or built.coord:
+                    top = evaluate.rerank(segs, top, built.rerank, built.coord)
     except evaluate.Unsupported:
         return None
     results = Results(searcher, built.query, top)

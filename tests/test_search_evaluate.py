@@ -241,3 +241,26 @@ def test_date_sort_and_facets_equal_whoosh(ix, text, monkeypatch):
         monkeypatch.setattr(S, "_fast_facets", lambda *a: None)
         whoosh_facets = S._facet_counts(s, built.query, built.filter, ["site", "category"])
     assert fast_facets == whoosh_facets and sum(fast_facets["category"].values()) > 0
+
+
+def test_the_collector_is_paused_only_while_evaluating(ix):
+    import gc
+
+    from search_cli import search as S
+
+    built = build_query(ix.schema, "pain", synonyms=None)
+    seen = []
+    real = evaluate.top_documents
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    with ix.searcher(weighting=_weighting()) as s:
+        try:
+            evaluate.top_documents = spy
+            assert gc.isenabled()
+            S._run(s, built, 10, 0, "relevance")
+        finally:
+            evaluate.top_documents = real
+    assert seen == [False] and gc.isenabled()
