@@ -14,10 +14,6 @@ from search_cli import _whoosh_compat
 
 _whoosh_compat.lazy_asyncio()  # before anything imports Whoosh: searching never needs asyncio
 _whoosh_compat.lazy_morph_en()
-# One search is a short-lived process that creates no garbage cycles worth collecting: without the cyclic
-# collector, importing Whoosh and reading the index skip a few full collections over everything loaded so far.
-# (--batch turns it back on: thousands of queries in one process.)
-gc.disable()
 
 QUERY_HELP = """Search the index. QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh syntax:
 
@@ -104,7 +100,6 @@ def search_command(
     ranking = Ranking.named(ranking)
     synonyms = False if no_synonyms else (synonyms_file or True)
     if batch is not None:
-        gc.enable()
         if query:
             raise UserError("give either QUERY or --batch, not both")
         return _batch(index_dir, batch, limit, synonyms, not syntax, ranking)
@@ -112,20 +107,28 @@ def search_command(
         raise UserError("missing QUERY (or --batch FILE)")
     fmt = _fmt(as_json, as_jsonl)
 
-    from search_cli.output import format_results, use_color
-    from search_cli.search import search
+    # One query creates no garbage cycles worth collecting: without the cyclic collector, importing Whoosh and
+    # reading the index skip a few full collections over everything loaded so far.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        from search_cli.output import format_results, use_color
+        from search_cli.search import search
 
-    res = search(
-        index_dir,
-        query,
-        limit=limit,
-        offset=offset,
-        sort=sort,
-        synonyms=synonyms,
-        facets=[f for f in facets.split(",") if f.strip()],
-        plain=plain,
-        ranking=ranking,
-    )
+        res = search(
+            index_dir,
+            query,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            synonyms=synonyms,
+            facets=[f for f in facets.split(",") if f.strip()],
+            plain=plain,
+            ranking=ranking,
+        )
+    finally:
+        if was_enabled:
+            gc.enable()
     text = format_results(res, fmt, color=use_color(no_color))
     if text:
         click.echo(text)
