@@ -91,6 +91,48 @@ def test_each_article_is_claimed_by_one_worker(server):
     assert attempt("w1") == 0 and attempt("w3") == 0
 
 
+def test_a_restarted_worker_settles_the_claims_its_previous_life_left_pending(server, tmp_path: Path):
+    import json
+
+    from scrapy.utils.test import get_crawler
+
+    from crawler.distributed.emit_once import EmitOncePipeline
+
+    (tmp_path / "articles.jsonl").write_text(json.dumps({"id": "https://x.org/written"}) + "\n", encoding="utf-8")
+    server.hset(
+        KEYS.emitted,
+        mapping={
+            "https://x.org/written": "pending:w1",
+            "https://x.org/lost": "pending:w1",
+            "https://x.org/other": "pending:w2",
+            "https://x.org/old": "done:w1",
+        },
+    )
+    crawler = get_crawler(
+        Spider,
+        {
+            "HEALTHDEX_REDIS_URL": _url(server),
+            "HEALTHDEX_REDIS_CRAWL_ID": "t",
+            "HEALTHDEX_REDIS_WORKER_ID": "w1",
+            "HEALTHDEX_OUT_DIR": str(tmp_path),
+        },
+    )
+    crawler.stats.open_spider()
+    pipeline = EmitOncePipeline.from_crawler(crawler)
+    pipeline.spider_opened(Spider(name="t"))
+    assert server.hgetall(KEYS.emitted) == {
+        b"https://x.org/written": b"done:w1",
+        b"https://x.org/other": b"pending:w2",
+        b"https://x.org/old": b"done:w1",
+    }
+    assert crawler.stats.get_value("distributed/claims_settled_done") == 1
+    assert crawler.stats.get_value("distributed/claims_released") == 1
+    # Released, the article w1's previous life never wrote is written by whichever worker redoes its request.
+    server.set(KEYS.heartbeat("w1"), "alive")
+    claim = server.register_script(scripts.CLAIM_ARTICLE)
+    assert claim(keys=[KEYS.emitted, KEYS.heartbeat_prefix], args=["https://x.org/lost", "w2"]) == 1
+
+
 def test_duplicates_are_decided_crawl_wide_in_one_step(server):
     decide = server.register_script(scripts.DECIDE_DUPLICATE)
     signature = bytes(range(256)) * 2  # 128 permutations, 4 bytes each

@@ -37,9 +37,11 @@ Guarantees, with workers killed by SIGKILL at any moment (Redis itself assumed t
 - Requests are at-least-once: a request reclaimed from a dead worker may be fetched twice (once by the dead
   worker, whose WARC may hold that response).  Articles are written once in the union of the workers' JSONL
   files, except in one window: a worker killed after writing an article line but before marking it ``done``
-  (the few microseconds between a flushed write and a Redis call) leaves it ``pending``, and the worker that
-  redoes the request writes it again.  Readers that merge the outputs should keep one record per ``id``
-  (:func:`crawler.distributed.outputs.merged_articles` does).
+  (the Redis round trip after the flushed write, in the same call: ``emit_once``) leaves it ``pending``, and the
+  worker that redoes the request writes it again.  Readers that merge the outputs should keep one record per
+  ``id`` (:func:`crawler.distributed.outputs.merged_articles` does).  A worker restarted under its id settles the
+  claims its previous life left pending.  Duplicates (same text under another URL, or near-identical text) are
+  detected crawl-wide and recorded once in the union of the workers' ``duplicates.jsonl``, with the same window.
 - Politeness: reservations for one host are at least the request's delay apart crawl-wide, on Redis's clock.
 - The state persists in Redis after the crawl (a re-run with the same crawl id finds everything seen); use a new
   ``--crawl-id`` or :func:`crawler.distributed.outputs.forget_crawl` to start afresh.

@@ -13,12 +13,16 @@ callbacks and inline extraction, tens to hundreds of milliseconds under load.  A
 a written article ``pending``, and the worker that redid the request wrote it again: the article written twice
 that tests/test_distributed.py saw once under heavy load.)  The window left is the Redis round trip after the
 flushed write.  An item dropped or failed by a later pipeline (``item_dropped``/``item_error``) is marked done too.
-A key left ``pending`` by a dead worker is taken over.
+A key left ``pending`` by a dead worker is taken over.  A worker started again under its id first settles the
+claims its previous life left ``pending`` (killed between claiming and marking done): ``done`` when its own
+``articles.jsonl`` has the article, else released.  (Left pending, such a claim belongs to a live worker again, so
+every other worker dropped the article, and it was lost when the previous life had not written it.)
 Stats: ``distributed/articles_claimed``, ``distributed/articles_taken_over``, ``distributed/duplicates_dropped``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from scrapy import Spider, signals
@@ -27,7 +31,12 @@ from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.distributed import scripts
 from crawler.distributed.keys import CrawlKeys, crawl_id, redis_from_settings, worker_id
+from crawler.jsonl_store import read_records
 from crawler.signals import record_written
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def article_key(item: Any) -> str | None:
@@ -44,6 +53,8 @@ class EmitOncePipeline:
         self.worker = worker_id(crawler.settings)
         self.server = redis_from_settings(crawler.settings)
         self._claim = self.server.register_script(scripts.CLAIM_ARTICLE)
+        self._settle = self.server.register_script(scripts.SETTLE_OWN_CLAIM)
+        self.out_dir = Path(crawler.settings.get("HEALTHDEX_OUT_DIR"))
         self.keys: CrawlKeys | None = None
         self.claimed: set[str] = set()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -58,6 +69,27 @@ class EmitOncePipeline:
 
     def spider_opened(self, spider: Spider) -> None:
         self.keys = CrawlKeys(crawl_id(self.crawler.settings, spider))
+        self.settle_own_claims()
+
+    def settle_own_claims(self) -> int:
+        """Claims ``pending:<this worker>`` from a previous life of this worker id: ``done`` if this worker's
+        ``articles.jsonl`` has the article, else released; returns how many were settled.
+        Stats: ``distributed/claims_settled_done``, ``distributed/claims_released``."""
+        assert self.keys is not None
+        mine = f"pending:{self.worker}"
+        pending = [
+            _text(key) for key, value in self.server.hscan_iter(self.keys.emitted, count=1000) if _text(value) == mine
+        ]
+        if not pending:
+            return 0
+        written = {article_key(record) for record in read_records(self.out_dir / "articles.jsonl")}
+        for key in pending:
+            done = key in written
+            if int(self._settle(keys=[self.keys.emitted], args=[key, self.worker, "1" if done else "0"])):
+                self.crawler.stats.inc_value(
+                    "distributed/claims_settled_done" if done else "distributed/claims_released"
+                )
+        return len(pending)
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         key = article_key(item)

@@ -136,3 +136,16 @@ if sig ~= '' then
 end
 return {'new', '', 0}
 """
+
+# Settle a claim this worker left pending in a previous life.  KEYS[1] = emitted hash; ARGV[1] = article key;
+# ARGV[2] = this worker; ARGV[3] = '1' (its articles.jsonl has the article: done) or '0' (release it).
+# Returns 1 when settled, 0 when the claim is no longer this worker's pending one.
+SETTLE_OWN_CLAIM = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'pending:' .. ARGV[2] then return 0 end
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[1], ARGV[1], 'done:' .. ARGV[2])
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 1
+"""
