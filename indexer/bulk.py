@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import struct
 from array import array
-from operator import itemgetter
+from itertools import chain
+from operator import itemgetter, sub
 
 from whoosh import fields
-from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
+from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter, W3TermInfo
 from whoosh.filedb.filetables import HashWriter, OrderedHashWriter
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -299,6 +300,8 @@ class BulkSegmentWriter(SegmentWriter):
             if not terms:
                 continue
             fw.start_field(fieldname, schema[fieldname])
+            if type(fw._postwriter) is W3PostingsWriter:
+                fw._postwriter.__class__ = _BlockWriter
             lengths = self._lengths.get(fieldname)
             prefix = pack_ushort(fw._fieldid)
             tindex = fw._tindex
@@ -366,6 +369,27 @@ class BulkSegmentWriter(SegmentWriter):
             self.segments = list(self.segments) + done
             done = []
         return super()._merge_segments(mergetype, optimize, merge) + done
+
+
+class _BlockWriter(W3PostingsWriter):
+    """W3PostingsWriter whose block minifiers run in C: ``_mini_ids`` (delta-encoded docnums) and ``_mini_weights``
+    (None when all are 1.0, the one value when all are equal, else the tuple) return what Whoosh's do."""
+
+    def _mini_ids(self):
+        ids = self._ids
+        if self._byteids:
+            return tuple(ids)
+        return tuple(map(sub, ids, chain((0,), ids)))
+
+    def _mini_weights(self):
+        weights = self._weights
+        n = len(weights)
+        if weights.count(1.0) == n:
+            return None
+        first = weights[0]
+        if weights.count(first) == n:
+            return first
+        return tuple(weights)
 
 
 def _sorted_postings(ids, weights, values):
