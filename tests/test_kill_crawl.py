@@ -26,7 +26,8 @@ PAGE_DELAY_S = 0.5
 class KillLoop:
     kills: int = 0                 # SIGKILLs delivered to a live crawl
     interrupted_runs: int = 0      # ... of which hit a run under way (crawl-state.json "running"): a resume is owed
-    finished_early: int = 0        # runs that ended before their kill moment
+    finished_early: int = 0        # runs that ended before their kill moment (or were killed on their way out)
+    interrupted_since_finish: int = 0  # interrupted runs after the last finished one: what the report counts
     moments: list[float] = field(default_factory=list)
 
 
@@ -34,6 +35,14 @@ def _run_started(state: Path, since: float) -> bool:
     """True once this run has written crawl-state.json (spider opened): the crawl is under way."""
     try:
         return state.stat().st_mtime >= since and json.loads(state.read_text())["state"] == "running"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _run_finished(state: Path, since: float) -> bool:
+    """True when this run has marked the crawl finished (it was killed on its way out)."""
+    try:
+        return state.stat().st_mtime >= since and json.loads(state.read_text())["state"] == "finished"
     except (OSError, ValueError, KeyError):
         return False
 
@@ -68,6 +77,7 @@ def kill_loop(root: Path, n_kills: int, seed: int, n_pages: int = 30) -> tuple:
                     time.sleep(0.02)
                 proc.wait(timeout=moment)
                 loop.finished_early += 1
+                loop.interrupted_since_finish = 0
                 assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
             except subprocess.TimeoutExpired:
                 proc.send_signal(signal.SIGKILL)
@@ -75,6 +85,12 @@ def kill_loop(root: Path, n_kills: int, seed: int, n_pages: int = 30) -> tuple:
                 loop.kills += 1
                 if _run_started(state, started):
                     loop.interrupted_runs += 1
+                    loop.interrupted_since_finish += 1
+                elif _run_finished(state, started):
+                    # the crawl had completed and was shutting down (closing the extraction pool): the next
+                    # run is a re-crawl, as after a run that exited
+                    loop.finished_early += 1
+                    loop.interrupted_since_finish = 0
             finally:
                 proc.stderr.close()
         final = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
@@ -88,9 +104,9 @@ def _assert_complete(site, out: Path, loop: KillLoop, final) -> None:
     assert outcome.survived, f"{outcome.explain()} kills={loop}"
     report = json.loads((out / "crawl-report.json").read_text())
     assert report["finish_reason"] == "finished"
-    # Kills after the run had finished are followed by a re-crawl, which starts the count again.
-    if not loop.finished_early:
-        assert report["resumes"] == loop.interrupted_runs, (report["resumes"], loop)
+    # A run that finished (exited, or was killed on its way out) is followed by a re-crawl, which starts the
+    # count again: the report counts the interrupted runs since the last finished one.
+    assert report["resumes"] == loop.interrupted_since_finish, (report["resumes"], loop)
 
 
 def test_crawl_survives_three_kills(tmp_path):
