@@ -845,6 +845,13 @@ def rerank(segs: list[Segment], top: list[tuple[float, int]], clauses, coord) ->
                     if seg.score_at(fieldname, b, d) is not None:
                         words_seen[d + lo] |= ids
 
+    return rescore(top, bonus, words_seen, coord)
+
+
+def rescore(top: list[tuple[float, int]], bonus: dict[int, float], words_seen: dict[int, set], coord):
+    """The re-ranked candidates: score x (words matched / words typed) ** power (``coord``: (term -> word ids,
+    number of words, power), or None) plus the bonus, best first (ties: lower docnum)."""
+
     def factor(docnum: int) -> float:
         if not coord:
             return 1.0

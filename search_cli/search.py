@@ -428,15 +428,9 @@ def _rerank(searcher, results, clauses, depth: int, coord=None) -> None:
             for d, _score in _leaf_scores(sub, term, local):
                 words_seen[d + offset] |= ids
 
-    def factor(docnum):
-        if not coord:
-            return 1.0
-        seen = len(words_seen[docnum])
-        return (seen / coord[1]) ** coord[2] if seen else 1.0
+    from search_cli.evaluate import rescore
 
-    rescored = [(score * factor(docnum) + bonus[docnum], docnum) for score, docnum in head]
-    rescored.sort(key=lambda t: (-t[0], t[1]))
-    results.top_n[: len(head)] = rescored
+    results.top_n[: len(head)] = rescore(head, bonus, words_seen, coord)
 
 
 def _leaves(q):
