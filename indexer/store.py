@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from healthdex.errors import UserError
+from healthdex.processes import pid_alive
 
 INDEX_NAME = "MAIN"
 META_FILE = "healthdex-index.json"
@@ -84,23 +85,6 @@ def _write_json_atomic(target: Path, data: dict) -> None:
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, target)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped by its parent) still answers kill(0); it holds no locks.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def lock_holder(path: str | os.PathLike) -> dict | None:
@@ -173,7 +157,7 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
     except LockError:
         holder = lock_holder(p) or {}
         pid = int(holder.get("pid") or 0)
-        if pid and _pid_alive(pid):
+        if pid and pid_alive(pid):
             raise UserError(
                 f"index at {p} is being written by another process (pid {pid}, since {holder.get('started', '?')}); "
                 f"wait for it to finish or stop it"

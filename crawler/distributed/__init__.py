@@ -54,6 +54,7 @@ from pathlib import Path
 from scrapy.settings import Settings
 
 from crawler.distributed.keys import default_worker_id, safe_name
+from healthdex.processes import pid_alive
 
 SCHEDULER = "crawler.distributed.scheduler.RedisFrontierScheduler"
 LOCAL_DUPLICATES = "crawler.pipelines.duplicates.DuplicatesPipeline"
@@ -128,21 +129,9 @@ def preflight(redis_url: str, crawl_id: str, worker: str) -> None:
         host, pid = info["host"], int(info["pid"])
     except (ValueError, KeyError, TypeError):
         return
-    if host == socket.gethostname() and (pid == os.getpid() or not _pid_alive(pid)):
+    if host == socket.gethostname() and (pid == os.getpid() or not pid_alive(pid)):
         return
     raise UserError(
         f"worker id {worker!r} of crawl {crawl_id!r} is in use by process {pid} on {host}; "
         f"give this worker another --worker-id (or wait for that one's heartbeat to expire)"
     )
-
-
-def _pid_alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
