@@ -129,8 +129,9 @@ def test_changed_content_replaces_and_gone_deletes(tmp_path):
     # --delete-gone with a plain list of keys / URLs
     gone_list = tmp_path / "gone.txt"
     gone_list.write_text("mp-000123\n")
-    rc, out, err = run_index(str(write_jsonl(tmp_path / "empty.jsonl", [])), "--index", str(idx), "--delete-gone",
-                             str(gone_list))
+    rc, out, err = run_index(
+        str(write_jsonl(tmp_path / "empty.jsonl", [])), "--index", str(idx), "--delete-gone", str(gone_list)
+    )
     assert rc == 0, err
     assert "1 deleted" in out
     assert keys(idx) == {"https://www.example.org/sciatica"}
@@ -151,8 +152,12 @@ def test_same_key_twice_in_one_run_last_wins(tmp_path):
 def test_skips_and_malformed_lines_are_reported_not_fatal(tmp_path):
     src = write_jsonl(
         tmp_path / "a.jsonl",
-        [ARTICLES[2], {"url": "https://x.org/e", "error": "HTTP 500"}, {"url": "https://x.org/t", "text": "  "},
-         {"title": "no key", "text": "words"}],
+        [
+            ARTICLES[2],
+            {"url": "https://x.org/e", "error": "HTTP 500"},
+            {"url": "https://x.org/t", "text": "  "},
+            {"title": "no key", "text": "words"},
+        ],
         extra_lines=['{"url": "https://x.org/broken", "text": ', "[1, 2]"],
     )
     idx = tmp_path / "idx"

@@ -26,8 +26,30 @@ SAMPLES = [
 
 def _random_texts(n=30, seed=5):
     rng = random.Random(seed)
-    vocab = ["pain", "the", "of", "running", "runs", "ran", "X", "a1", "it's", "co-op", "e.g.", "Nerves", "nerve",
-             "hypertension", "and", "is", "ÉTÉ", "3.14", "—", "...", "b", "HIV/AIDS"]
+    vocab = [
+        "pain",
+        "the",
+        "of",
+        "running",
+        "runs",
+        "ran",
+        "X",
+        "a1",
+        "it's",
+        "co-op",
+        "e.g.",
+        "Nerves",
+        "nerve",
+        "hypertension",
+        "and",
+        "is",
+        "ÉTÉ",
+        "3.14",
+        "—",
+        "...",
+        "b",
+        "HIV/AIDS",
+    ]
     return [" ".join(rng.choices(vocab, k=rng.randint(1, 400))) for _ in range(n)]
 
 

@@ -98,8 +98,9 @@ def test_concurrent_search_during_a_long_write_never_fails(tmp_path, corpus):
     base, big, _ = corpus
     idx = tmp_path / "idx"
     subprocess.run(index_cmd(str(base), "--index", str(idx)), check=True, cwd=ROOT, capture_output=True)
-    proc = subprocess.Popen(index_cmd(str(big), "--index", str(idx)), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        index_cmd(str(big), "--index", str(idx)), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     seen = set()
     searches = 0
     while proc.poll() is None:
@@ -117,8 +118,9 @@ def test_second_writer_gets_a_clear_error_while_first_runs(tmp_path, corpus):
     base, big, _ = corpus
     idx = tmp_path / "idx"
     subprocess.run(index_cmd(str(base), "--index", str(idx)), check=True, cwd=ROOT, capture_output=True)
-    proc = subprocess.Popen(index_cmd(str(big), "--index", str(idx)), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        index_cmd(str(big), "--index", str(idx)), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_for_writer(idx, proc)
         second = subprocess.run(index_cmd(str(base), "--index", str(idx)), cwd=ROOT, capture_output=True, text=True)
@@ -136,8 +138,12 @@ def test_sigkill_during_write_then_reopen_and_rerun(tmp_path, corpus, procs, del
     idx = tmp_path / "idx"
     subprocess.run(index_cmd(str(base), "--index", str(idx)), check=True, cwd=ROOT, capture_output=True)
     before = keys(idx)
-    proc = subprocess.Popen(index_cmd(str(big), "--index", str(idx), "--procs", procs), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        index_cmd(str(big), "--index", str(idx), "--procs", procs),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     wait_for_writer(idx, proc)
     time.sleep(delay)
     assert proc.poll() is None, "writer finished before it could be killed; make the corpus bigger"
@@ -149,8 +155,9 @@ def test_sigkill_during_write_then_reopen_and_rerun(tmp_path, corpus, procs, del
     assert keys(idx) == before
 
     # re-running the same command (lock released even with worker processes) completes the job exactly
-    rerun = subprocess.run(index_cmd(str(big), "--index", str(idx), "--wait", "10"), cwd=ROOT, capture_output=True,
-                           text=True, timeout=600)
+    rerun = subprocess.run(
+        index_cmd(str(big), "--index", str(idx), "--wait", "10"), cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert "was interrupted before committing" in rerun.stderr
     assert keys(idx) == expected
@@ -166,8 +173,9 @@ def test_sigkill_of_an_update_run_keeps_previous_generation(tmp_path):
     v2 = [dict(r, text=r["text"] + " revised") for r in v1]
     src = write_jsonl(tmp_path / "v2.jsonl", v2)
     gen = open_index(idx).latest_generation()
-    proc = subprocess.Popen(index_cmd(str(src), "--index", str(idx)), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        index_cmd(str(src), "--index", str(idx)), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     wait_for_writer(idx, proc)
     time.sleep(1.0)
     os.kill(proc.pid, signal.SIGKILL)
