@@ -12,6 +12,7 @@ description) plus ``text`` for highlighted snippets; see ``bench/index.py`` for 
 from __future__ import annotations
 
 import re
+from functools import cache
 from operator import sub
 
 from whoosh import fields, formats
@@ -227,18 +228,19 @@ def _lower_is_per_char(value: str) -> bool:
     return True
 
 
-# Varint bytes of every position delta below 2**14 (Positions.encode's encoding, one table lookup per delta).
-_VARINT: list[bytes] = []
-for _d in range(1 << 14):
-    _VARINT.append(bytes([_d]) if _d < 0x80 else bytes([(_d & 0x7F) | 0x80, _d >> 7]))
-del _d
+@cache
+def _varint_table() -> list[bytes]:
+    """Varint bytes of every position delta below 2**14 (Positions.encode's encoding, one table lookup per delta).
+    Built on first use: a search process imports this module (the schema's field types) but never encodes."""
+    return [bytes([d]) if d < 0x80 else bytes([(d & 0x7F) | 0x80, d >> 7]) for d in range(1 << 14)]
 
 
 def _encode_positions(plist: list[int], encode) -> bytes:
     """``formats.Positions.encode(plist)`` for sorted positions, with the varints from the table."""
-    if plist[-1] >= len(_VARINT):
+    table = _varint_table()
+    if plist[-1] >= len(table):
         return encode(plist)
-    return pack_uint(len(plist)) + b"".join(map(_VARINT.__getitem__, map(sub, plist, [0, *plist])))
+    return pack_uint(len(plist)) + b"".join(map(table.__getitem__, map(sub, plist, [0, *plist])))
 
 
 _ONE_POS_CACHE: dict[int, bytes] = {}
