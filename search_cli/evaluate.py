@@ -7,11 +7,13 @@ expanded with synonyms is an OR of a dozen terms over three fields; at 100,000 a
 Here each term's postings are read once, a block at a time (one ``zlib.decompress`` + ``pickle.loads`` per 128
 postings, ids rebuilt with ``itertools.accumulate``), scored with BM25F exactly as ``whoosh.scoring.BM25FScorer``
 does (same statistics from the same searcher, same arithmetic, a 256-entry table for the length norm), and the
-query tree is combined with dict operations: sums for ``Or``/``And``, the maximum for ``DisjunctionMax``, positions
-decoded only for the documents that hold every word of a ``Phrase``.  The top hits are the same as Whoosh's (same
-scores up to float rounding of the sum order, ties by document number; tests/test_search_evaluate.py) and the
-match count is exact.  Anything else (wildcards, fuzzy terms, ranges, NOT, coordination-scaled OR, sorting) raises
-:class:`Unsupported` and runs through Whoosh.
+query tree is combined into a dense score list: sums for ``Or``/``And``, the maximum for ``DisjunctionMax``,
+CoordMatcher's formula for a scaled ``Or``, positions decoded only for the documents a ``Phrase`` needs.  The top
+hits are those of every match scored by Whoosh's matcher tree (same scores up to float rounding of the sum order,
+ties by document number; tests/test_search_evaluate.py; Whoosh's own limited top-N search can skip documents), and
+the match count is exact (estimated for a phrase with more than ``VERIFY_ALL_LIMIT`` candidates).  Anything else
+(wildcards, fuzzy terms, ranges, NOT, coordination over nested ORs) raises :class:`Unsupported` and runs through
+Whoosh.
 """
 
 from __future__ import annotations
