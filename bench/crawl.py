@@ -148,6 +148,24 @@ def make_profile(folder: Path, name: str = "benchsite", host: str = HOST, *, del
 
 # --- measurements ---------------------------------------------------------------------------------------------
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished children and their reaped descendants (a crawl and its workers)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds a live process (the replay server) has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -228,7 +246,7 @@ def measure_stripper(site: Path) -> dict:
     for path in files:  # warm the page cache, as the crawl reads from the server's memory/cache
         Path(path).read_bytes()
     cores = os.cpu_count() or 1
-    context = multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context("spawn")  # as the crawl's pool; workers are reaped children (CPU counted)
     with context.Pool(cores) as pool:
         pool.map(_strip_one, files[:cores])  # workers import the stripper before timing
         t0 = time.time()
@@ -271,14 +289,22 @@ def main(argv: list[str] | None = None) -> int:
           f"({site})", flush=True)
     profile = make_profile(root, "benchsite", concurrency=16)
     replay, proxy = start_replay(site)
+    cpu: dict[str, tuple[float, float]] = {}  # stage -> (CPU s of the stage's processes, CPU s of the server)
+
+    def timed(stage: str, measure, *measure_args):
+        own, server = _children_cpu(), _process_cpu(replay.pid)
+        result = measure(*measure_args)
+        cpu[stage] = (_children_cpu() - own, _process_cpu(replay.pid) - server)
+        return result
+
     try:
-        raw = measure_raw(proxy, urls[0], HOST.removeprefix("www."))
+        raw = timed("a", measure_raw, proxy, urls[0], HOST.removeprefix("www."))
         print(f"(a) raw Scrapy fetch:  {raw['pages']} pages in {raw['seconds']:.1f}s crawling "
               f"({raw['wall']:.1f}s process wall)", flush=True)
-        strip = measure_stripper(site)
+        strip = timed("b", measure_stripper, site)
         print(f"(b) stripper alone:    {strip['pages']} pages in {strip['seconds']:.1f}s on {strip['cores']} cores",
               flush=True)
-        full = measure_full(proxy, profile, root / "out", args.workers)
+        full = timed("c", measure_full, proxy, profile, root / "out", args.workers)
         print(f"(c) healthdex crawl:   {full['pages']} pages ({full['articles']} articles) in {full['seconds']:.1f}s "
               f"crawling ({full['wall']:.1f}s process wall), {full['workers']} extraction workers", flush=True)
     finally:
@@ -297,6 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'(c) full pipeline (articles/s)':<34}{rate_c:>10.1f}")
     print(f"(c)/min(a,b) = {rate_c / min(rate_a, rate_b):.2f}  (goal >= 0.80; (a) and (c) timed from spider open "
           f"to close, (b) the pool's map)")
+    print()
+    print("CPU per page (ms): what each stage costs the machine; (c) pays for fetching and stripping on the same cores")
+    stages = (("a", "(a) raw Scrapy fetch", raw["pages"]), ("b", "(b) stripper alone", strip["pages"]),
+              ("c", "(c) full pipeline", full["pages"]))
+    for stage, label, pages in stages:
+        own, server = cpu[stage]
+        print(f"  {label:<24} {1000 * own / pages:6.1f}  + replay server {1000 * server / pages:4.1f}"
+              + ("  (worker start-up included)" if stage == "b" else ""))
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0
