@@ -130,10 +130,6 @@ def _formatter():
     return SentinelFormatter()
 
 
-SNIPPET_WINDOW = 4000  # highlight within the first this-many characters first: analysing a whole long article
-# (stemming every token) was most of a query's time; the whole text is tried only when the window has no match
-
-
 def _query_terms(results) -> dict[str, set[str]] | None:
     """field -> the query's terms in it (synonyms included), cached on the results; None when the query has
     leaves that are not plain terms or phrases (wildcards, fuzzy terms, ranges: Whoosh expands those)."""
@@ -197,7 +193,9 @@ def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
 
         hit.results.fragmenter = ContextFragmenter(maxchars=maxchars, surround=50)
         hit.results.formatter = _formatter()
-        windows = [value[:SNIPPET_WINDOW], value] if len(value) > SNIPPET_WINDOW else [value]
+        from search_cli.snippets import WINDOW
+
+        windows = [value[:WINDOW], value] if len(value) > WINDOW else [value]
         for window in windows:
             try:
                 text = hit.highlights(f, text=window, top=2)
@@ -302,11 +300,7 @@ def _fast_facets(searcher, q, filt, wanted) -> dict[str, dict[str, int]] | None:
 
     try:
         with evaluate.gc_paused():
-            allowed = None
-            if filt is not None:
-                allowed = searcher._filter_to_comb(filt)
-                allowed = allowed if isinstance(allowed, set | frozenset) else set(allowed)
-            docs = {d for _s, d in evaluate.all_matches(searcher, q, allowed=allowed)}
+            docs = {d for _s, d in evaluate.all_matches(searcher, q, allowed=_allowed(searcher, filt))}
             out = {}
             for name, facet in wanted.items():
                 counts = evaluate.facet_counts(searcher, docs, facet.fieldname)
@@ -484,10 +478,11 @@ def _leaf_scores(sub, leaf, docs):
         yield d, leaf.boost * sum(m.score() for m in matchers)
 
 
-def _allowed(searcher, built) -> set[int] | None:
-    if built.filter is None:
+def _allowed(searcher, filt) -> set[int] | None:
+    """The global document numbers a filter query lets through, as a set (None: no filter)."""
+    if filt is None:
         return None
-    allowed = searcher._filter_to_comb(built.filter)
+    allowed = searcher._filter_to_comb(filt)
     return allowed if isinstance(allowed, set | frozenset) else set(allowed)
 
 
@@ -502,7 +497,7 @@ def _run_fast(searcher, built, depth: int, sort_field: str | None = None):
     try:
         with evaluate.gc_paused():
             if sort_field:
-                matches = evaluate.all_matches(searcher, built.query, allowed=_allowed(searcher, built))
+                matches = evaluate.all_matches(searcher, built.query, allowed=_allowed(searcher, built.filter))
                 keys = _date_keys(searcher, sort_field)
                 if keys is None:
                     return None
@@ -510,7 +505,7 @@ def _run_fast(searcher, built, depth: int, sort_field: str | None = None):
                 top, total, exact = [(s, d) for _k, d, s in ranked], len(matches), True
             else:
                 top, total, exact, segs = evaluate.top_documents(
-                    searcher, built.query, depth, allowed=_allowed(searcher, built)
+                    searcher, built.query, depth, allowed=_allowed(searcher, built.filter)
                 )
                 if built.rerank or built.coord:
                     top = evaluate.rerank(segs, top, built.rerank, built.coord)
