@@ -15,6 +15,7 @@ This module imports only ``whoosh.index`` (lazily) so ``healthdex search`` pays 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -191,6 +192,19 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
                 (p / WRITER_FILE).unlink()
             except OSError:
                 pass
+    if writer.is_closed:
+        write_sidecars(p)
+
+
+def write_sidecars(path: str | os.PathLike) -> None:
+    """Give the committed segments their posting-list sidecars (``indexer.sidecar``), after the lock is released.
+    A failure only costs search speed, so it is logged, never raised."""
+    from indexer.sidecar import MalformedPostings, ensure_sidecars
+
+    try:
+        ensure_sidecars(path)
+    except (OSError, MalformedPostings, EOFError, ValueError) as exc:
+        logging.getLogger(__name__).warning("posting sidecars not written for %s: %s", path, exc)
 
 
 def remove_uncommitted_segment(path: str | os.PathLike, writer) -> None:

@@ -20,25 +20,21 @@ from __future__ import annotations
 
 import gc
 import heapq
-import io
-import pickle
-import zlib
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from itertools import accumulate, compress, repeat
 from operator import ge
-from struct import Struct
-
-_BLOCK_LENGTH = Struct("!i")  # whoosh.system: write_int
-_MAGIC = b"W3Bl"  # whoosh.codec.whoosh3.WHOOSH3_HEADER_MAGIC
 
 # A phrase query over this many candidate documents (documents with every word) verifies positions only for the
 # best candidates, in the order of their bag-of-words score, until the top hits are settled; the match count is
 # then an estimate from the verified share.  Below it every candidate is checked and the count is exact.
 VERIFY_ALL_LIMIT = 500
 ESTIMATE_SAMPLE = 200  # candidates checked to estimate a phrase query's match count above that
+# ... taken as this many runs of neighbouring candidates, spread over the segment: neighbours share posting blocks,
+# so the sample decodes a few blocks per run instead of one per candidate
+ESTIMATE_RUNS = 10
 # Score tables per (term, weight) pay off only for long posting lists.
 TABLE_MIN_POSTINGS = 2000
 
@@ -63,23 +59,27 @@ def _compound_types() -> tuple:
     return (wq.Or, wq.And, wq.DisjunctionMax)
 
 
+_NOT_OPENED = object()
+
 class Unsupported(Exception):
     """The query (or the index) has a shape this evaluator does not handle; use Whoosh's matchers."""
 
 
 class TermPostings:
     """One term's postings in one segment: sorted local document numbers, weights and the blocks' encoded values
-    (positions), decoded only for the documents asked for."""
+    (positions), decoded only for the documents asked for.  ``values`` holds each block's values tuple, or
+    ``_UNREAD`` for a block still to be read from the ``.pst`` file (postings from an ``indexer.sidecar``)."""
 
-    __slots__ = ("ids", "weights", "_starts", "_values", "_format", "_memo")
+    __slots__ = ("ids", "weights", "_starts", "_values", "_format", "_memo", "_source")
 
-    def __init__(self, ids: list[int], weights: list, starts: list[int], values: list, fmt, memo: dict) -> None:
+    def __init__(self, ids, weights, starts, values: list, fmt, memo: dict, source: tuple | None = None) -> None:
         self.ids = ids
         self.weights = weights
         self._starts = starts  # index of each block's first posting
         self._values = values  # each block's values tuple (or None)
         self._format = fmt
         self._memo = memo  # encoded value -> positions, shared by the segment's terms (values repeat a lot)
+        self._source = source  # (postfile, sidecar Postings) for blocks read on demand
 
     def positions(self, docnum: int) -> list[int]:
         i = bisect_left(self.ids, docnum)
@@ -87,6 +87,8 @@ class TermPostings:
             return []
         b = bisect_right(self._starts, i) - 1
         values = self._values[b]
+        if values is _UNREAD:
+            values = self._values[b] = self._read_block(b)
         if values is None:
             raise Unsupported("postings without positions")
         v = values[i - self._starts[b]]
@@ -94,6 +96,23 @@ class TermPostings:
         if got is None:
             got = self._memo[v] = _decode_positions(v, self._format)
         return got
+
+    def _read_block(self, b: int):
+        from indexer.sidecar import MalformedPostings, decode_block
+
+        postfile, side = self._source
+        offsets = side.block_offsets
+        end = offsets[b + 1] if b + 1 < len(offsets) else side.end
+        try:
+            ids, _weights, values = decode_block(postfile, offsets[b], end)
+        except MalformedPostings:
+            raise Unsupported("unreadable postings block") from None
+        if ids[0] != self.ids[self._starts[b]]:
+            raise Unsupported("sidecar does not match the postings")
+        return values
+
+
+_UNREAD = object()
 
 
 class Segment:
@@ -116,6 +135,9 @@ class Segment:
         self._raw_lengths: dict[str, bytes] = {}
         self._posmemo: dict[bytes, list[int]] = {}
         self.deleted = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
+        self._sidecar = _NOT_OPENED
+        self._param_cache: dict[tuple[str, bytes], tuple] = {}
+        self._norms: dict[tuple, list] = {}
 
     # --- postings ------------------------------------------------------------------------------------------
     def term_bytes(self, fieldname: str, text) -> bytes | None:
@@ -146,41 +168,50 @@ class Segment:
             length = length[0]
         if not length:
             return TermPostings([], [], [], [], fmt, self._posmemo)
-        buf = self._terms._postfile.get(offset, length)
-        if buf[:4] != _MAGIC:
-            raise Unsupported("unknown postings block header")
-        f = io.BytesIO(buf)
-        pos = 4
+        side = self._side_postings(offset, length)
+        if side is not None:
+            weights = side.weights if side.weights is not None else [1.0] * len(side.ids)
+            values = [_UNREAD] * len(side.block_starts)
+            return TermPostings(
+                side.ids, weights, side.block_starts, values, fmt, self._posmemo, (self._terms._postfile, side)
+            )
+        from indexer.sidecar import MalformedPostings, iter_blocks
+
         ids: list[int] = []
         weights: list = []
         starts: list[int] = []
         all_values: list = []
-        unpack = _BLOCK_LENGTH.unpack_from
-        loads, load, decompress = pickle.loads, pickle.load, zlib.decompress
-        while True:
-            (blocklength,) = unpack(buf, pos)
-            end = pos + 4 + abs(blocklength)
-            f.seek(pos + 4)
-            count, _maxid, _maxweight, comp, _mn, _mx = load(f)
-            data = buf[f.tell() : end]
-            if comp:
-                data = decompress(data)
-            id_deltas, block_weights, values = loads(data)
-            starts.append(len(ids))
-            all_values.append(values)
-            ids.extend(accumulate(id_deltas))  # whoosh.util.numlists.delta_encode: the first delta is absolute
-            if block_weights is None:
-                weights.extend([1.0] * count)
-            elif isinstance(block_weights, float):
-                weights.extend([block_weights] * count)
-            else:
-                weights.extend(block_weights)
-            pos = end
-            if blocklength < 0 or pos >= len(buf):
-                break
+        try:
+            for _at, block_ids, block_weights, values in iter_blocks(self._terms._postfile.get(offset, length)):
+                starts.append(len(ids))
+                all_values.append(values)
+                ids.extend(block_ids)
+                if block_weights is None:
+                    weights.extend([1.0] * len(block_ids))
+                elif isinstance(block_weights, float):
+                    weights.extend([block_weights] * len(block_ids))
+                else:
+                    weights.extend(block_weights)
+        except MalformedPostings:
+            raise Unsupported("unknown postings block header") from None
         if len(ids) != len(weights):
             raise Unsupported("malformed postings block")
         return TermPostings(ids, weights, starts, all_values, fmt, self._posmemo)
+
+    def _side_postings(self, offset: int, length: int):
+        """The list's copy in the segment's ``indexer.sidecar`` file, or None."""
+        if self._sidecar is _NOT_OPENED:
+            self._sidecar = None
+            try:
+                from indexer.sidecar import open_sidecar
+
+                reader = self.reader
+                storage, segment = reader._storage, reader._segment
+                pst = storage.file_length(segment.make_filename(".pst"))
+                self._sidecar = open_sidecar(storage, segment, self.doc_count_all, pst)
+            except (AttributeError, OSError):
+                pass
+        return self._sidecar.lookup(offset, length) if self._sidecar is not None else None
 
     # --- scoring -------------------------------------------------------------------------------------------
     def scored(self, fieldname: str, btext: bytes) -> tuple[list[int], list[float]]:
@@ -194,11 +225,76 @@ class Segment:
 
     def score_at(self, fieldname: str, btext: bytes, d: int) -> float | None:
         """The term's unboosted score at live document ``d``, or None (a lookup, for a few documents)."""
-        ids, scores = self.scored(fieldname, btext)
+        p = self.postings(fieldname, btext)
+        ids = p.ids
         i = bisect_left(ids, d)
-        if i < len(ids) and ids[i] == d and d not in self.deleted:
-            return scores[i]
-        return None
+        if i == len(ids) or ids[i] != d or d in self.deleted:
+            return None
+        got = self._scored.get((fieldname, btext))
+        if got is not None:
+            return got[1][i]
+        idf, k1p1, norm, raw = self._params(fieldname, btext)
+        n = norm[raw[d]]
+        if n is None:
+            raise Unsupported("document without a length")
+        w = p.weights[i]
+        return idf * ((w * k1p1) / (w + n))
+
+    def add_scores(self, fieldname: str, btext: bytes, acc: list[float], factor: float) -> None:
+        """``acc[doc] += score * factor`` for each of the term's postings (deleted documents included)."""
+        got = self._scored.get((fieldname, btext))
+        p = self.postings(fieldname, btext)
+        if got is None and len(p.ids) < TABLE_MIN_POSTINGS:
+            got = self.scored(fieldname, btext)
+        if got is not None:
+            ids, scores = got
+            if factor == 1.0:
+                for d, s in zip(ids, scores):  # noqa: B905 (same length by construction)
+                    acc[d] += s
+            else:
+                for d, s in zip(ids, scores):  # noqa: B905
+                    acc[d] += s * factor
+            return
+        # a long list: one score table per weight, the factor applied in it (the same two roundings as above)
+        idf, k1p1, norm, raw = self._params(fieldname, btext)
+        tables = {}
+        for w in set(p.weights):
+            row = [idf * ((w * k1p1) / (w + n)) if n is not None else None for n in norm]
+            tables[w] = row if factor == 1.0 else [s * factor if s is not None else None for s in row]
+        try:
+            for d, w in zip(p.ids, p.weights):  # noqa: B905
+                acc[d] += tables[w][raw[d]]
+        except (TypeError, IndexError):
+            raise Unsupported("document without a length") from None
+
+    def scores_for(self, fieldname: str, btext: bytes, docs: list[int]) -> list[float]:
+        """The term's unboosted scores at ``docs`` (sorted, each in its postings): one pass over a list that is
+        not much longer than ``docs``, else a lookup per document."""
+        p = self.postings(fieldname, btext)
+        got = self._scored.get((fieldname, btext))
+        if got is None and len(docs) * 8 >= len(p.ids):
+            acc = [0.0] * self.doc_count_all
+            self.add_scores(fieldname, btext, acc, 1.0)
+            return [acc[d] for d in docs]
+        ids = p.ids
+        out = []
+        i = 0
+        if got is not None:
+            scores = got[1]
+            for d in docs:
+                i = bisect_left(ids, d, i)
+                out.append(scores[i])
+            return out
+        idf, k1p1, norm, raw = self._params(fieldname, btext)
+        weights = p.weights
+        try:
+            for d in docs:
+                i = bisect_left(ids, d, i)
+                w = weights[i]
+                out.append(idf * ((w * k1p1) / (w + norm[raw[d]])))
+        except TypeError:
+            raise Unsupported("document without a length") from None
+        return out
 
     def term_scores(self, fieldname: str, btext: bytes) -> dict[int, float]:
         """{live document: unboosted BM25F score} for the term."""
@@ -212,21 +308,34 @@ class Segment:
             self._dicts[key] = got
         return got
 
-    def _bm25f(self, fieldname: str, btext: bytes, p: TermPostings) -> list[float]:
-        from whoosh.scoring import BM25FScorer
-        from whoosh.util.numeric import byte_to_length
+    def _params(self, fieldname: str, btext: bytes) -> tuple[float, float, list, bytes]:
+        """BM25FScorer's idf and K1 + 1 for the term, its length part per length byte (None: no length) and the
+        field's length bytes."""
+        key = (fieldname, btext)
+        got = self._param_cache.get(key)
+        if got is None:
+            from whoosh.scoring import BM25FScorer
+            from whoosh.util.numeric import byte_to_length
 
-        if not getattr(self.schema[fieldname], "scorable", False):
-            raise Unsupported(f"unscored field {fieldname}")
-        scorer = self.weighting.scorer(self.searcher, fieldname, btext)
-        if type(scorer) is not BM25FScorer:
-            raise Unsupported(f"{type(scorer).__name__} scoring")
-        idf, avgfl, B, K1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
-        raw = self._lengths(fieldname)
-        # whoosh.scoring.bm25: idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), the same
-        # arithmetic with the length part looked up per length byte (a zero byte has no length: None)
-        norm = [K1 * ((1 - B) + B * byte_to_length(b) / avgfl) if b else None for b in range(256)]
-        k1p1 = K1 + 1
+            if not getattr(self.schema[fieldname], "scorable", False):
+                raise Unsupported(f"unscored field {fieldname}")
+            scorer = self.weighting.scorer(self.searcher, fieldname, btext)
+            if type(scorer) is not BM25FScorer:
+                raise Unsupported(f"{type(scorer).__name__} scoring")
+            idf, avgfl, B, K1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+            # whoosh.scoring.bm25: idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), the same
+            # arithmetic with the length part looked up per length byte (a zero byte has no length: None)
+            nkey = (fieldname, avgfl, B, K1)
+            norm = self._norms.get(nkey)
+            if norm is None:
+                norm = self._norms[nkey] = [
+                    K1 * ((1 - B) + B * byte_to_length(b) / avgfl) if b else None for b in range(256)
+                ]
+            got = self._param_cache[key] = (idf, K1 + 1, norm, self._lengths(fieldname))
+        return got
+
+    def _bm25f(self, fieldname: str, btext: bytes, p: TermPostings) -> list[float]:
+        idf, k1p1, norm, raw = self._params(fieldname, btext)
         ids, weights = p.ids, p.weights
         try:
             if len(ids) < TABLE_MIN_POSTINGS:
@@ -321,23 +430,24 @@ class Segment:
                     continue
                 out[d] = vals[0] + vals[1] if len(vals) == 2 else add(vals)
             return out
-        per_word = [self.term_scores(fieldname, w) for w in words]
-        if any(not s for s in per_word):
+        posts = [self.postings(fieldname, w) for w in words]
+        if any(not p.ids for p in posts):
             return {}
-        order = sorted(range(len(per_word)), key=lambda i: len(per_word[i]))
-        candidates = set(per_word[order[0]]) if docs is None else set(docs).intersection(per_word[order[0]])
+        order = sorted(range(len(posts)), key=lambda i: len(posts[i].ids))
+        candidates = set(posts[order[0]].ids) if docs is None else set(docs).intersection(posts[order[0]].ids)
         for i in order[1:]:
-            candidates.intersection_update(per_word[i])
+            candidates.intersection_update(posts[i].ids)
             if not candidates:
                 return {}
+        candidates -= self.deleted
         if verify and len(words) > 1:
-            posts = [self.postings(fieldname, w) for w in words]
             candidates = {d for d in candidates if _in_order(posts, d, slop)}
+        docs_in_order = sorted(candidates)
+        per_word = [self.scores_for(fieldname, w, docs_in_order) for w in words]
         if len(per_word) == 2:  # both orders agree for two
-            a, b = per_word
-            return {d: a[d] + b[d] for d in candidates}
+            return {d: a + b for d, a, b in zip(docs_in_order, *per_word)}  # noqa: B905 (same lengths)
         add = _sum_in_order if tree_sum else sum
-        return {d: add([s[d] for s in per_word]) for d in candidates}
+        return {d: add(list(vals)) for d, *vals in zip(docs_in_order, *per_word)}  # noqa: B905
 
     # --- top documents --------------------------------------------------------------------------------------
     def top(self, q, depth: int, allowed=None) -> tuple[list[tuple[float, int]], int, bool]:
@@ -367,8 +477,9 @@ class Segment:
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
         # the count: the share of an evenly spread sample of the candidates that really has the phrase
-        step = max(1, len(matched) // ESTIMATE_SAMPLE)
-        sample = matched[::step]
+        run = max(1, ESTIMATE_SAMPLE // ESTIMATE_RUNS)
+        stride = max(run, len(matched) // ESTIMATE_RUNS)
+        sample = [d for start in range(0, len(matched), stride) for d in matched[start : start + run]]
         found = sum(1 for d in sample if node.exact(d) is not None)
         estimate = round(len(matched) * found / len(sample)) if sample else 0
         best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
@@ -495,16 +606,7 @@ class TermNode(Node):
         return self._scores
 
     def accumulate(self, acc, factor):
-        ids, scores = self.seg.scored(self.fieldname, self.btext)
-        factor *= self.boost
-        if not ids:
-            return
-        if factor == 1.0:
-            for d, s in zip(ids, scores):  # noqa: B905 (same length by construction)
-                acc[d] += s
-        else:
-            for d, s in zip(ids, scores):  # noqa: B905
-                acc[d] += s * factor
+        self.seg.add_scores(self.fieldname, self.btext, acc, factor * self.boost)
 
     def bound(self):
         b = self.boost
@@ -528,7 +630,6 @@ class PhraseNode(Node):
     def __init__(self, seg: Segment, fieldname: str, words: list[bytes], slop: int, boost: float) -> None:
         self.seg, self.fieldname, self.words, self.slop, self.boost = seg, fieldname, words, slop, boost
         self.leaves = len(words)
-        self._per_word = [seg.term_scores(fieldname, w) for w in words]
         self._posts = [seg.postings(fieldname, w) for w in words]
 
     def bound(self):
@@ -538,8 +639,8 @@ class PhraseNode(Node):
 
     def exact(self, d):
         vals = []
-        for scores in self._per_word:
-            s = scores.get(d)
+        for w in self.words:
+            s = self.seg.score_at(self.fieldname, w, d)
             if s is None:
                 return None
             vals.append(s)

@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from indexer import sidecar
 from indexer.build import index_records
 from indexer.store import open_index
 from search_cli import evaluate
@@ -42,19 +43,35 @@ def _doc(rng: random.Random, i: int, version: int = 0) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def ix(tmp_path_factory):
+@pytest.fixture(scope="module", params=["w3-blocks", "sidecars"])
+def ix(request, tmp_path_factory):
+    """The index read two ways: postings decoded from Whoosh's W3 blocks, and from ``indexer.sidecar`` files
+    holding every list longer than the inline limit (in real indexes only lists of 512+ postings)."""
     path = tmp_path_factory.mktemp("evaluate") / "idx"
     rng = random.Random(5)
     index_records([_doc(rng, i) for i in range(700)], path, procs=1)  # segment 1
     index_records([_doc(rng, i) for i in range(700, 900)], path, procs=1)  # segment 2
     # changed articles: their old versions are deleted documents in segment 1
     index_records([_doc(rng, i, version=1) for i in range(0, 120, 3)], path, procs=1)
+    for f in path.glob("*" + sidecar.SUFFIX):
+        f.unlink()
     ix = open_index(path)
+    if request.param == "sidecars":
+        for segment in ix._segments():
+            assert sidecar.write_sidecar(ix.storage, segment, ix.schema, min_postings=3)
+        ix = open_index(path)
     with ix.reader() as r:
         assert len(list(r.leaf_readers())) >= 2 and r.has_deletions()
         assert r.doc_frequency("text", "pain") > 128  # several posting blocks
     return ix
+
+
+def test_the_sidecar_variant_reads_its_postings_from_sidecars(ix):
+    with ix.searcher(weighting=_weighting()) as s:
+        seg = evaluate.segments(s)[0]
+        seg.postings("text", b"pain")
+        served = seg._sidecar not in (None, evaluate._NOT_OPENED)
+    assert served == any(f.endswith(sidecar.SUFFIX) for f in ix.storage.list())
 
 
 QUERIES = [
