@@ -112,9 +112,11 @@ def search_command(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        from search_cli import evaluate
         from search_cli.output import format_results, use_color
         from search_cli.search import search
 
+        evaluate.set_vectorized(False)  # one query: importing numpy would cost more than it saves
         res = search(
             index_dir,
             query,

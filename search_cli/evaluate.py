@@ -61,6 +61,34 @@ def _compound_types() -> tuple:
 
 _NOT_OPENED = object()
 
+# Dense accumulation runs on numpy arrays when numpy is installed (ten times fewer interpreter steps per posting),
+# else on lists.  A process that answers one query and exits (the ``healthdex search`` command) pays more for
+# importing numpy (about 100 ms) than it saves, so the CLI turns it off with :func:`set_vectorized`.
+_VECTORIZED = True
+
+
+def set_vectorized(on: bool) -> None:
+    """Use numpy for dense accumulation (when installed) or plain lists."""
+    global _VECTORIZED
+    _VECTORIZED = on
+
+
+def _np():
+    """numpy, or None when it is off or not installed."""
+    if not _VECTORIZED:
+        return None
+    return _numpy_module()
+
+
+@cache
+def _numpy_module():
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
 class Unsupported(Exception):
     """The query (or the index) has a shape this evaluator does not handle; use Whoosh's matchers."""
 
@@ -137,6 +165,8 @@ class Segment:
         self.deleted = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
         self._sidecar = _NOT_OPENED
         self._param_cache: dict[tuple[str, bytes], tuple] = {}
+        self._np_lengths: dict[str, object] = {}
+        self._live = None
         self._norms: dict[tuple, list] = {}
 
     # --- postings ------------------------------------------------------------------------------------------
@@ -240,8 +270,11 @@ class Segment:
         w = p.weights[i]
         return idf * ((w * k1p1) / (w + n))
 
-    def add_scores(self, fieldname: str, btext: bytes, acc: list[float], factor: float) -> None:
-        """``acc[doc] += score * factor`` for each of the term's postings (deleted documents included)."""
+    def add_scores(self, fieldname: str, btext: bytes, acc, factor: float) -> None:
+        """``acc[doc] += score * factor`` for each of the term's postings (deleted documents included); ``acc`` is
+        a list or a numpy array."""
+        if type(acc) is not list:
+            return self._add_scores_np(fieldname, btext, acc, factor)
         got = self._scored.get((fieldname, btext))
         p = self.postings(fieldname, btext)
         if got is None and len(p.ids) < TABLE_MIN_POSTINGS:
@@ -267,12 +300,46 @@ class Segment:
         except (TypeError, IndexError):
             raise Unsupported("document without a length") from None
 
+    def live_mask(self):
+        """numpy 1.0 for live documents, 0.0 for deleted ones, or None without deletions."""
+        if not self.deleted:
+            return None
+        if self._live is None:
+            np = _numpy_module()
+            self._live = np.ones(self.doc_count_all)
+            self._live[np.fromiter((d for d in self.deleted if d < self.doc_count_all), dtype=np.intp)] = 0.0
+        return self._live
+
+    def docs_with_all(self, fieldname: str, words: list[bytes]):
+        """Sorted numpy array of the live documents having every word (numpy only), or None."""
+        np = _numpy_module()
+        posts = sorted((self.postings(fieldname, w) for w in words), key=lambda p: len(p.ids))
+        if not posts or not len(posts[0].ids):
+            return None
+        cand = np.asarray(posts[0].ids, dtype=np.intp)
+        for p in posts[1:]:
+            mask = np.zeros(self.doc_count_all, dtype=bool)
+            mask[np.asarray(p.ids, dtype=np.intp)] = True
+            cand = cand[mask[cand]]
+            if not len(cand):
+                return cand
+        if self.deleted:
+            live = np.ones(self.doc_count_all, dtype=bool)
+            live[np.fromiter((d for d in self.deleted if d < self.doc_count_all), dtype=np.intp)] = False
+            cand = cand[live[cand]]
+        return cand
+
     def scores_for(self, fieldname: str, btext: bytes, docs: list[int]) -> list[float]:
         """The term's unboosted scores at ``docs`` (sorted, each in its postings): one pass over a list that is
         not much longer than ``docs``, else a lookup per document."""
         p = self.postings(fieldname, btext)
         got = self._scored.get((fieldname, btext))
         if got is None and len(docs) * 8 >= len(p.ids):
+            np = _np()
+            if np is not None:
+                acc = np.zeros(self.doc_count_all)
+                self.add_scores(fieldname, btext, acc, 1.0)
+                return acc[np.asarray(docs, dtype=np.intp)].tolist()
             acc = [0.0] * self.doc_count_all
             self.add_scores(fieldname, btext, acc, 1.0)
             return [acc[d] for d in docs]
@@ -295,6 +362,47 @@ class Segment:
         except TypeError:
             raise Unsupported("document without a length") from None
         return out
+
+    def _add_scores_np(self, fieldname: str, btext: bytes, acc, factor: float) -> None:
+        """``add_scores`` on a numpy array: the same per-posting arithmetic (scores from the same Python-computed
+        tables, one multiplication by ``factor``, one addition per term), so the sums are bit for bit the same."""
+        np = _numpy_module()
+        p = self.postings(fieldname, btext)
+        if not len(p.ids):
+            return
+        ids = np.asarray(p.ids, dtype=np.intp)
+        got = self._scored.get((fieldname, btext))
+        if got is not None:
+            scores = np.asarray(got[1], dtype=np.float64)
+            acc[ids] += scores if factor == 1.0 else scores * factor
+            return
+        idf, k1p1, norm, _raw = self._params(fieldname, btext)
+        lengths = self._lengths_np(fieldname)[ids]
+        weights = np.asarray(p.weights)
+        if weights.dtype.kind == "u":  # term frequencies as bytes: distinct values without sorting
+            distinct = np.flatnonzero(np.bincount(weights)).astype(weights.dtype)
+        else:
+            distinct = np.unique(weights)
+        nan = float("nan")
+        rows = []
+        for w in distinct.tolist():
+            row = [idf * ((w * k1p1) / (w + n)) if n is not None else nan for n in norm]
+            rows.append(row if factor == 1.0 else [v * factor for v in row])
+        table = np.array(rows, dtype=np.float64)
+        if len(distinct) == 1:
+            scores = table[0][lengths]
+        else:
+            scores = table[np.searchsorted(distinct, weights), lengths]
+        if np.isnan(scores).any():
+            raise Unsupported("document without a length")
+        acc[ids] += scores
+
+    def _lengths_np(self, fieldname: str):
+        got = self._np_lengths.get(fieldname)
+        if got is None:
+            np = _numpy_module()
+            got = self._np_lengths[fieldname] = np.frombuffer(self._lengths(fieldname), dtype=np.uint8)
+        return got
 
     def term_scores(self, fieldname: str, btext: bytes) -> dict[int, float]:
         """{live document: unboosted BM25F score} for the term."""
@@ -480,7 +588,7 @@ class Segment:
         run = max(1, ESTIMATE_SAMPLE // ESTIMATE_RUNS)
         stride = max(run, len(matched) // ESTIMATE_RUNS)
         sample = [d for start in range(0, len(matched), stride) for d in matched[start : start + run]]
-        found = sum(1 for d in sample if node.exact(d) is not None)
+        found = sum(1 for d in sample if node.matches_at(d))
         estimate = round(len(matched) * found / len(sample)) if sample else 0
         best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
         return best, max(estimate, len(best)), False
@@ -490,6 +598,8 @@ class Segment:
         node, acc, matched, _bound = self._candidates(q, allowed)
         off = self.offset
         if not node.has_phrase:
+            if type(acc) is not list:
+                return list(zip(acc[matched].tolist(), (matched + off).tolist(), strict=True))
             return [(acc[d], d + off) for d in matched]
         out = []
         for d in matched:
@@ -503,8 +613,11 @@ class Segment:
         has phrases; then upper bounds (phrases as bags of words) to be checked with ``node.exact``."""
         node = self.compile(q)
         n = self.doc_count_all
-        acc = [0.0] * n
         coord = isinstance(node, OrNode) and node.scale
+        np = _np()
+        if np is not None:
+            return self._candidates_np(np, node, allowed, coord)
+        acc = [0.0] * n
         counts = None
         if coord:  # a scaled OR at the top: sum the children here, apply CoordMatcher's formula below
             for c in node.children:
@@ -543,6 +656,48 @@ class Segment:
             bound = acc.__getitem__
         return node, acc, matched, bound
 
+    def _candidates_np(self, np, node, allowed, coord):
+        """``_candidates`` accumulated in numpy arrays (the same operations per document, in the same order); the
+        scores come back as a list when phrases are still to be verified one document at a time."""
+        n = self.doc_count_all
+        acc = np.zeros(n)
+        counts = None
+        if coord:
+            for c in node.children:
+                c.accumulate(acc, node.boost)
+            if not node.has_phrase:
+                counts = np.zeros(n, dtype=np.int64)
+                for c in node.children:  # flat: terms only (see compile)
+                    if isinstance(c, TermNode):
+                        p = self.postings(c.fieldname, c.btext)
+                        counts[np.asarray(p.ids, dtype=np.intp)] += 1
+        else:
+            node.accumulate(acc, 1.0)
+        if self.deleted:
+            dead = np.fromiter((d for d in self.deleted if d < n), dtype=np.intp)
+            acc[dead] = 0.0
+        matched = np.flatnonzero(acc)  # every score is > 0 (idf > 0, positive boosts)
+        if allowed is not None:
+            off = self.offset
+            matched = np.fromiter((d for d in matched.tolist() if d + off in allowed), dtype=np.intp)
+        tc, scale = (node.termcount, node.scale) if coord else (0, None)
+        if counts is not None:  # CoordMatcher's formula, as in _candidates
+            if tc == 0 or tc == scale:
+                acc[matched] = 0.0
+            else:
+                den, share = (tc - scale) ** 2, (tc - 1) / tc
+                acc[matched] = (acc[matched] + ((counts[matched] - 1) / den)) * share
+        if node.has_phrase:  # verified one document at a time: plain Python values
+            acc = acc.tolist()
+            matched = matched.tolist()
+            if coord:
+
+                def bound(d: int) -> float:
+                    return _sqr(acc[d], tc, tc, scale)
+
+                return node, acc, matched, bound
+        return node, acc, matched, acc.__getitem__
+
 
 # --- compiled query nodes ----------------------------------------------------------------------------------------
 # Each node adds an upper bound of its score into a dense accumulator (phrases as their bag of words; exact for
@@ -552,8 +707,16 @@ class Node:
     leaves = 0  # term matchers in this node's matcher tree (what a CoordMatcher counts)
     has_phrase = False
 
-    def accumulate(self, acc: list[float], factor: float) -> None:
-        for d, s in self.bound().items():
+    def accumulate(self, acc, factor: float) -> None:
+        bound = self.bound()
+        if type(acc) is not list:
+            if bound:
+                np = _numpy_module()
+                docs = np.fromiter(bound.keys(), dtype=np.intp, count=len(bound))
+                scores = np.fromiter(bound.values(), dtype=np.float64, count=len(bound))
+                acc[docs] += scores * factor
+            return
+        for d, s in bound.items():
             acc[d] += s * factor
 
     def bound(self) -> dict[int, float]:
@@ -570,6 +733,14 @@ class Node:
 
     def exact(self, d: int) -> float | None:
         raise NotImplementedError
+
+    def matches_at(self, d: int) -> bool:
+        """Whether ``d`` really matches (phrases checked); cheaper than ``exact`` where the score is not needed."""
+        return self.exact(d) is not None
+
+    def size(self) -> int:
+        """Roughly how many documents the node matches (to try likelier alternatives first)."""
+        return 0
 
 
 class _Nothing(Node):
@@ -617,11 +788,19 @@ class TermNode(Node):
             counts[d] += 1
 
     def matching(self, d):
-        return 1 if d in self.scores else 0
+        return 1 if self.matches_at(d) else 0
 
-    def exact(self, d):
-        s = self.scores.get(d)
+    def exact(self, d):  # a lookup: the whole list's dict only when something needs it anyway
+        s = self.scores.get(d) if self._scores is not None else self.seg.score_at(self.fieldname, self.btext, d)
         return s * self.boost if s is not None and self.boost != 1.0 else s
+
+    def matches_at(self, d):
+        ids = self.seg.postings(self.fieldname, self.btext).ids
+        i = bisect_left(ids, d)
+        return i < len(ids) and ids[i] == d and d not in self.seg.deleted
+
+    def size(self):
+        return len(self.seg.postings(self.fieldname, self.btext).ids)
 
 
 class PhraseNode(Node):
@@ -636,6 +815,26 @@ class PhraseNode(Node):
         out = self.seg.phrase_scores(self.fieldname, self.words, self.slop, verify=False)
         b = self.boost
         return out if b == 1.0 else {d: s * b for d, s in out.items()}
+
+    def accumulate(self, acc, factor):
+        if type(acc) is list:
+            return Node.accumulate(self, acc, factor)
+        # numpy: the bag-of-words bound of ``bound`` (documents with every word, the words' scores summed in the
+        # same order, then the boost, then the factor), without a dict per candidate
+        np = _numpy_module()
+        seg = self.seg
+        cand = seg.docs_with_all(self.fieldname, self.words)
+        if cand is None or not len(cand):
+            return
+        per_word = []
+        for w in self.words:
+            dense = np.zeros(seg.doc_count_all)
+            seg.add_scores(self.fieldname, w, dense, 1.0)
+            per_word.append(dense[cand])
+        total = per_word[0] + per_word[1] if len(per_word) == 2 else _sum_in_order(per_word)
+        if self.boost != 1.0:
+            total = total * self.boost
+        acc[cand] += total * factor
 
     def exact(self, d):
         vals = []
@@ -652,6 +851,17 @@ class PhraseNode(Node):
     def matching(self, d):
         return self.leaves if self.exact(d) is not None else 0
 
+    def matches_at(self, d):
+        for p in self._posts:
+            ids = p.ids
+            i = bisect_left(ids, d)
+            if i == len(ids) or ids[i] != d:
+                return False
+        return d not in self.seg.deleted and _in_order(self._posts, d, self.slop)
+
+    def size(self):
+        return min(len(p.ids) for p in self._posts)
+
 
 class OrNode(Node):
     def __init__(self, children: list[Node], boost: float, scale: float | None, termcount: int) -> None:
@@ -659,6 +869,7 @@ class OrNode(Node):
         self.boost, self.scale, self.termcount = boost, scale, termcount
         self.has_phrase = any(c.has_phrase for c in self.children)
         self.leaves = sum(c.leaves for c in self.children)
+        self._likeliest: list[Node] | None = None
 
     def accumulate(self, acc, factor):
         if self.scale:
@@ -681,6 +892,14 @@ class OrNode(Node):
 
     def matching(self, d):
         return sum(c.matching(d) for c in self.children)
+
+    def matches_at(self, d):
+        if self._likeliest is None:
+            self._likeliest = sorted(self.children, key=lambda c: -c.size())
+        return any(c.matches_at(d) for c in self._likeliest)
+
+    def size(self):
+        return max((c.size() for c in self.children), default=0)
 
     def exact(self, d):
         parts = [c.exact(d) for c in self.children]
@@ -705,6 +924,17 @@ class AndNode(Node):
     def bound(self):
         out = _intersection([c.bound() for c in self.children])
         return out if self.boost == 1.0 else {d: s * self.boost for d, s in out.items()}
+
+    def accumulate(self, acc, factor):
+        parts = _dense_parts(self.children, acc)
+        if parts is None:
+            return Node.accumulate(self, acc, factor)
+        np = _numpy_module()
+        cand = np.flatnonzero(np.logical_and.reduce([p > 0 for p in parts]))
+        vals = _sum_in_order([p[cand] for p in parts])
+        if self.boost != 1.0:
+            vals = vals * self.boost
+        acc[cand] += vals * factor
 
     def exact(self, d):
         vals = []
@@ -732,6 +962,65 @@ class MaxNode(Node):
         out = _union_max([c.bound() for c in self.children])
         return out if self.boost == 1.0 else {d: s * self.boost for d, s in out.items()}
 
+    def accumulate(self, acc, factor):
+        parts = _dense_parts(self.children, acc)
+        if parts is None:
+            return Node.accumulate(self, acc, factor)
+        np = _numpy_module()
+        top = np.maximum.reduce(parts) if len(parts) > 1 else parts[0]
+        if self.boost != 1.0:
+            top = top * self.boost
+        acc += top * factor  # zero where no child matches: adding 0.0 changes nothing
+
+
+def _dense_parts(children: list[Node], acc) -> list | None:
+    """Each child's ``bound()`` as a dense numpy array (0.0 where it does not match), or None when ``acc`` is a
+    list or a child's bound cannot be had that way with the same arithmetic."""
+    if type(acc) is list or not children:
+        return None
+    parts = []
+    for c in children:
+        dense = _dense_bound(c, len(acc))
+        if dense is None:
+            return None
+        parts.append(dense)
+    return parts
+
+
+def _dense_bound(node: Node, n: int):
+    np = _numpy_module()
+    if isinstance(node, _Nothing) or (isinstance(node, OrNode | MaxNode) and not node.children):
+        return np.zeros(n)
+    if isinstance(node, OrNode):
+        # OrNode.bound: ``_union`` adds its children's bounds largest first (ties in order), then the boost
+        if node.scale:
+            return None
+        parts = _dense_parts(node.children, np.zeros(0) if n == 0 else np.empty(n))
+        if parts is None:
+            return None
+        seg = _segment_of(node)
+        live = seg.live_mask() if seg is not None else None
+        sizes = [int(np.count_nonzero(p if live is None else p * live)) for p in parts]
+        order = sorted(range(len(parts)), key=sizes.__getitem__, reverse=True)
+        out = parts[order[0]].copy()
+        for i in order[1:]:
+            out += parts[i]  # 0.0 where the part has no document: exact
+        return out if node.boost == 1.0 else out * node.boost
+    if isinstance(node, TermNode | PhraseNode | AndNode | MaxNode):
+        dense = np.zeros(n)
+        node.accumulate(dense, 1.0)  # their accumulate adds exactly their bound (times 1.0)
+        return dense
+    return None
+
+
+def _segment_of(node: Node):
+    while not hasattr(node, "seg"):
+        children = getattr(node, "children", None)
+        if not children:
+            return None
+        node = children[0]
+    return node.seg
+
     def exact(self, d):
         found = [s for s in (c.exact(d) for c in self.children) if s is not None]
         if not found:
@@ -752,9 +1041,20 @@ def _sqr(score: float, matching: int, termcount: int, scale: float) -> float:
 
 def _best(scores, docs: list[int], depth: int, offset: int, dense: bool = False) -> list[tuple[float, int]]:
     """The ``depth`` highest (score, docnum + offset) of ``docs``; ties: lower docnum first.  ``dense``: ``scores``
-    is a list whose non-zero entries are exactly ``docs`` (then the threshold comes from the list itself)."""
+    is a list (or numpy array) whose non-zero entries are exactly ``docs`` (then the threshold comes from the list
+    itself)."""
     if depth <= 0:
         return []
+    if type(scores) is not list and type(scores) is not dict:
+        np = _numpy_module()
+        picked = np.asarray(docs, dtype=np.intp)
+        if len(picked) > depth:
+            values = scores[picked]
+            kth = np.partition(values, len(values) - depth)[len(values) - depth]
+            picked = picked[values >= kth]  # every tie at the threshold, then ordered below
+        ranked = sorted(zip(scores[picked].tolist(), picked.tolist(), strict=True), key=lambda t: (-t[0], t[1]))
+        ranked = ranked[:depth]
+        return [(s, d + offset) for s, d in ranked]
     if len(docs) > 4 * depth:
         kth = heapq.nlargest(depth, scores)[-1] if dense else 0.0
         if kth > 0:  # (a zero threshold would take in documents that do not match)

@@ -66,6 +66,37 @@ def ix(request, tmp_path_factory):
     return ix
 
 
+@pytest.fixture(autouse=True, params=["numpy", "lists"])
+def kernel(request):
+    """Every test with both dense accumulators: numpy arrays (library and batch use) and lists (one-query CLI)."""
+    evaluate.set_vectorized(request.param == "numpy")
+    yield request.param
+    evaluate.set_vectorized(True)
+
+
+def test_both_kernels_give_bit_identical_scores(ix, kernel):
+    rng = random.Random(23)
+    table = load_synonyms(True)
+    compared = 0
+    with ix.searcher(weighting=_weighting()) as s:
+        for _ in range(60):
+            built = build_query(ix.schema, _random_query(rng), synonyms=table)
+            runs = []
+            for vectorized in (True, False):
+                evaluate.set_vectorized(vectorized)
+                try:
+                    top, total, exact, _ = evaluate.top_documents(s, built.query, 20)
+                    matches = sorted(evaluate.all_matches(s, built.query))
+                except evaluate.Unsupported:
+                    break
+                runs.append((top, total, exact, matches))
+            if len(runs) == 2:
+                assert runs[0] == runs[1]
+                assert all(type(score) is float for score, _d in runs[0][0] + runs[0][3])
+                compared += 1
+    assert compared >= 30
+
+
 def test_the_sidecar_variant_reads_its_postings_from_sidecars(ix):
     with ix.searcher(weighting=_weighting()) as s:
         seg = evaluate.segments(s)[0]
