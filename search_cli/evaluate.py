@@ -922,8 +922,30 @@ class AndNode(Node):
         self.leaves = sum(c.leaves for c in children)
 
     def bound(self):
-        out = _intersection([c.bound() for c in self.children])
+        if self.children and all(type(c) is TermNode for c in self.children):
+            out = self._terms_bound()
+        else:
+            out = _intersection([c.bound() for c in self.children])
         return out if self.boost == 1.0 else {d: s * self.boost for d, s in out.items()}
+
+    def _terms_bound(self) -> dict[int, float]:
+        """``_intersection`` of the terms' bounds, scoring only the documents that have every term (a synonym's
+        words: usually far fewer than the commonest word's postings)."""
+        seg = self.children[0].seg
+        posts = [seg.postings(c.fieldname, c.btext).ids for c in self.children]
+        smallest = min(posts, key=len)
+        cand = set(smallest)
+        for ids in posts:
+            if ids is not smallest:
+                cand.intersection_update(ids)
+            if not cand:
+                return {}
+        docs = sorted(cand - seg.deleted) if seg.deleted else sorted(cand)
+        per_child = []
+        for c in self.children:
+            vals = seg.scores_for(c.fieldname, c.btext, docs)
+            per_child.append(vals if c.boost == 1.0 else [v * c.boost for v in vals])
+        return {d: _sum_in_order(list(vals)) for d, *vals in zip(docs, *per_child, strict=True)}
 
     def accumulate(self, acc, factor):
         parts = _dense_parts(self.children, acc)
