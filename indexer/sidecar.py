@@ -178,9 +178,73 @@ def open_sidecar(storage, segment, doc_count_all: int, pst_size: int) -> Sidecar
         return None
 
 
+class SidecarWriter:
+    """Builds one segment's sidecar from the long lists it is given, then writes it under its final name."""
+
+    def __init__(self, folder: str, segment) -> None:
+        self.folder, self.segment = folder, segment
+        self.name = sidecar_name(segment)
+        # hidden, and not under the segment's prefix: whoosh-ng checks every file of a segment on open (an empty
+        # one is "corruption"), so a file still being written, or left by a kill, must not look like one of them
+        self._tmp = os.path.join(folder, f".{self.name}.{os.getpid()}.tmp")
+        self._out = open(self._tmp, "wb")  # noqa: SIM115 (closed by finish/abandon)
+        self._keys, self._starts, self._counts, self._nblocks = array("Q"), array("Q"), array("I"), array("I")
+        self._flags = bytearray()
+
+    def add(self, pst_offset: int, ids: array, weights, block_starts: array, block_offsets: array) -> None:
+        """One posting list: its extent's offset in the ``.pst`` file, ids (uint32 array), weights (a sequence of
+        numbers), each block's first posting and offset."""
+        if len(ids) != len(weights):
+            raise MalformedPostings("ids and weights differ in length")
+        if all(w == 1.0 for w in weights):
+            wcode, wbytes = _WEIGHTS_NONE, b""
+        elif all(0 <= w < 256 and w == int(w) for w in weights):
+            wcode, wbytes = _WEIGHTS_BYTE, array("B", map(int, weights)).tobytes()
+        else:
+            wcode, wbytes = _WEIGHTS_FLOAT, array("f", weights).tobytes()
+        out = self._out
+        self._keys.append(pst_offset)
+        self._starts.append(out.tell())
+        self._counts.append(len(ids))
+        self._nblocks.append(len(block_starts))
+        self._flags.append(wcode)
+        out.write(ids.tobytes())
+        out.write(wbytes)
+        out.write(block_starts.tobytes())
+        out.write(block_offsets.tobytes())
+
+    def finish(self, pst_size: int) -> None:
+        out = self._out
+        try:
+            table_at = out.tell()
+            keys = self._keys
+            order = sorted(range(len(keys)), key=keys.__getitem__)  # .pst offsets follow term order; be sure
+            for a in (keys, self._starts, self._counts, self._nblocks):
+                out.write(array(a.typecode, [a[i] for i in order]).tobytes())
+            out.write(bytes(self._flags[i] for i in order))
+            out.write(
+                _TRAILER.pack(
+                    _MAGIC, sys.byteorder == "little", self.segment.doc_count_all(), len(keys), table_at, pst_size
+                )
+            )
+            out.flush()
+            os.fsync(out.fileno())
+        finally:
+            out.close()
+        os.replace(self._tmp, os.path.join(self.folder, self.name))
+
+    def abandon(self) -> None:
+        self._out.close()
+        try:
+            os.remove(self._tmp)
+        except OSError:
+            pass
+
+
 def write_sidecar(storage, segment, schema, min_postings: int | None = None) -> bool:
     """Write ``segment``'s sidecar (replacing any) for its lists of ``min_postings`` (default
-    :data:`MIN_POSTINGS`) or more; False when the segment is not a separate-file W3 segment."""
+    :data:`MIN_POSTINGS`) or more, decoded from its W3 blocks; False when the segment is not a separate-file W3
+    segment."""
     if min_postings is None:
         min_postings = MIN_POSTINGS
     from whoosh.codec.whoosh3 import W3Codec
@@ -189,65 +253,35 @@ def write_sidecar(storage, segment, schema, min_postings: int | None = None) -> 
     if not isinstance(codec, W3Codec) or segment.is_compound():
         return False
     terms = codec.terms_reader(storage, segment)
+    writer = SidecarWriter(storage.folder, segment)
     try:
         postfile = terms._postfile
-        pst_size = storage.file_length(segment.make_filename(W3Codec.POSTS_EXT))
         scored = {name for name in schema.names() if getattr(schema[name], "scorable", False)}
-        name = sidecar_name(segment)
-        # hidden, and not under the segment's prefix: whoosh-ng checks every file of a segment on open (an empty
-        # one is "corruption"), so a file still being written, or left by a kill, must not look like one of them
-        tmp = os.path.join(storage.folder, f".{name}.{os.getpid()}.tmp")
-        keys, starts, counts, nblocks = array("Q"), array("Q"), array("I"), array("I")
-        flags = bytearray()
-        with open(tmp, "wb") as out:
-            for (fieldname, _btext), info in terms.items():
-                if fieldname not in scored or info.is_inlined() or info.doc_frequency() < min_postings:
-                    continue
-                offset, length = info.extent()
-                if isinstance(length, tuple):  # whoosh-ng 5.4 keeps struct.unpack's 1-tuple
-                    length = length[0]
-                if not length:
-                    continue
-                ids, weights, block_starts, block_offsets = array("I"), array("f"), array("I"), array("Q")
-                for block_at, block_ids, block_weights, _values in iter_blocks(postfile.get(offset, length), offset):
-                    block_starts.append(len(ids))
-                    block_offsets.append(block_at)
-                    ids.extend(block_ids)
-                    if block_weights is None:
-                        weights.extend([1.0] * len(block_ids))
-                    elif isinstance(block_weights, float | int):
-                        weights.extend([block_weights] * len(block_ids))
-                    else:
-                        weights.extend(block_weights)
-                if len(ids) != len(weights):
-                    raise MalformedPostings("ids and weights differ in length")
-                if all(w == 1.0 for w in weights):
-                    wcode, wbytes = _WEIGHTS_NONE, b""
-                elif all(0 <= w < 256 and w == int(w) for w in weights):
-                    wcode, wbytes = _WEIGHTS_BYTE, array("B", map(int, weights)).tobytes()
+        for (fieldname, _btext), info in terms.items():
+            if fieldname not in scored or info.is_inlined() or info.doc_frequency() < min_postings:
+                continue
+            offset, length = info.extent()
+            if isinstance(length, tuple):  # whoosh-ng 5.4 keeps struct.unpack's 1-tuple
+                length = length[0]
+            if not length:
+                continue
+            ids, weights, block_starts, block_offsets = array("I"), [], array("I"), array("Q")
+            for block_at, block_ids, block_weights, _values in iter_blocks(postfile.get(offset, length), offset):
+                block_starts.append(len(ids))
+                block_offsets.append(block_at)
+                ids.extend(block_ids)
+                if block_weights is None:
+                    weights.extend([1.0] * len(block_ids))
+                elif isinstance(block_weights, float | int):
+                    weights.extend([block_weights] * len(block_ids))
                 else:
-                    wcode, wbytes = _WEIGHTS_FLOAT, weights.tobytes()
-                keys.append(offset)
-                starts.append(out.tell())
-                counts.append(len(ids))
-                nblocks.append(len(block_starts))
-                flags.append(wcode)
-                out.write(ids.tobytes())
-                out.write(wbytes)
-                out.write(block_starts.tobytes())
-                out.write(block_offsets.tobytes())
-            table_at = out.tell()
-            order = sorted(range(len(keys)), key=keys.__getitem__)  # .pst offsets follow term order; be sure
-            for a in (keys, starts, counts, nblocks):
-                out.write(array(a.typecode, [a[i] for i in order]).tobytes())
-            out.write(bytes(flags[i] for i in order))
-            out.write(
-                _TRAILER.pack(_MAGIC, sys.byteorder == "little", segment.doc_count_all(), len(keys), table_at, pst_size)
-            )
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, os.path.join(storage.folder, name))
+                    weights.extend(block_weights)
+            writer.add(offset, ids, weights, block_starts, block_offsets)
+        writer.finish(storage.file_length(segment.make_filename(W3Codec.POSTS_EXT)))
         return True
+    except BaseException:
+        writer.abandon()
+        raise
     finally:
         terms.close()
 
