@@ -29,19 +29,23 @@ only by an optimize, since a merge re-reads field lengths quantized to a byte).
 from __future__ import annotations
 
 import struct
+import zlib
 from array import array
-from itertools import chain
-from operator import itemgetter, sub
+from bisect import bisect_right
+from itertools import accumulate, chain
+from operator import sub
+from pickle import dumps
 
-from whoosh import fields
-from whoosh.codec.whoosh3 import W3Codec, W3PostingsWriter, W3TermInfo
+from whoosh import fields, formats
+from whoosh.analysis import IDTokenizer
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3PostingsWriter, W3TermInfo
 from whoosh.filedb.filetables import HashWriter, OrderedHashWriter
-from whoosh.system import pack_ushort
+from whoosh.system import pack_int, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 from whoosh.writing.posting_pool import PostingPool
 
-from indexer.schema import _ONE_POS_CACHE, FastText, _encode_positions
+from indexer.schema import FastText
 
 # Below this estimate of collected postings (about 150 articles) a segment's postings go through Whoosh's pool:
 # a small update gains nothing from the bulk path and skips its once-per-process self-check.
@@ -80,8 +84,8 @@ class BulkSegmentWriter(SegmentWriter):
     def _reset_collected(self) -> None:
         # fieldname -> {term bytes: (docnums array('I'), weights array('d'), values list)}
         self._postings: dict[str, dict] = {}
-        # fieldname -> {term str: same} for FastText fields (encoded to bytes once per term at the flush)
-        self._str_postings: dict[str, dict] = {}
+        # fieldname -> the FastText fields' postings, document by document (sorted by term at the flush)
+        self._columns: dict[str, _TermColumns] = {}
         # fieldname -> {docnum: field length as the length column gives it back}
         self._lengths: dict[str, dict[int, int]] = {}
         self._unordered: set[tuple[str, bytes]] = set()  # terms posted twice by one document
@@ -116,14 +120,18 @@ class BulkSegmentWriter(SegmentWriter):
                 if field.indexed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
                     scorable = field.scorable
-                    poses = None
+                    terms = None
                     if fieldboost == 1.0 and isinstance(field, FastText):
-                        poses = field.term_positions(value)
-                    if poses is not None:
-                        flen, n = self._add_positions(fieldname, field, poses, docnum)
+                        terms = field.doc_terms(value)
+                    if terms is not None:
+                        if terms.values:
+                            columns = self._columns.get(fieldname)
+                            if columns is None or columns.vocabulary is not terms.vocabulary:
+                                columns = self._add_columns(fieldname, terms.vocabulary)
+                            columns.add(docnum, terms)
+                            added += len(terms.term_ids) * _POSTING_BYTES
                         if scorable:
-                            length = flen
-                        added += n
+                            length = terms.length
                     else:
                         length, n = self._add_items(fieldname, field, value, fieldboost, docnum)
                         added += n
@@ -158,6 +166,9 @@ class BulkSegmentWriter(SegmentWriter):
         """``field.index(value)``, remembered per value for dates and keyword lists, whose values repeat across
         documents (a date is indexed as 8 trie terms, each converting the datetime again)."""
         if type(field) not in _MEMO_TYPES:
+            if type(field) is fields.ID and isinstance(value, str) and _whole_value_id(field):
+                # what ID.index yields: the value as its one term (IDTokenizer, Existence format)
+                return ((value.encode("utf-8"), 1, field.format.field_boost, b""),)
             return field.index(value)
         memo = self._memo.get(fieldname)
         if memo is None:
@@ -213,44 +224,28 @@ class BulkSegmentWriter(SegmentWriter):
                 entry[2].append(vbytes)
         return length, n * _POSTING_BYTES + (len(postings) - before) * _TERM_BYTES
 
-    def _add_positions(self, fieldname: str, field, poses: dict, docnum: int) -> tuple[int, int]:
-        """Collect a ``FastText`` field's {term: positions}: the same weights and values ``FastText.index`` yields,
-        keyed by the term string until the flush encodes it.  Returns (sum of frequencies, memory estimate)."""
-        postings = self._str_postings.get(fieldname)
-        if postings is None:
-            postings = self._str_postings[fieldname] = {}
-        before = len(postings)
-        encode = field.format.encode
-        one = _ONE_POS_CACHE
-        length = 0
-        for term, plist in poses.items():
-            n = len(plist)
-            length += n
-            if n == 1:
-                vbytes = one.get(plist[0])
-                if vbytes is None:
-                    vbytes = one[plist[0]] = encode(plist)
-            else:
-                vbytes = _encode_positions(plist, encode)
-            entry = postings.get(term)
-            if entry is None:
-                postings[term] = [docnum, vbytes]
-            else:  # one flat list per term: docnum, value, docnum, value, ... (the weight is read off the value)
-                entry.append(docnum)
-                entry.append(vbytes)
-        return length, len(poses) * _POSTING_BYTES + (len(postings) - before) * _TERM_BYTES
+    def _add_columns(self, fieldname: str, vocabulary) -> _TermColumns:
+        """A new collector for a ``FastText`` field (one per field and vocabulary; should the field's analysis
+        change mid-run, the earlier postings move to the generic per-term form first)."""
+        if fieldname in self._columns:
+            self._columns_to_postings(fieldname)
+        columns = self._columns[fieldname] = _TermColumns(vocabulary)
+        return columns
 
     # -- writing postings ---------------------------------------------------------------------------------------
     def _pool_has_postings(self) -> bool:
         return bool(self.pool.current or self.pool.runs)
 
     def _flush_segment(self) -> None:
-        self._merge_str_postings()
-        if not self._postings:
+        for fieldname in [f for f in self._columns if f in self._postings]:
+            self._columns_to_postings(fieldname)  # the field also took the generic path for some documents
+        if not self._postings and not self._columns:
             super()._flush_segment()
             return
         small = self._collected < min(_BULK_MIN_BYTES, self._bulk_limit) and not _CHECKING
         if small or self._pool_has_postings() or not (_CHECKING or self_check()):
+            for fieldname in list(self._columns):
+                self._columns_to_postings(fieldname)
             # Merged segments' postings are in the pool, or too few postings to be worth the self-check (a small
             # update), or the check failed: the pool sorts everything (Whoosh's generic path).
             add = self.pool.add
@@ -266,53 +261,57 @@ class BulkSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
         self.bulk_flushes += 1
 
-    def _merge_str_postings(self) -> None:
-        """Turn the ``FastText`` fields' flat lists into (docnums, weights, values) keyed by term bytes.  A
-        Positions value starts with the position count, so each weight is ``float(count) * field_boost``,
-        as ``FastText.index`` computes it."""
-        for fieldname, sterms in self._str_postings.items():
-            terms = self._postings.get(fieldname)
-            if terms is None:
-                terms = self._postings[fieldname] = {}
-            fb = self.schema[fieldname].format.field_boost
-            for term, flat in sterms.items():
-                values = flat[1::2]
-                counts = map(_first, map(_UINT.unpack_from, values))
-                weights = array("d", map(float, counts) if fb == 1.0 else (float(c) * fb for c in counts))
-                entry = (array("I", flat[0::2]), weights, values)
-                tbytes = term.encode("utf-8")
-                other = terms.get(tbytes)
-                if other is None:
-                    terms[tbytes] = entry
-                else:  # the field also took the generic path for some documents: order the union at the flush
-                    other[0].extend(entry[0])
-                    other[1].extend(entry[1])
-                    other[2].extend(entry[2])
-                    self._unordered.add((fieldname, tbytes))
-        self._str_postings = {}
+    def _columns_to_postings(self, fieldname: str) -> None:
+        """Move a ``FastText`` field's collected postings into the per-term form of the generic path."""
+        columns = self._columns.pop(fieldname)
+        terms = self._postings.get(fieldname)
+        if terms is None:
+            terms = self._postings[fieldname] = {}
+        fb = self.schema[fieldname].format.field_boost
+        for tbytes, ids, weights, values in columns.sorted_terms(fb):
+            entry = (array("I", ids), array("d", weights), values)
+            other = terms.get(tbytes)
+            if other is None:
+                terms[tbytes] = entry
+            else:  # the field also took the generic path for some documents: order the union at the flush
+                other[0].extend(entry[0])
+                other[1].extend(entry[1])
+                other[2].extend(entry[2])
+                self._unordered.add((fieldname, tbytes))
 
     def _write_postings(self) -> None:
         """Every collected term in (field, term bytes) order, as ``FieldWriter.add_postings`` would write it."""
         fw = self.fieldwriter
         schema = self.schema
-        for fieldname in sorted(self._postings):
-            terms = self._postings[fieldname]
-            if not terms:
+        for fieldname in sorted(set(self._postings) | set(self._columns)):
+            field = schema[fieldname]
+            columns = self._columns.get(fieldname)
+            terms = self._postings.get(fieldname)
+            if columns is not None:
+                postings = columns.sorted_terms(field.format.field_boost)
+            elif terms:
+                unordered = self._unordered
+                postings = (
+                    (tbytes, *_sorted_postings(*terms[tbytes]))
+                    if unordered and (fieldname, tbytes) in unordered
+                    else (tbytes, *terms[tbytes])
+                    for tbytes in sorted(terms)
+                )
+            else:
                 continue
-            fw.start_field(fieldname, schema[fieldname])
+            fw.start_field(fieldname, field)
             if type(fw._postwriter) is W3PostingsWriter:
                 fw._postwriter.__class__ = _BlockWriter
             lengths = self._lengths.get(fieldname)
             prefix = pack_ushort(fw._fieldid)
             tindex = fw._tindex
             compact = _COMPACT_MAX if fw._postwriter._blocklimit > _COMPACT_MAX else 0
-            unordered = self._unordered
-            for tbytes in sorted(terms):
-                ids, weights, values = terms[tbytes]
-                if unordered and (fieldname, tbytes) in unordered:
-                    ids, weights, values = _sorted_postings(ids, weights, values)
+            direct = _HASH_ADD_OK and type(fw._postwriter) is _BlockWriter and type(field.format) is formats.Positions
+            for tbytes, ids, weights, values in postings:
                 if len(ids) <= compact:
                     _add_compact_term(tindex, prefix + tbytes, ids, weights, values, lengths)
+                elif direct:
+                    _write_blocks(fw, prefix + tbytes, ids, weights, values, lengths)
                 else:
                     _write_term(fw, tbytes, ids, weights, values, lengths)
             fw.finish_field()
@@ -369,6 +368,72 @@ class BulkSegmentWriter(SegmentWriter):
             self.segments = list(self.segments) + done
             done = []
         return super()._merge_segments(mergetype, optimize, merge) + done
+
+
+class _TermColumns:
+    """A ``FastText`` field's postings as documents arrive: each document's term ids, counts and encoded values,
+    kept as they come (no per-term work, no object per posting); the flush sorts them by term once."""
+
+    def __init__(self, vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.docnums: list[int] = []
+        self.term_ids: list = []  # one array per document
+        self.counts: list = []
+        self.values: list[bytes] = []  # one buffer per document
+        self.value_starts: list = []
+
+    def add(self, docnum: int, terms) -> None:
+        self.docnums.append(docnum)
+        self.term_ids.append(terms.term_ids)
+        self.counts.append(terms.counts)
+        self.values.append(terms.values)
+        self.value_starts.append(terms.value_starts)
+
+    def sorted_terms(self, field_boost: float, chunk: int = 1 << 16):
+        """(term bytes, docnums, weights, values) for every term in term-bytes order, docnums ascending: what
+        ``FastText.index`` would have posted (weight = count x field boost)."""
+        import numpy as np
+
+        if not self.docnums:
+            return
+        sizes = np.fromiter(map(len, self.term_ids), np.int64, len(self.term_ids))
+        term_ids = np.concatenate(self.term_ids)
+        counts = np.concatenate(self.counts)
+        docnums = np.repeat(np.array(self.docnums, np.int64), sizes)
+        buffer_starts = np.fromiter(accumulate(map(len, self.values), initial=0), np.int64, len(self.values) + 1)
+        value_starts = np.concatenate(self.value_starts) + np.repeat(buffer_starts[:-1], sizes)
+        value_ends = np.empty_like(value_starts)  # each value ends where the next one in its buffer starts
+        value_ends[:-1] = value_starts[1:]
+        value_ends[np.cumsum(sizes) - 1] = buffer_starts[1:]
+        values = b"".join(self.values)
+        term_bytes = self.vocabulary.term_bytes
+        present = sorted(np.unique(term_ids).tolist(), key=term_bytes.__getitem__)
+        rank = np.zeros(len(term_bytes), np.int64)
+        rank[present] = np.arange(len(present))
+        order = np.argsort(rank[term_ids], kind="stable")  # documents arrived in docnum order: stays so per term
+        sorted_ids = term_ids[order]
+        first = np.empty(len(order), bool)
+        first[0] = True
+        np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=first[1:])
+        starts = np.flatnonzero(first).tolist() + [len(order)]
+        weights = counts[order].astype(np.float64)
+        if field_boost != 1.0:
+            weights *= field_boost
+        docnums = docnums[order]
+        value_starts = value_starts[order]
+        value_ends = value_ends[order]
+        nterm = 0
+        while nterm < len(present):  # in chunks of about ``chunk`` postings (Python lists are 30+ bytes an item)
+            lo = starts[nterm]
+            last = min(len(present), max(nterm + 1, bisect_right(starts, lo + chunk) - 1))
+            hi = starts[last]
+            ids = docnums[lo:hi].tolist()
+            ws = weights[lo:hi].tolist()
+            vs = list(map(values.__getitem__, map(slice, value_starts[lo:hi].tolist(), value_ends[lo:hi].tolist())))
+            for k in range(nterm, last):
+                a, b = starts[k] - lo, starts[k + 1] - lo
+                yield term_bytes[present[k]], ids[a:b], ws[a:b], vs[a:b]
+            nterm = last
 
 
 class _BlockWriter(W3PostingsWriter):
@@ -429,6 +494,72 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> None:
     fw.finish_term()
 
 
+def _write_blocks(fw, key: bytes, ids: list[int], weights: list[float], values: list[bytes], lengths) -> None:
+    """A term of a Positions field with more than 8 postings, written as ``_write_term`` writes it (W3 blocks in the
+    postings file, then the term info) but without the postings writer's per-block objects and method calls:
+    each block is the same pickle, zlib level and block header ``W3PostingsWriter._write_block`` writes, and the
+    term info adds up the blocks as ``W3TermInfo.add_block`` does."""
+    pw = fw._postwriter
+    limit = pw._blocklimit
+    comp = pw._compression
+    postfile = fw._postfile
+    start = postfile.tell()
+    out = [WHOOSH3_HEADER_MAGIC]
+    n = len(ids)
+    total = 0
+    minlength, maxlength, maxweight = None, 0, 0
+    get = lengths.get if lengths else None
+    for lo in range(0, n, limit):
+        block_ids = ids[lo : lo + limit]
+        block_weights = weights[lo : lo + limit]
+        w32 = array("f", block_weights)
+        total += sum(w32)
+        top = max(block_weights)
+        block_maxweight = top if top > 0 else 0
+        if get is not None:
+            ls = list(filter(None, map(get, block_ids)))
+            block_min = min(ls) if ls else None
+            block_max = max(ls) if ls else 0
+        else:
+            block_min, block_max = None, 0
+        minlength = block_min if minlength is None else min(minlength, block_min)
+        maxlength = max(maxlength, block_max)
+        maxweight = max(maxweight, block_maxweight)
+        count = len(block_ids)
+        if w32.count(1.0) == count:
+            mini_weights = None
+        elif w32.count(w32[0]) == count:
+            mini_weights = w32[0]
+        else:
+            mini_weights = tuple(w32)
+        mini_ids = tuple(map(sub, block_ids, chain((0,), block_ids)))
+        data = zlib.compress(dumps((mini_ids, mini_weights, tuple(filter(None, values[lo : lo + limit])))), comp)
+        info = dumps(
+            (count, block_ids[-1], block_maxweight, comp, length_to_byte(block_min), length_to_byte(block_max))
+        )
+        size = len(info) + len(data)
+        out.append(pack_int(-size if lo + limit >= n else size))
+        out.append(info)
+        out.append(data)
+    postfile.write(b"".join(out))
+    value = _TERMINFO.pack(
+        W3TermInfo._FLAG_OFFSET,
+        total,
+        n,
+        0 if minlength is None else length_to_byte(minlength),
+        length_to_byte(maxlength),
+        maxweight,
+        ids[0],
+        ids[-1],
+    ) + _OFFSET.pack(start, postfile.tell() - start)
+    _hash_add(fw._tindex, key, value)
+
+
+def _whole_value_id(field) -> bool:
+    """The ID field indexes its value as one untouched term (no lowercasing or other filter)."""
+    return type(field.analyzer) is IDTokenizer and type(field.format) is formats.Existence
+
+
 # Field types whose index terms are a pure function of the value and worth remembering per value (see
 # BulkSegmentWriter._index_items), and how many values per field to remember.
 _MEMO_TYPES = (fields.DATETIME, fields.KEYWORD)
@@ -439,10 +570,9 @@ _MISSING = object()
 _COMPACT_MAX = 8
 _TERMINFO = W3TermInfo._struct
 _ONE = struct.Struct("!If")
+_OFFSET = struct.Struct("!qi")  # pack_long(offset) + pack_int(length)
 _USHORT = struct.Struct("!H")
 _KV_LENGTHS = struct.Struct("!II")
-_UINT = struct.Struct("!I")
-_first = itemgetter(0)
 
 
 def _add_compact_term(tindex, key: bytes, ids, weights, values, lengths) -> None:

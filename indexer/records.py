@@ -33,12 +33,21 @@ def record_key(record: dict) -> str:
     rid = record.get("id")
     if rid is not None and str(rid).strip():
         return str(rid).strip()
-    url = record.get("url") or record.get("canonical_url")
-    if isinstance(url, str) and url.strip():
+    url = _key_source(record)
+    if url is not None:
         from healthdex.urls import canonical_url
 
         return canonical_url(url)
     raise SkipRecord("no id or url")
+
+
+def _key_source(record: dict) -> str | None:
+    """The URL ``record_key`` canonicalizes when the record has no id (None when it has an id or no URL)."""
+    rid = record.get("id")
+    if rid is not None and str(rid).strip():
+        return None
+    url = record.get("url") or record.get("canonical_url")
+    return url if isinstance(url, str) and url.strip() else None
 
 
 def parse_date(value) -> datetime | None:
@@ -113,7 +122,10 @@ def prepare(record: dict) -> Prepared:
     if url or canon:
         from healthdex.urls import canonical_url, site_of
 
-        doc[S.URL] = canonical_url(canon or url)  # stored canonical too: no tracking parameters in results
+        source = canon or url
+        # stored canonical too: no tracking parameters in results (the key is that URL's canonical form already
+        # when the record has no id and no canonical_url)
+        doc[S.URL] = key if source == _key_source(record) else canonical_url(source)
         site = _str(record.get("site")) or site_of(canon or url)
     else:
         site = _str(record.get("site"))

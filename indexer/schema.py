@@ -12,12 +12,11 @@ description) plus ``text`` for highlighted snippets; see ``bench/index.py`` for 
 from __future__ import annotations
 
 import re
-from functools import cache
-from operator import sub
 
 from whoosh import fields, formats
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
-from whoosh.system import pack_uint
+
+from indexer.analysis import DocTerms, vocabulary
 
 # Bump when analysis or field types change in a way that needs existing indexes rebuilt.
 SCHEMA_VERSION = 1
@@ -98,13 +97,13 @@ def build_schema() -> fields.Schema:
 
 # --- field types -------------------------------------------------------------------------------------------------
 # Indexing one article analyzes its text once: the spelling field (sorted before "text", so Whoosh indexes it
-# first) runs the fused analysis, keeps the unstemmed words, and leaves the stemmed postings here for the text
-# field to pick up by identity of the string.
-_LAST_ANALYSIS: list = [None, None, None]  # [value, plan signature, {term: positions}]
+# first) runs the analysis, keeps the unstemmed words, and leaves the stemmed postings here for the text field to
+# pick up by identity of the string.
+_LAST_ANALYSIS: list = [None, None, None]  # [value, plan signature, DocTerms]
 
 
 def _fast_plan(analyzer):
-    """(regex, stop words, minsize, maxsize, stem function or None) when ``analyzer`` is exactly
+    """(regex, stop words, minsize, maxsize, stem function or None, signature) when ``analyzer`` is exactly
     RegexTokenizer | LowercaseFilter | StopFilter [| StemFilter], else None (use Whoosh's generic path)."""
     items = getattr(analyzer, "items", None)
     if not items or len(items) not in (3, 4):
@@ -124,86 +123,24 @@ def _fast_plan(analyzer):
     return tok.expression, stop.stops, stop.min, stop.max, stemfn, signature
 
 
-def _signature(plan) -> tuple:
-    return plan[5]
-
-
-def _analyze(value: str, plan, want_words: bool):
-    """Fused tokenize/lowercase/stop/stem: {term: [positions]} and the set of unstemmed words."""
-    expression, stops, minsize, maxsize, stemfn, _ = plan
+def _tokens(value: str, expression) -> list[str]:
+    """The lowercased tokens of ``value``, stop words included, as RegexTokenizer | LowercaseFilter gives them."""
     if expression.groups or not _lower_is_per_char(value):
-        return _analyze_tokens(value, plan, want_words)
+        return [m.group().lower() for m in expression.finditer(value)]
     # Lowercasing the whole text maps it character by character (checked above), so the tokens of the lowered
     # text are exactly the lowered tokens, and findall runs in C.
     lowered = value.lower()
     if expression.pattern == WORD_PATTERN and lowered.isascii():
-        tokens = _ASCII_WORDS.findall(lowered)  # the same matches on ASCII text, without Unicode class lookups
-    else:
-        tokens = expression.findall(lowered)
-    if maxsize is None:
-        kept = [w for w in tokens if len(w) >= minsize and w not in stops]
-    else:
-        kept = [w for w in tokens if minsize <= len(w) <= maxsize and w not in stops]
-    if not kept:
-        return {}, (set() if want_words else None)
-    # StopFilter(renumber=True): the first kept token keeps its index, the following ones are numbered on from it.
-    first = kept[0]
-    base = 0
-    for base, w in enumerate(tokens):  # noqa: B007
-        if w == first:
-            break
-    wordpos: dict[str, list[int]] = {}
-    for k, w in enumerate(kept, base):
-        lst = wordpos.get(w)
-        if lst is None:
-            wordpos[w] = [k]
-        else:
-            lst.append(k)
-    words = set(wordpos) if want_words else None
-    if stemfn is None:
-        return wordpos, words
-    cache = _STEMS.get(plan[5])
-    if cache is None:
-        cache = _STEMS[plan[5]] = {}
-    poses: dict[str, list[int]] = {}
-    for w, lst in wordpos.items():
-        t = cache.get(w)
-        if t is None:
-            t = cache[w] = stemfn(w)
-        cur = poses.get(t)
-        if cur is None:
-            poses[t] = lst
-        else:  # two words with one stem ("pain", "pains"): positions are distinct, merge them in order
-            poses[t] = sorted(cur + lst)
-    return poses, words
+        return _ASCII_WORDS.findall(lowered)  # the same matches on ASCII text, without Unicode class lookups
+    return expression.findall(lowered)
 
 
-def _analyze_tokens(value: str, plan, want_words: bool):
-    """The token-at-a-time form of ``_analyze``, for texts whose lowercasing is not character by character."""
-    expression, stops, minsize, maxsize, stemfn, _ = plan
-    poses: dict[str, list[int]] = {}
-    words: set[str] | None = set() if want_words else None
-    pos = None
-    i = -1
-    for i, m in enumerate(expression.finditer(value)):  # noqa: B007
-        w = m.group().lower()
-        n = len(w)
-        if n < minsize or (maxsize is not None and n > maxsize) or w in stops:
-            continue
-        pos = i if pos is None else pos + 1
-        if words is not None:
-            words.add(w)
-        t = stemfn(w) if stemfn is not None else w
-        lst = poses.get(t)
-        if lst is None:
-            poses[t] = [pos]
-        else:
-            lst.append(pos)
-    return poses, words
+def analyze(value: str, plan, want_words: bool = False) -> DocTerms:
+    """The postings a field with this analysis plan gives ``value`` (see ``indexer.analysis``)."""
+    return vocabulary(plan).analyze(_tokens(value, plan[0]), want_words)
 
 
 _ASCII_WORDS = re.compile(r"[a-z0-9_]+(?:[.'-][a-z0-9_]+)*", re.ASCII)  # WORD_PATTERN on lowercase ASCII text
-_STEMS: dict[tuple, dict[str, str]] = {}  # plan signature -> {word: stem}; the StemFilter's own cache is unbounded
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _WORD_CHAR = re.compile(r"\w")
 _LOWER_PER_CHAR: dict[str, bool] = {}
@@ -228,62 +165,36 @@ def _lower_is_per_char(value: str) -> bool:
     return True
 
 
-@cache
-def _varint_table() -> list[bytes]:
-    """Varint bytes of every position delta below 2**14 (Positions.encode's encoding, one table lookup per delta).
-    Built on first use: a search process imports this module (the schema's field types) but never encodes."""
-    return [bytes([d]) if d < 0x80 else bytes([(d & 0x7F) | 0x80, d >> 7]) for d in range(1 << 14)]
-
-
-def _encode_positions(plist: list[int], encode) -> bytes:
-    """``formats.Positions.encode(plist)`` for sorted positions, with the varints from the table."""
-    table = _varint_table()
-    if plist[-1] >= len(table):
-        return encode(plist)
-    return pack_uint(len(plist)) + b"".join(map(table.__getitem__, map(sub, plist, [0, *plist])))
-
-
-_ONE_POS_CACHE: dict[int, bytes] = {}
-
-
 class FastText(fields.TEXT):
-    """``TEXT`` whose indexing runs the analyzer as one fused loop when the analyzer has the standard shape (see
+    """``TEXT`` whose indexing runs ``indexer.analysis`` when the analyzer has the standard shape (see
     ``_fast_plan``).  Terms, frequencies, weights and encoded positions are identical to Whoosh's generic path
     (tests/test_index_analysis.py checks this); anything else falls back to ``TEXT.index``."""
 
-    def term_positions(self, value) -> dict[str, list[int]] | None:
-        """{term: sorted positions} exactly as ``index`` posts them, or None when ``index`` takes Whoosh's generic
-        path (the bulk writer then uses ``index``)."""
+    def doc_terms(self, value) -> DocTerms | None:
+        """The postings ``index`` gives ``value``, or None when ``index`` takes Whoosh's generic path (the bulk
+        writer then uses ``index``)."""
         if not isinstance(value, str) or type(self.format) is not formats.Positions:
             return None
         plan = _fast_plan(self.analyzer)
         if plan is None:
             return None
         last = _LAST_ANALYSIS
-        if last[0] is value and last[1] == _signature(plan):
-            poses = last[2]
+        if last[0] is value and last[1] == plan[5]:
+            terms = last[2]
         else:
-            poses, _ = _analyze(value, plan, want_words=False)
+            terms = analyze(value, plan)
         last[0] = last[2] = None
-        return poses
+        return terms
 
     def index(self, value, **kwargs):
-        poses = None if kwargs else self.term_positions(value)
-        if poses is None:
+        terms = None if kwargs else self.doc_terms(value)
+        if terms is None:
             yield from super().index(value, **kwargs)
             return
         fb = self.format.field_boost
-        encode = self.format.encode
-        cache = _ONE_POS_CACHE
-        for term, plist in poses.items():
-            if len(plist) == 1:
-                p0 = plist[0]
-                vbytes = cache.get(p0)
-                if vbytes is None:
-                    vbytes = cache[p0] = encode(plist)
-            else:
-                vbytes = _encode_positions(plist, encode)
-            yield term.encode("utf-8"), len(plist), float(len(plist)) * fb, vbytes
+        term_bytes = terms.vocabulary.term_bytes if terms.vocabulary else []
+        for tid, count, vbytes in zip(terms.term_ids.tolist(), terms.counts.tolist(), terms.value_list(), strict=True):
+            yield term_bytes[tid], count, float(count) * fb, vbytes
 
 
 class SpellWords(fields.FieldType):
@@ -306,7 +217,9 @@ class SpellWords(fields.FieldType):
         self.column_type = None
         self.vector = None
 
-    seen: set[str] = set()  # words posted by this process in the current run (indexer.build resets it)
+    # words this process has already decided on in the current run (posted, or not spelling words; indexer.build
+    # resets it)
+    seen: set[str] = set()
 
     def index(self, value, **kwargs):
         if isinstance(value, list | tuple):
@@ -314,12 +227,21 @@ class SpellWords(fields.FieldType):
         else:
             plan = _fast_plan(getattr(self, "source_analyzer", None))
             if plan is not None and isinstance(value, str):
-                poses, words = _analyze(value, plan, want_words=True)
-                _LAST_ANALYSIS[0], _LAST_ANALYSIS[1], _LAST_ANALYSIS[2] = value, _signature(plan), poses
+                terms = analyze(value, plan, want_words=True)
+                _LAST_ANALYSIS[0], _LAST_ANALYSIS[1], _LAST_ANALYSIS[2] = value, plan[5], terms
+                words = None
             else:
                 words = {t.text for t in self.analyzer(value)}
         seen = SpellWords.seen
-        for w in sorted(words):
-            if w not in seen and len(w) >= SPELL_MIN_LENGTH and w.isalpha():
-                seen.add(w)
+        if words is not None:
+            new = words - seen
+        elif terms.vocabulary is not None:
+            new = terms.vocabulary.new_words(terms.word_ids, seen)
+        else:
+            return
+        if not new:
+            return
+        seen |= new
+        for w in sorted(new):
+            if len(w) >= SPELL_MIN_LENGTH and w.isalpha():
                 yield w.encode("utf-8"), 1, 1.0, b""
