@@ -79,6 +79,7 @@ class BulkSegmentWriter(SegmentWriter):
         self._bulk_limit = max(1, limitmb) * 1024 * 1024
         self._done: list = []  # segments this writer finished early to bound memory
         self._memo: dict[str, dict] = {}  # see _index_items
+        self._sidecar = None
         self._reset_collected()
 
     def _reset_collected(self) -> None:
@@ -259,6 +260,7 @@ class BulkSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         self._write_postings()
         self.fieldwriter.close()
+        self._finish_sidecar()
         self.bulk_flushes += 1
 
     def _columns_to_postings(self, fieldname: str) -> None:
@@ -283,6 +285,7 @@ class BulkSegmentWriter(SegmentWriter):
         """Every collected term in (field, term bytes) order, as ``FieldWriter.add_postings`` would write it."""
         fw = self.fieldwriter
         schema = self.schema
+        sidecar, sidecar_min = self._start_sidecar()
         for fieldname in sorted(set(self._postings) | set(self._columns)):
             field = schema[fieldname]
             columns = self._columns.get(fieldname)
@@ -307,15 +310,58 @@ class BulkSegmentWriter(SegmentWriter):
             tindex = fw._tindex
             compact = _COMPACT_MAX if fw._postwriter._blocklimit > _COMPACT_MAX else 0
             direct = _HASH_ADD_OK and type(fw._postwriter) is _BlockWriter and type(field.format) is formats.Positions
+            long_lists = sidecar is not None and field.scorable
+            limit = fw._postwriter._blocklimit
             for tbytes, ids, weights, values in postings:
                 if len(ids) <= compact:
                     _add_compact_term(tindex, prefix + tbytes, ids, weights, values, lengths)
-                elif direct:
-                    _write_blocks(fw, prefix + tbytes, ids, weights, values, lengths)
+                    continue
+                if direct:
+                    start, offsets = _write_blocks(fw, prefix + tbytes, ids, weights, values, lengths)
                 else:
-                    _write_term(fw, tbytes, ids, weights, values, lengths)
+                    start, offsets = _write_term(fw, tbytes, ids, weights, values, lengths)
+                if long_lists and len(ids) >= sidecar_min:
+                    sidecar = self._add_to_sidecar(sidecar, start, ids, weights, limit, offsets)
+                    long_lists = sidecar is not None
             fw.finish_field()
         self._reset_collected()
+        self._sidecar = sidecar
+
+    # -- the posting-list sidecar (indexer.sidecar) of a segment this writer writes itself ---------------------
+    def _start_sidecar(self):
+        """A sidecar writer for the segment being flushed (its long lists are in hand here, so the commit need not
+        decode them again to write it), or None where sidecars do not apply (memory storage, compound files)."""
+        folder = getattr(self.storage, "folder", None)
+        if not folder or self.compound or _CHECKING:
+            return None, 0
+        try:
+            from indexer.sidecar import MIN_POSTINGS, SidecarWriter
+
+            return SidecarWriter(folder, self.newsegment), MIN_POSTINGS
+        except (ImportError, OSError):
+            return None, 0
+
+    @staticmethod
+    def _add_to_sidecar(sidecar, start: int, ids, weights, limit: int, offsets: list[int]):
+        """One long list into the sidecar, with the weights as W3 stores them (32-bit floats); on any failure the
+        sidecar is dropped (``indexer.store`` writes the missing one after the commit)."""
+        try:
+            blocks = array("I", range(0, len(ids), limit))
+            sidecar.add(start, array("I", ids), array("f", weights), blocks, array("Q", offsets))
+            return sidecar
+        except Exception:
+            sidecar.abandon()
+            return None
+
+    def _finish_sidecar(self) -> None:
+        sidecar, self._sidecar = self._sidecar, None
+        if sidecar is None:
+            return
+        try:
+            self.newsegment.set_doc_count(self.docnum)  # as get_segment() sets it
+            sidecar.finish(self.storage.file_length(self.newsegment.make_filename(W3Codec.POSTS_EXT)))
+        except Exception:
+            sidecar.abandon()
 
     # -- segments -----------------------------------------------------------------------------------------------
     def _start_next_segment(self) -> None:
@@ -467,16 +513,21 @@ def _sorted_postings(ids, weights, values):
     )
 
 
-def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> None:
+def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> tuple[int, list[int]]:
     """One term through W3FieldWriter/W3PostingsWriter with whole blocks set at once: the same state that
     ``add_posting`` would build one posting at a time (block limit, max weight, the non-empty values, min/max
-    field length), then Whoosh's own block writing and ``finish_postings``."""
+    field length), then Whoosh's own block writing and ``finish_postings``.  Returns where the list starts in the
+    postings file and where each of its blocks starts."""
     fw.start_term(tbytes)
     pw = fw._postwriter
+    postfile = fw._postfile
+    first = postfile.tell()
+    offsets = []  # where each block's length word is (the first block follows the 4-byte list header)
     limit = pw._blocklimit
     n = len(ids)
     for start in range(0, n, limit):
         if start:
+            offsets.append(postfile.tell() + (0 if offsets else 4))
             pw._write_block()
         end = start + limit
         block_ids = ids[start:end] if n > limit else ids
@@ -491,20 +542,26 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> None:
             ls = list(filter(None, map(lengths.get, block_ids)))
             pw._minlength = min(ls) if ls else None
             pw._maxlength = max(ls) if ls else 0
+    offsets.append(postfile.tell() + (0 if offsets else 4))
     fw.finish_term()
+    return first, offsets
 
 
-def _write_blocks(fw, key: bytes, ids: list[int], weights: list[float], values: list[bytes], lengths) -> None:
+def _write_blocks(
+    fw, key: bytes, ids: list[int], weights: list[float], values: list[bytes], lengths
+) -> tuple[int, list[int]]:
     """A term of a Positions field with more than 8 postings, written as ``_write_term`` writes it (W3 blocks in the
     postings file, then the term info) but without the postings writer's per-block objects and method calls:
     each block is the same pickle, zlib level and block header ``W3PostingsWriter._write_block`` writes, and the
-    term info adds up the blocks as ``W3TermInfo.add_block`` does."""
+    term info adds up the blocks as ``W3TermInfo.add_block`` does.  Returns what ``_write_term`` returns."""
     pw = fw._postwriter
     limit = pw._blocklimit
     comp = pw._compression
     postfile = fw._postfile
     start = postfile.tell()
     out = [WHOOSH3_HEADER_MAGIC]
+    offsets = []
+    at = start + len(WHOOSH3_HEADER_MAGIC)
     n = len(ids)
     total = 0
     minlength, maxlength, maxweight = None, 0, 0
@@ -538,6 +595,8 @@ def _write_blocks(fw, key: bytes, ids: list[int], weights: list[float], values: 
             (count, block_ids[-1], block_maxweight, comp, length_to_byte(block_min), length_to_byte(block_max))
         )
         size = len(info) + len(data)
+        offsets.append(at)
+        at += 4 + size
         out.append(pack_int(-size if lo + limit >= n else size))
         out.append(info)
         out.append(data)
@@ -553,6 +612,7 @@ def _write_blocks(fw, key: bytes, ids: list[int], weights: list[float], values: 
         ids[-1],
     ) + _OFFSET.pack(start, postfile.tell() - start)
     _hash_add(fw._tindex, key, value)
+    return start, offsets
 
 
 def _whole_value_id(field) -> bool:

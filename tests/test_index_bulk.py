@@ -163,6 +163,30 @@ def test_bulk_segment_is_byte_identical(tmp_path, recs, generic):
     assert segment_files(bulk) == segment_files(generic)
 
 
+def test_bulk_writer_sidecar_equals_the_one_decoded_from_the_segment(tmp_path, recs, monkeypatch):
+    """The bulk writer writes each segment's posting-list sidecar (indexer.sidecar) from the lists in hand; it is
+    byte for byte the one decoded from the written segment, and the commit then has none left to write."""
+    import indexer.sidecar as sidecar
+
+    monkeypatch.setattr(sidecar, "MIN_POSTINGS", 20)  # the corpus is small: make many lists "long"
+    written = []
+    monkeypatch.setattr(sidecar, "write_sidecar", lambda *a, **k: written.append(a) or False)
+    bulk = tmp_path / "idx"
+    build(bulk, recs, bulk=True)
+    assert written == []
+    (mine,) = list(bulk.glob("*" + sidecar.SUFFIX))
+    monkeypatch.undo()
+    ix = open_index(bulk)
+    (segment,) = ix._segments()
+    data = mine.read_bytes()
+    mine.unlink()
+    assert sidecar.write_sidecar(ix.storage, segment, ix.schema, min_postings=20)
+    assert mine.read_bytes() == data
+    with open_index(bulk).reader() as r:
+        long_lists = [(f, t) for f, t in r.all_terms() if r.schema[f].scorable and r.doc_frequency(f, t) >= 20]
+    assert {f for f, _ in long_lists} >= {S.TEXT, S.CATEGORIES} and len(data) > 1000
+
+
 def test_bulk_postings_lengths_stored_columns_and_results_equal(tmp_path, recs, generic):
     bulk = tmp_path / "idx"
     build(bulk, recs, bulk=True)
