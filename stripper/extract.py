@@ -17,6 +17,7 @@ from functools import lru_cache
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from stripper import rules
+from stripper.lean_builder import LeanLXMLTreeBuilder
 
 # --- stage: precut -------------------------------------------------------------------------------------------
 
@@ -79,12 +80,19 @@ def precut(html: str) -> str:
 # --- stage: parse ----------------------------------------------------------------------------------------------
 
 
-def parse(html: str) -> BeautifulSoup:
-    """Parse with BeautifulSoup's lxml tree builder (class attributes kept as plain strings)."""
+def parse(html: str, *, walk_only: bool = False) -> BeautifulSoup:
+    """Parse with BeautifulSoup and lxml, through the lean builder (class attributes kept as plain strings).
+
+    ``walk_only``: the soup goes to ``build_tree`` unchanged, so it can be lighter: whitespace-only strings between
+    tags are recorded beside it instead of in it (``build_tree`` puts them back), and the void elements the walk
+    skips (``rules.PARSE_LEAVE_OUT``) are not made at all.
+    """
+    builder = LeanLXMLTreeBuilder(multi_valued_attributes=None, set_aside_whitespace=walk_only,
+                                  leave_out=rules.PARSE_LEAVE_OUT if walk_only else frozenset())
     with warnings.catch_warnings():
         # XHTML and feeds parsed as HTML, or text that looks like a file name: fine for extraction
         warnings.simplefilter("ignore")
-        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+        return BeautifulSoup(html, builder=builder)
 
 
 # --- stage: build ------------------------------------------------------------------------------------------------
@@ -215,7 +223,10 @@ def _visit_skipped(tag: Tag, name: str, facts: PageFacts) -> None:
 def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
     """One iterative walk over the soup: copy it into Nodes, flag furniture, total text, and note metadata."""
     root = Node("#root", None)
-    stack: list[tuple[object, Node]] = [(iter(soup.contents), root)]
+    stack: list[tuple[object, Node, Tag | BeautifulSoup]] = [(iter(soup.contents), root, soup)]
+    # whitespace the lean builder kept out of the soup, by the id of the tag it preceded or ended
+    space_before: dict[int, str] = getattr(soup.builder, "space_before", None) or {}
+    space_at_end: dict[int, str] = getattr(soup.builder, "space_at_end", None) or {}
     skip_tags = rules.SKIP_TAGS
     block_tags = rules.BLOCK_TAGS
     bp_tags = rules.BOILERPLATE_TAGS
@@ -228,11 +239,11 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
     byline_match = _BYLINE_START_RE.match
     tag_type = Tag
     while stack:
-        it, node = stack[-1]
+        it, node, tag = stack[-1]
         for child in it:  # type: ignore[attr-defined]
             if type(child) is navstr:
                 node.children.append(child)
-                if len(child) < 120:
+                if 1 < len(child) < 120:  # one character (most are a collapsed space) cannot match either rule
                     if date_search(child):
                         facts.date_line_nodes.append(node)
                     elif byline_match(child):
@@ -240,6 +251,10 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                 continue
             if type(child) is not tag_type and not isinstance(child, Tag):
                 continue
+            if space_before:
+                space = space_before.get(id(child))
+                if space is not None:
+                    node.children.append(space)
             name = child.name
             if name in skip_tags:
                 _visit_skipped(child, name, facts)
@@ -311,9 +326,13 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
             elif name == "h1":
                 facts.h1.append(cnode)
             node.children.append(cnode)
-            stack.append((iter(child.contents), cnode))
+            stack.append((iter(child.contents), cnode, child))
             break
         else:
+            if space_at_end:
+                space = space_at_end.get(id(tag))
+                if space is not None:
+                    node.children.append(space)
             stack.pop()
             _finish(node, block_tags, signatures)
     return root

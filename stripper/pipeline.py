@@ -36,6 +36,9 @@ class ExtractionError(UserError):
     """Input that cannot be read as a web page at all (empty, binary)."""
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or b > 13)  # control bytes that no text file holds
+
+
 def _looks_binary(data: bytes) -> bool:
     """True for bytes that are not text in any charset: many NULs or control bytes in the first 1024 bytes."""
     sample = data[:1024]
@@ -43,7 +46,7 @@ def _looks_binary(data: bytes) -> bool:
         return False
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False  # UTF-16 with BOM has NULs
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls > len(sample) * 0.1
 
 
@@ -102,7 +105,7 @@ def extract_article(html: bytes | str, url: str | None = None, *, http_charset: 
     text = _text_of(html, http_charset)
     source = extract.precut(text)
     try:
-        soup = extract.parse(source)
+        soup = extract.parse(source, walk_only=not selectors)  # profile selectors need the whole soup
     except Exception as exc:  # noqa: BLE001 - lxml refuses some garbage; that is unreadable input
         raise ExtractionError(f"cannot parse the page as HTML: {type(exc).__name__}") from exc
     if selectors:
