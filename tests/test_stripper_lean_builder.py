@@ -52,6 +52,10 @@ FRAGMENTS: dict[str, str] = {
         "<body><div><b>by</b>\n<i>Jane Doe</i></div>\n<span>x</span>\n<div>y</div></body>"
     ),
     "preformatted": "<body><pre>\n  <b>code</b>\n  more</pre><p>\xa0<b>nbsp first</b></p></body>",
+    "images and inputs everywhere": (
+        '<html><head><base href="/"><img src="a">\n<title>T</title></head><body>\n<img src="b"> <p>By<img>Jane Doe'
+        ' <input type="text">\n<img></p>\n<img>\n<object><param name="m" value="v"> fallback</object></body></html>'
+    ),
     "empty input body": "<p></p>",
     "text only": "just text, no tags",
 }
