@@ -160,14 +160,18 @@ class Segment:
         self._postings: dict[tuple[str, bytes], TermPostings | None] = {}
         self._scored: dict[tuple[str, bytes], tuple[list[int], list[float]] | None] = {}
         self._dicts: dict[tuple[str, bytes], dict[int, float]] = {}
-        self._raw_lengths: dict[str, bytes] = {}
         self._posmemo: dict[bytes, list[int]] = {}
         self.deleted = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
-        self._sidecar = _NOT_OPENED
-        self._param_cache: dict[tuple[str, bytes], tuple] = {}
-        self._np_lengths: dict[str, object] = {}
+        self._param_cache: dict[tuple[str, bytes], tuple] = {}  # idf and length norms: per generation
         self._live = None
-        self._norms: dict[tuple, list] = {}
+        # What depends only on the segment's files lives on its reader, so a searcher kept across queries
+        # (search.py reuses one per open index) opens and reads it once: the sidecar, the field lengths, and the
+        # length-norm tables (keyed by the statistics they were computed from).
+        shared = self.reader.__dict__.setdefault("_healthdex_segment_cache", {})
+        self._shared = shared
+        self._raw_lengths: dict[str, bytes] = shared.setdefault("raw_lengths", {})
+        self._np_lengths: dict[str, object] = shared.setdefault("np_lengths", {})
+        self._norms: dict[tuple, tuple] = shared.setdefault("norms", {})
 
     # --- postings ------------------------------------------------------------------------------------------
     def term_bytes(self, fieldname: str, text) -> bytes | None:
@@ -230,18 +234,19 @@ class Segment:
 
     def _side_postings(self, offset: int, length: int):
         """The list's copy in the segment's ``indexer.sidecar`` file, or None."""
-        if self._sidecar is _NOT_OPENED:
-            self._sidecar = None
+        side = self._shared.get("sidecar", _NOT_OPENED)
+        if side is _NOT_OPENED:
+            side = self._shared["sidecar"] = None
             try:
                 from indexer.sidecar import open_sidecar
 
                 reader = self.reader
                 storage, segment = reader._storage, reader._segment
                 pst = storage.file_length(segment.make_filename(".pst"))
-                self._sidecar = open_sidecar(storage, segment, self.doc_count_all, pst)
+                side = self._shared["sidecar"] = open_sidecar(storage, segment, self.doc_count_all, pst)
             except (AttributeError, OSError):
                 pass
-        return self._sidecar.lookup(offset, length) if self._sidecar is not None else None
+        return side.lookup(offset, length) if side is not None else None
 
     # --- scoring -------------------------------------------------------------------------------------------
     def scored(self, fieldname: str, btext: bytes) -> tuple[list[int], list[float]]:
@@ -383,12 +388,15 @@ class Segment:
             distinct = np.flatnonzero(np.bincount(weights)).astype(weights.dtype)
         else:
             distinct = np.unique(weights)
-        nan = float("nan")
-        rows = []
-        for w in distinct.tolist():
-            row = [idf * ((w * k1p1) / (w + n)) if n is not None else nan for n in norm]
-            rows.append(row if factor == 1.0 else [v * factor for v in row])
-        table = np.array(rows, dtype=np.float64)
+        norm_np = self._shared.get(id(norm))
+        if norm_np is None:  # (the list lives in the same cache, so its id stays its own)
+            norm_np = self._shared[id(norm)] = np.array([float("nan") if n is None else n for n in norm])
+        # Python's float arithmetic element by element: w * (K1 + 1), w + norm, the division, then idf (NaN where a
+        # length byte has no length), then the factor
+        wf = distinct.astype(np.float64)[:, None]
+        table = idf * ((wf * k1p1) / (wf + norm_np[None, :]))
+        if factor != 1.0:
+            table = table * factor
         if len(distinct) == 1:
             scores = table[0][lengths]
         else:

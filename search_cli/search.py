@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -333,10 +334,11 @@ def search(
     if sort not in SORTS:
         raise UserError(f"unknown sort '{sort}' (choose from: {', '.join(SORTS)})")
     facets = [f.strip() for f in facets if f.strip()]
+    reuse = ix is not None
     ix = ix or open_index(index_dir)
     table = load_synonyms(synonyms)
     built = build_query(ix.schema, query, synonyms=table, ranking=ranking, plain=plain)
-    with ix.searcher(weighting=_weighting(ranking)) as searcher:
+    with _searcher(ix, _weighting(ranking), reuse) as searcher:
         results, total, exact = _run(searcher, built, limit, offset, sort)
         hits = [_make_hit(h, offset + i + 1, snippets) for i, h in enumerate(results[offset : offset + limit])]
         out = SearchResults(
@@ -368,6 +370,28 @@ def search(
                 if total2 > 0 and total2 >= total:
                     out.suggestion, out.suggestion_total = fixed, total2
     return out
+
+
+@contextmanager
+def _searcher(ix, weighting, reuse: bool):
+    """A searcher of ``ix``'s last commit.  With ``reuse`` (the caller keeps ``ix`` open for many queries) one is
+    kept on ``ix`` per weighting and replaced when a newer commit exists (checked before each query), so
+    segment files, stored-field offsets and healthdex's per-segment data are read once, not per query.  Not for
+    use by several threads at once."""
+    if not reuse:
+        with ix.searcher(weighting=weighting) as searcher:
+            yield searcher
+        return
+    kept = ix.__dict__.setdefault("_healthdex_searchers", {})
+    key = (type(weighting).__name__, repr(sorted(vars(weighting).items())))
+    searcher = kept.get(key)
+    if searcher is None or not searcher.up_to_date():
+        # a new searcher, not ``refresh()``: whoosh-ng's refresh reuses the reader of a segment whose deletions
+        # changed, so it would keep finding deleted articles
+        if searcher is not None:
+            searcher.close()
+        searcher = kept[key] = ix.searcher(weighting=weighting)
+    yield searcher
 
 
 def _weighting(ranking: Ranking | None = None):
