@@ -572,10 +572,6 @@ class Segment:
         off = self.offset
         if not node.has_phrase:
             return _best(acc, matched, depth, off, dense=allowed is None), len(matched), True
-        if len(matched) <= VERIFY_ALL_LIMIT:
-            exact = {d: node.exact(d) for d in matched}
-            kept = [d for d in matched if exact[d] is not None]
-            return _best(exact, kept, depth, off), len(kept), True
         # Settle the top hits in bag-of-words order: a document's exact score never exceeds its bound.
         order = [(-acc[d], d) for d in matched]
         heapq.heapify(order)
@@ -592,13 +588,15 @@ class Segment:
                 heapq.heappush(heap, item)
             elif item > heap[0]:
                 heapq.heapreplace(heap, item)
+        best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
+        if len(matched) <= VERIFY_ALL_LIMIT:  # the count: every candidate checked (positions, no scores)
+            return best, sum(1 for d in matched if node.matches_at(d)), True
         # the count: the share of an evenly spread sample of the candidates that really has the phrase
         run = max(1, ESTIMATE_SAMPLE // ESTIMATE_RUNS)
         stride = max(run, len(matched) // ESTIMATE_RUNS)
         sample = [d for start in range(0, len(matched), stride) for d in matched[start : start + run]]
         found = sum(1 for d in sample if node.matches_at(d))
         estimate = round(len(matched) * found / len(sample)) if sample else 0
-        best = sorted(((s, -neg + off) for s, neg in heap), key=lambda t: (-t[0], t[1]))
         return best, max(estimate, len(best)), False
 
     def matches(self, q, allowed=None) -> list[tuple[float, int]]:
