@@ -15,7 +15,6 @@ This module imports only ``whoosh.index`` (lazily) so ``healthdex search`` pays 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import time
@@ -204,6 +203,8 @@ def write_sidecars(path: str | os.PathLike) -> None:
     try:
         ensure_sidecars(path)
     except (OSError, MalformedPostings, EOFError, ValueError) as exc:
+        import logging  # (not at the top: ``healthdex search`` imports this module and never logs)
+
         logging.getLogger(__name__).warning("posting sidecars not written for %s: %s", path, exc)
 
 
