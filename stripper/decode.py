@@ -61,7 +61,7 @@ def _mostly_utf8(data: bytes) -> str | None:
     """UTF-8 with a few damaged bytes (truncated or spliced pages) decodes as UTF-8 with replacement characters."""
     text = data.decode("utf-8", "replace")
     errors = text.count("\ufffd")
-    multibyte = sum(1 for ch in text if ord(ch) > 127) - errors
+    multibyte = len(text) - len(text.encode("ascii", "ignore")) - errors  # characters beyond ASCII
     return text if multibyte > 0 and errors <= 2 + 0.05 * multibyte else None
 
 

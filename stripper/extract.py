@@ -680,6 +680,9 @@ class Collected:
     dateline: str | None = None
 
 
+_BOILERPLATE_PHRASE_RE = re.compile("|".join(re.escape(phrase) for phrase in rules.BOILERPLATE_PHRASES))  # any of them
+
+
 def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
     text = block.text
     n = len(text)
@@ -691,7 +694,7 @@ def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
             return True  # a teaser's headline
     elif block.link_len * 2 > n and (block.kind != "li" or block.link_len > 0.8 * n):
         return True
-    if n <= rules.BOILERPLATE_PHRASE_MAX_CHARS and any(p in low for p in rules.BOILERPLATE_PHRASES):
+    if n <= rules.BOILERPLATE_PHRASE_MAX_CHARS and _BOILERPLATE_PHRASE_RE.search(low):
         return True
     if block.sig is not None and signatures.get(block.sig, 0) > 0:
         return True

@@ -82,7 +82,7 @@ class LeanLXMLTreeBuilder(LXMLTreeBuilder):
             tag,
             None,
             None,
-            AttributeDict(attrib),
+            AttributeDict(attrib) if attrib else AttributeDict(),  # lxml's empty mapping copies slowly
             soup.currentTag,
             previous,
             namespaces=self.active_namespace_prefixes[-1],
