@@ -131,8 +131,20 @@ def _tokens(value: str, expression) -> list[str]:
     # text are exactly the lowered tokens, and findall runs in C.
     lowered = value.lower()
     if expression.pattern == WORD_PATTERN and lowered.isascii():
-        return _ASCII_WORDS.findall(lowered)  # the same matches on ASCII text, without Unicode class lookups
+        return _ascii_words(lowered)
     return expression.findall(lowered)
+
+
+def _ascii_words(lowered: str) -> list[str]:
+    """``WORD_PATTERN``'s matches in lowercase ASCII text, by byte operations in C: every character that is
+    neither a word character nor a joiner (``.'-``) becomes a space, then every full stop before a space.  When no
+    joiner is left next to a space or to another joiner (else the regex is used), the words are exactly the
+    space-separated runs."""
+    runs = (b" " + lowered.encode("ascii").translate(_RUNS_TABLE) + b" ").replace(b". ", b"  ")
+    joiners = runs.translate(_JOINERS_AS_DOTS)
+    if b".." in joiners or b". " in joiners or b" ." in joiners:
+        return _ASCII_WORDS.findall(lowered)
+    return runs.decode("ascii").split()
 
 
 def analyze(value: str, plan, want_words: bool = False) -> DocTerms:
@@ -141,6 +153,12 @@ def analyze(value: str, plan, want_words: bool = False) -> DocTerms:
 
 
 _ASCII_WORDS = re.compile(r"[a-z0-9_]+(?:[.'-][a-z0-9_]+)*", re.ASCII)  # WORD_PATTERN on lowercase ASCII text
+_JOINERS = ".'-"
+_JOINERS_AS_DOTS = bytes.maketrans(b"'-", b"..")
+# bytes.translate table: every ASCII byte that is neither a word character nor a joiner becomes a space
+_RUNS_TABLE = bytes(
+    c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_" + _JOINERS) else 32 for c in range(256)
+)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _WORD_CHAR = re.compile(r"\w")
 _LOWER_PER_CHAR: dict[str, bool] = {}

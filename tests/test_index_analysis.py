@@ -21,6 +21,10 @@ SAMPLES = [
     "KELVIN Ω ǅungla ﬁnance ß SS ẞ \u212aelvin it's CO-OP e.g. 3.5",
     # positions past the varint table of the fused encoder
     " ".join(["pain", "the", "sciatica"] * 6000) + " nerve",
+    # position deltas of one, two and three varint bytes in one value; a count above 255
+    "pain " + "nerve " * 100 + "pain " + "nerve " * 20000 + "pain",
+    # joiners at word edges, side by side and alone; underscores; numbers
+    "e.g. ...pain... it's 'quoted' -dash- co--op a.-b x_y 3.5.1 .5 5. - . ' _ __init__ o'brien's",
 ]
 
 
@@ -81,3 +85,15 @@ def test_spell_words_posted_once_per_run():
     first = [w for w, *_ in spell.index("sciatica nerve pain")]
     second = [w for w, *_ in spell.index("sciatica hypertension")]
     assert first == [b"nerve", b"pain", b"sciatica"] and second == [b"hypertension"]
+
+
+def test_ascii_word_runs_equal_the_regex():
+    """The byte-level ASCII tokenizer gives exactly WORD_PATTERN's matches, joiners anywhere included."""
+    import re
+
+    rng = random.Random(3)
+    pattern = re.compile(S.WORD_PATTERN)
+    for alphabet in ("ab1_.'- \n,;:!?\"()/\t\x00\x7f", "ab1 .'-"):
+        for _ in range(20000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+            assert S._ascii_words(text) == pattern.findall(text), text
