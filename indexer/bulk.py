@@ -306,6 +306,13 @@ class BulkSegmentWriter(SegmentWriter):
             if type(fw._postwriter) is W3PostingsWriter:
                 fw._postwriter.__class__ = _BlockWriter
             lengths = self._lengths.get(fieldname)
+            if lengths:  # docnum -> length as a list lookup (0: none), read for every posting below
+                by_docnum = [0] * self.docnum
+                for docnum, length in lengths.items():
+                    by_docnum[docnum] = length
+                lengths = by_docnum.__getitem__
+            else:
+                lengths = None
             prefix = pack_ushort(fw._fieldid)
             tindex = fw._tindex
             compact = _COMPACT_MAX if fw._postwriter._blocklimit > _COMPACT_MAX else 0
@@ -517,7 +524,8 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> tuple[int, 
     """One term through W3FieldWriter/W3PostingsWriter with whole blocks set at once: the same state that
     ``add_posting`` would build one posting at a time (block limit, max weight, the non-empty values, min/max
     field length), then Whoosh's own block writing and ``finish_postings``.  Returns where the list starts in the
-    postings file and where each of its blocks starts."""
+    postings file and where each of its blocks starts.  ``lengths``: docnum -> field length (falsy: none), or None
+    (here and in ``_write_blocks``, ``_add_compact_term``)."""
     fw.start_term(tbytes)
     pw = fw._postwriter
     postfile = fw._postfile
@@ -539,7 +547,7 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> tuple[int, 
         pw._maxweight = top if top > 0 else 0
         pw._values = list(filter(None, block_values))
         if lengths:
-            ls = list(filter(None, map(lengths.get, block_ids)))
+            ls = list(filter(None, map(lengths, block_ids)))
             pw._minlength = min(ls) if ls else None
             pw._maxlength = max(ls) if ls else 0
     offsets.append(postfile.tell() + (0 if offsets else 4))
@@ -565,7 +573,7 @@ def _write_blocks(
     n = len(ids)
     total = 0
     minlength, maxlength, maxweight = None, 0, 0
-    get = lengths.get if lengths else None
+    get = lengths
     for lo in range(0, n, limit):
         block_ids = ids[lo : lo + limit]
         block_weights = weights[lo : lo + limit]
@@ -643,7 +651,7 @@ def _add_compact_term(tindex, key: bytes, ids, weights, values, lengths) -> None
     w32 = array("f", weights).tolist()  # the postings writer keeps weights as 32-bit floats
     vals = list(filter(None, values))
     if lengths:
-        ls = list(filter(None, map(lengths.get, ids)))
+        ls = list(filter(None, map(lengths, ids)))
         minb = length_to_byte(min(ls)) if ls else 0
         maxb = length_to_byte(max(ls)) if ls else length_to_byte(0)
     else:
