@@ -42,8 +42,17 @@ def snippet(
     return ""
 
 
+# word -> stem, per stemming function: the hits of one search (and of the next) repeat most of their words, and a
+# dict lookup costs far less than the stemmer behind its LRU wrapper
+_STEMMED: dict[Callable[[str], str], dict[str, str]] = {}
+_STEMMED_MAX = 100_000
+
+
 def _matches(text, terms, pattern, stopwords, stem, minsize) -> list[tuple[int, int, str]]:
     firsts = {t[0] for t in terms if t}
+    memo = _STEMMED.setdefault(stem, {}) if stem is not None else None
+    if memo is not None and len(memo) > _STEMMED_MAX:
+        memo.clear()
     out = []
     for m in pattern.finditer(text):
         word = m.group()
@@ -52,7 +61,12 @@ def _matches(text, terms, pattern, stopwords, stem, minsize) -> list[tuple[int, 
         low = word.lower()
         if len(low) < minsize or low in stopwords:
             continue
-        term = stem(low) if stem is not None else low
+        if memo is None:
+            term = low
+        else:
+            term = memo.get(low)
+            if term is None:
+                term = memo[low] = stem(low)
         if term in terms:
             out.append((m.start(), m.end(), term))
     return out
