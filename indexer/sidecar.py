@@ -196,12 +196,22 @@ class SidecarWriter:
         numbers), each block's first posting and offset."""
         if len(ids) != len(weights):
             raise MalformedPostings("ids and weights differ in length")
-        if all(w == 1.0 for w in weights):
+        # the encoding tests run in C (array conversions and comparisons), not a Python step per weight
+        exact = weights if isinstance(weights, array) and weights.typecode == "d" else array("d", weights)
+        as_bytes = None
+        if exact.count(1.0) != len(exact):
+            try:
+                as_bytes = array("B", map(int, exact))  # OverflowError outside 0..255
+            except (OverflowError, ValueError):
+                as_bytes = None
+            if as_bytes is not None and array("d", as_bytes) != exact:  # not whole numbers
+                as_bytes = None
+        if exact.count(1.0) == len(exact):
             wcode, wbytes = _WEIGHTS_NONE, b""
-        elif all(0 <= w < 256 and w == int(w) for w in weights):
-            wcode, wbytes = _WEIGHTS_BYTE, array("B", map(int, weights)).tobytes()
+        elif as_bytes is not None:
+            wcode, wbytes = _WEIGHTS_BYTE, as_bytes.tobytes()
         else:
-            wcode, wbytes = _WEIGHTS_FLOAT, array("f", weights).tobytes()
+            wcode, wbytes = _WEIGHTS_FLOAT, array("f", exact).tobytes()
         out = self._out
         self._keys.append(pst_offset)
         self._starts.append(out.tell())
