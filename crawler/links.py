@@ -20,11 +20,13 @@ from scrapy.http import TextResponse
 
 _SKIP = ("javascript:", "mailto:", "tel:", "data:", "#")
 # Markup whose "<a href" is not a link: comments, and the raw-text elements (unterminated: to the end).
-_INERT = re.compile(r"<!--.*?(?:-->|$)|<(script|style|template|textarea)\b[^>]*>.*?(?:</\1\s*>|$)", re.S | re.I)
+_INERT = r"<!--.*?(?:-->|$)|<(script|style|template|textarea)\b[^>]*>.*?(?:</\1\s*>|$)"
 # href="..." | href='...' | href=bare, after whitespace, a quote or a slash (class="x"href=... occurs)
 _ATTR = r"""[\s"'/]href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'<>`]+))"""
-_LINK = re.compile(r"<(?:a|area)\b[^>]*?" + _ATTR, re.I)
-_BASE = re.compile(r"<base\b[^>]*?" + _ATTR, re.I)
+# One pass over the page: inert markup is matched (and skipped) where it starts, so an "<a href" inside it is never
+# seen, without first copying the page with that markup blanked.  Groups: 1 the raw-text tag, 2-4 a link's href,
+# 5-7 a <base> href.
+_SCAN = re.compile(_INERT + r"|<(?:a|area)\b[^>]*?" + _ATTR + r"|<base\b[^>]*?" + _ATTR, re.S | re.I)
 # A root-relative href with nothing urljoin would change (dot segments, backslashes, spaces ...).
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.~%!$&'()*+,=:@?#-]*")
 
@@ -33,8 +35,7 @@ def _on_domains(host: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def _value(match: re.Match) -> str:
-    value = next(g for g in match.groups() if g is not None)
+def _value(value: str) -> str:
     return html.unescape(value).strip() if "&" in value else value.strip()
 
 
@@ -43,39 +44,49 @@ def _origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def _join(base_url: str, origin: str | None, href: str) -> str:
-    """``urljoin(base_url, href)`` without the fragment; a plain root-relative path is joined directly."""
+def _join(base_url: str, origin: str | None, href: str) -> tuple[str, bool]:
+    """``urljoin(base_url, href)`` without the fragment, and whether it is on ``origin`` by construction (a plain
+    root-relative path, joined directly)."""
     if origin and href[0] == "/" and not href.startswith("//") and "/." not in href and _PLAIN_PATH.fullmatch(href):
         path = href.partition("#")[0]
         if not path.endswith("?"):  # urljoin drops an empty query
-            return origin + path
-    return urljoin(base_url, href).partition("#")[0]
+            return origin + path, True
+    return urljoin(base_url, href).partition("#")[0], False
 
 
 def html_links(text: str, page_url: str, allowed_domains: tuple[str, ...]) -> list[str]:
     """The links of the HTML ``text`` of the page at ``page_url`` (see the module docstring)."""
-    text = _INERT.sub(" ", text)
-    base_match = _BASE.search(text)
-    base = _value(base_match) if base_match else ""
+    hrefs: list[str] = []
+    base = None
+    for match in _SCAN.finditer(text):
+        link, quoted, bare, *base_groups = match.groups()[1:]
+        if link is not None or quoted is not None or bare is not None:
+            hrefs.append(link if link is not None else quoted if quoted is not None else bare)
+        elif base is None and any(g is not None for g in base_groups):
+            base = _value(next(g for g in base_groups if g is not None))
     base_url = urljoin(page_url, base) if base else page_url
     origin = _origin(base_url)
+    origin_host = (urlsplit(origin).hostname or "").lower() if origin else ""
     out: list[str] = []
     seen_href: set[str] = set()
     seen_url: set[str] = set()
     hosts: dict[str, bool] = {}
-    for match in _LINK.finditer(text):
-        href = _value(match)
+    for raw in hrefs:
+        href = _value(raw)
         if not href or href in seen_href or href.lower().startswith(_SKIP):
             continue
         seen_href.add(href)
-        url = _join(base_url, origin, href)
+        url, on_origin = _join(base_url, origin, href)
         if url in seen_url:
             continue
         seen_url.add(url)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            continue
-        host = (parts.hostname or "").lower()
+        if on_origin:
+            host = origin_host
+        else:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https"):
+                continue
+            host = (parts.hostname or "").lower()
         allowed = hosts.get(host)
         if allowed is None:
             allowed = hosts[host] = _on_domains(host, allowed_domains)
