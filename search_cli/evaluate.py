@@ -954,7 +954,7 @@ class AndNode(Node):
         return {d: _sum_in_order(list(vals)) for d, *vals in zip(docs, *per_child, strict=True)}
 
     def accumulate(self, acc, factor):
-        parts = _dense_parts(self.children, acc)
+        parts = _dense_parts(self.children, len(acc)) if type(acc) is not list else None
         if parts is None:
             return Node.accumulate(self, acc, factor)
         np = _numpy_module()
@@ -991,7 +991,7 @@ class MaxNode(Node):
         return out if self.boost == 1.0 else {d: s * self.boost for d, s in out.items()}
 
     def accumulate(self, acc, factor):
-        parts = _dense_parts(self.children, acc)
+        parts = _dense_parts(self.children, len(acc)) if type(acc) is not list else None
         if parts is None:
             return Node.accumulate(self, acc, factor)
         np = _numpy_module()
@@ -1001,14 +1001,14 @@ class MaxNode(Node):
         acc += top * factor  # zero where no child matches: adding 0.0 changes nothing
 
 
-def _dense_parts(children: list[Node], acc) -> list | None:
-    """Each child's ``bound()`` as a dense numpy array (0.0 where it does not match), or None when ``acc`` is a
-    list or a child's bound cannot be had that way with the same arithmetic."""
-    if type(acc) is list or not children:
+def _dense_parts(children: list[Node], n: int) -> list | None:
+    """Each child's ``bound()`` as a dense numpy array of ``n`` (0.0 where it does not match), or None when a
+    child's bound cannot be had that way with the same arithmetic."""
+    if not children:
         return None
     parts = []
     for c in children:
-        dense = _dense_bound(c, len(acc))
+        dense = _dense_bound(c, n)
         if dense is None:
             return None
         parts.append(dense)
@@ -1023,7 +1023,7 @@ def _dense_bound(node: Node, n: int):
         # OrNode.bound: ``_union`` adds its children's bounds largest first (ties in order), then the boost
         if node.scale:
             return None
-        parts = _dense_parts(node.children, np.zeros(0) if n == 0 else np.empty(n))
+        parts = _dense_parts(node.children, n)
         if parts is None:
             return None
         seg = _segment_of(node)
