@@ -22,8 +22,10 @@ def dup_site(tmp_path_factory):
     root = tmp_path_factory.mktemp("dups")
     site = root / "site"
     exact, near = page_url(PAGES), page_url(PAGES + 1)
-    rows = [{"file": "a/copy.html", "original_url": exact, "content_type": "text/html"},
-            {"file": "a/near.html", "original_url": near, "content_type": "text/html"}]
+    rows = [
+        {"file": "a/copy.html", "original_url": exact, "content_type": "text/html"},
+        {"file": "a/near.html", "original_url": near, "content_type": "text/html"},
+    ]
     urls = make_site(site, PAGES, extra_rows=rows)
     shutil.copy(site / "a" / "1.html", site / "a" / "copy.html")  # byte-identical under another URL
     html = (site / "a" / "2.html").read_text(encoding="utf-8")
@@ -102,3 +104,40 @@ def test_healthdex_clean_over_the_warc_reproduces_the_crawl_records(dup_site):
     assert result.returncode == 0, result.stderr[-2000:]
     cleaned = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert _by_record(cleaned) == _by_record(read_jsonl(out / "articles.jsonl"))
+
+
+def test_shingles_and_minhash_equal_the_plain_definitions():
+    """``shingles`` slices one joined text and ``text_minhash`` hashes in one pass with copied permutations; both
+    must give exactly what the plain definitions give (signatures are compared across runs and workers)."""
+    import random
+    import re
+
+    from datasketch import MinHash
+
+    from crawler.pipelines.duplicates import shingles, text_minhash
+
+    word = re.compile(r"\w+", re.UNICODE)
+
+    def plain_shingles(text: str, size: int) -> set[bytes]:
+        words = word.findall(text.lower())
+        if len(words) <= size:
+            return {" ".join(words).encode()} if words else set()
+        return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
+
+    rng = random.Random(7)
+    vocab = ["pain", "Ärzte", "naïve", "héart", "日本語", "x", "a1", "β-blocker", "don't", "CAFÉ", "ǅ", "ß", "İ"]
+    texts = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 40))) for _ in range(200)]
+    compared = 0
+    for text in texts:
+        for size in (1, 2, 5):
+            expected = plain_shingles(text, size)
+            assert shingles(text, size) == expected, text
+            got = text_minhash(text, 64, size)
+            if not expected:
+                assert got is None
+                continue
+            reference = MinHash(num_perm=64)
+            reference.update_batch(list(expected))
+            assert list(got.hashvalues) == list(reference.hashvalues)
+            compared += 1
+    assert compared > 400

@@ -16,9 +16,13 @@ indexes start from ``articles.jsonl``, so resumed and re-crawled runs compare ag
 
 from __future__ import annotations
 
+import hashlib
 import re
+from functools import cache
+from itertools import accumulate
 from pathlib import Path
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
@@ -34,19 +38,43 @@ SIGNATURE_KEY = "_minhash"  # a record's MinHash computed by the extraction work
 
 
 def shingles(text: str, size: int) -> set[bytes]:
+    """The UTF-8 bytes of every run of ``size`` consecutive words (lowercased, space-joined); one run when the text
+    has no more words than that."""
     words = _WORD.findall(text.lower())
     if len(words) <= size:
         return {" ".join(words).encode()} if words else set()
-    return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
+    # slices of the whole text joined once, not a join and an encode per shingle
+    joined = " ".join(words).encode()
+    lengths = (
+        map(len, words) if len(joined) == sum(map(len, words)) + len(words) - 1 else (len(w.encode()) for w in words)
+    )
+    ends = list(accumulate(n + 1 for n in lengths))  # just past each word's following space
+    starts = [0, *ends[:-1]]
+    return {joined[starts[i] : ends[i + size - 1] - 1] for i in range(len(words) - size + 1)}
+
+
+def _hashed(value: int) -> int:
+    """The MinHash's hash function: its values arrive already hashed (see ``text_minhash``)."""
+    return value
+
+
+@cache
+def _empty_minhash(num_perm: int) -> MinHash:
+    return MinHash(num_perm=num_perm, hashfunc=_hashed)
 
 
 def text_minhash(text: str, num_perm: int, size: int) -> MinHash | None:
-    """The MinHash of ``text``'s word shingles (the extraction worker attaches it to a record)."""
+    """The MinHash of ``text``'s word shingles (the extraction worker attaches it to a record).  The same values as
+    ``MinHash(num_perm).update_batch(shingles)``: each shingle hashed as datasketch's default ``sha1_hash32`` does
+    (the first four bytes of its SHA-1, little-endian), but in one pass, and the permutations copied from a
+    MinHash made once instead of drawn again for every text (tests/test_crawl_duplicates.py compares them)."""
     grams = shingles(text, size)
     if not grams:
         return None
-    minhash = MinHash(num_perm=num_perm)
-    minhash.update_batch(list(grams))
+    sha1 = hashlib.sha1
+    first_four = b"".join([sha1(g).digest()[:4] for g in grams])
+    minhash = _empty_minhash(num_perm).copy()
+    minhash.update_batch(np.frombuffer(first_four, dtype="<u4").tolist())
     return minhash
 
 
