@@ -47,10 +47,10 @@ class MalformedPostings(Exception):
     """A W3 posting list this module does not understand."""
 
 
-def iter_blocks(buf: bytes, base: int = 0) -> Iterator[tuple[int, list[int], object, object]]:
+def iter_blocks(buf: bytes, base: int = 0) -> Iterator[tuple[int, list[int], list, object]]:
     """Decode a W3 posting list (``buf``: its whole extent in the ``.pst`` file, starting at offset ``base``):
-    yields (offset of the block, ids, weights, values) per block.  ``weights`` is None (all 1.0), one float (all
-    equal) or a sequence; ``values`` is the block's tuple of encoded values (or None)."""
+    yields (offset of the block, ids, weights, values) per block: a weight per posting (W3 stores None for all
+    1.0 and one number for all equal), and the block's tuple of encoded values (or None)."""
     if buf[:4] != _W3_MAGIC:
         raise MalformedPostings("unknown postings block header")
     f = io.BytesIO(buf)
@@ -66,13 +66,18 @@ def iter_blocks(buf: bytes, base: int = 0) -> Iterator[tuple[int, list[int], obj
         if comp:
             data = decompress(data)
         id_deltas, weights, values = loads(data)
-        yield base + pos, list(accumulate(id_deltas)), weights, values  # the first delta is absolute
+        ids = list(accumulate(id_deltas))  # the first delta is absolute
+        if weights is None:
+            weights = [1.0] * len(ids)
+        elif isinstance(weights, float | int):
+            weights = [weights] * len(ids)
+        yield base + pos, ids, weights, values
         pos = end
         if blocklength < 0 or pos >= len(buf):
             return
 
 
-def decode_block(postfile, offset: int, end: int) -> tuple[list[int], object, object]:
+def decode_block(postfile, offset: int, end: int) -> tuple[list[int], list, object]:
     """One W3 block at ``offset`` (its length word) of a ``.pst`` file, up to ``end`` at most."""
     buf = postfile.get(offset, end - offset)
     for _pos, ids, weights, values in iter_blocks(_W3_MAGIC + buf, offset - 4):
@@ -89,13 +94,10 @@ class Postings:
         self.ids, self.weights = ids, weights
         self.block_starts, self.block_offsets, self.end = block_starts, block_offsets, end
 
-    def block_of(self, i: int) -> tuple[int, int, int]:
-        """(block number, its offset in the ``.pst`` file, where the next one starts) for posting ``i``."""
-        from bisect import bisect_right
-
-        b = bisect_right(self.block_starts, i) - 1
-        nxt = self.block_offsets[b + 1] if b + 1 < len(self.block_offsets) else self.end
-        return b, self.block_offsets[b], nxt
+    def block_extent(self, b: int) -> tuple[int, int]:
+        """Where block ``b`` starts in the ``.pst`` file and where the next one (or the list) starts."""
+        offsets = self.block_offsets
+        return offsets[b], offsets[b + 1] if b + 1 < len(offsets) else self.end
 
 
 class Sidecar:
@@ -280,12 +282,7 @@ def write_sidecar(storage, segment, schema, min_postings: int | None = None) -> 
                 block_starts.append(len(ids))
                 block_offsets.append(block_at)
                 ids.extend(block_ids)
-                if block_weights is None:
-                    weights.extend([1.0] * len(block_ids))
-                elif isinstance(block_weights, float | int):
-                    weights.extend([block_weights] * len(block_ids))
-                else:
-                    weights.extend(block_weights)
+                weights.extend(block_weights)
             writer.add(offset, ids, weights, block_starts, block_offsets)
         writer.finish(storage.file_length(segment.make_filename(W3Codec.POSTS_EXT)))
         return True

@@ -129,10 +129,8 @@ class TermPostings:
         from indexer.sidecar import MalformedPostings, decode_block
 
         postfile, side = self._source
-        offsets = side.block_offsets
-        end = offsets[b + 1] if b + 1 < len(offsets) else side.end
         try:
-            ids, _weights, values = decode_block(postfile, offsets[b], end)
+            ids, _weights, values = decode_block(postfile, *side.block_extent(b))
         except MalformedPostings:
             raise Unsupported("unreadable postings block") from None
         if ids[0] != self.ids[self._starts[b]]:
@@ -220,12 +218,7 @@ class Segment:
                 starts.append(len(ids))
                 all_values.append(values)
                 ids.extend(block_ids)
-                if block_weights is None:
-                    weights.extend([1.0] * len(block_ids))
-                elif isinstance(block_weights, float):
-                    weights.extend([block_weights] * len(block_ids))
-                else:
-                    weights.extend(block_weights)
+                weights.extend(block_weights)
         except MalformedPostings:
             raise Unsupported("unknown postings block header") from None
         if len(ids) != len(weights):

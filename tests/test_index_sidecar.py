@@ -63,8 +63,8 @@ def _check_equal(ix) -> int:
                 ids, weights, values = _w3_postings(r, fieldname, btext)
                 assert list(got.ids) == ids
                 assert (list(got.weights) if got.weights is not None else [1.0] * len(ids)) == weights
-                for start in got.block_starts:
-                    _b, at, end = got.block_of(start)
+                for b, start in enumerate(got.block_starts):
+                    at, end = got.block_extent(b)
                     block_ids, _w, block_values = sidecar.decode_block(r._terms._postfile, at, end)
                     assert block_ids == ids[start : start + len(block_ids)]
                     assert list(block_values) == values[start : start + len(block_ids)]
