@@ -290,7 +290,7 @@ class Segment:
         idf, k1p1, norm, raw = self._params(fieldname, btext)
         tables = {}
         for w in set(p.weights):
-            row = [idf * ((w * k1p1) / (w + n)) if n is not None else None for n in norm]
+            row = _score_row(idf, k1p1, norm, w)
             tables[w] = row if factor == 1.0 else [s * factor if s is not None else None for s in row]
         try:
             for d, w in zip(p.ids, p.weights):  # noqa: B905
@@ -449,7 +449,7 @@ class Segment:
         try:
             if len(ids) < TABLE_MIN_POSTINGS:
                 return [idf * ((w * k1p1) / (w + norm[raw[d]])) for d, w in zip(ids, weights, strict=True)]
-            tables = {w: [idf * ((w * k1p1) / (w + n)) if n is not None else None for n in norm] for w in set(weights)}
+            tables = {w: _score_row(idf, k1p1, norm, w) for w in set(weights)}
             out = [tables[w][raw[d]] for d, w in zip(ids, weights, strict=True)]
         except (TypeError, IndexError):
             raise Unsupported("document without a length") from None
@@ -1051,6 +1051,12 @@ def _segment_of(node: Node):
 
     def matching(self, d):
         return sum(c.matching(d) for c in self.children)
+
+
+def _score_row(idf: float, k1p1: float, norm: list, w) -> list:
+    """BM25F's score for weight ``w`` at each length byte (None where the byte has no length): the arithmetic of
+    ``whoosh.scoring.bm25``, looked up per posting instead of computed."""
+    return [idf * ((w * k1p1) / (w + n)) if n is not None else None for n in norm]
 
 
 def _sqr(score: float, matching: int, termcount: int, scale: float) -> float:
