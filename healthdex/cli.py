@@ -1,7 +1,9 @@
 """The ``healthdex`` command: a thin, lazily-loaded dispatcher over each stage's own commands.
 
 Each subcommand lives in the package of the stage it drives and is imported only when it is invoked, so
-``healthdex search`` never pays for importing Scrapy or BeautifulSoup.
+``healthdex search`` never pays for importing Scrapy or BeautifulSoup.  ``search`` is dispatched before click is
+even imported (see :mod:`search_cli.command`): it is the command people run most, and start-up time is part of its
+speed.
 """
 
 from __future__ import annotations
@@ -9,9 +11,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
-
-from healthdex import __version__
 from healthdex.errors import UserError
 
 # command name -> ("module:attribute" of a click.Command, one-line help); imported on first use only.
@@ -28,42 +27,43 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("search_cli.cli:stats_command", "Index statistics."),
 }
 
-
-class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on demand."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(SUBCOMMANDS)
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        entry = SUBCOMMANDS.get(name)
-        if entry is None:
-            return None
-        module_name, attr = entry[0].split(":")
-        return getattr(importlib.import_module(module_name), attr)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Listing the commands must not import every stage.
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)])
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="healthdex")
-def cli() -> None:
-    """Crawl health articles politely, strip boilerplate, index and search them."""
+# command name -> "module:function(argv) -> exit status" run without click (see the module docstring).
+CLICK_FREE: dict[str, str] = {"search": "search_cli.command:main"}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors become one line on stderr and exit status 2, never a traceback."""
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=argv, prog_name="healthdex")
+        if args and args[0] in CLICK_FREE:
+            module_name, attr = CLICK_FREE[args[0]].split(":")
+            status = getattr(importlib.import_module(module_name), attr)(args[1:])
+            sys.exit(status)
+        from healthdex.group import cli
+
+        cli.main(args=args, prog_name="healthdex")
     except UserError as exc:
-        click.echo(f"healthdex: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(f"healthdex: {exc}", exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("healthdex: interrupted", err=True)
-        sys.exit(130)
+        _fail("healthdex: interrupted", 130)
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as other Unix tools do
+        _quiet_stdout()
+        sys.exit(0)
+
+
+def _fail(message: str, status: int) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+    sys.exit(status)
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -44,29 +44,41 @@ def _load_deferred(proxy: _DeferredModule):
 
 
 def lazy_asyncio() -> None:
-    """Defer ``asyncio`` (with ssl, concurrent.futures, logging, subprocess ...) until something uses it.
+    """Defer ``asyncio`` (with ssl, concurrent.futures, logging, subprocess ...) until something uses it, and
+    ``inspect`` likewise.
 
     whoosh-ng imports asyncio at the top of ``whoosh.index``, ``whoosh.util.async_utils``, ``whoosh.locking`` and
     ``whoosh.event_bus`` for its async API, though searching never runs a coroutine; that import was the largest
     single item of a cold ``healthdex search`` (about 60 of 240 ms, ``python -X importtime`` on an idle machine).
     Whoosh's modules only use asyncio inside functions, so a stand-in module that loads the real one on first
     attribute use changes nothing but the start-up time. (``importlib.util.LazyLoader`` does not do here: on
-    Python 3.11 ``import asyncio`` itself touches the lazy module and loads it.) Call before Whoosh is imported.
+    Python 3.11 ``import asyncio`` itself touches the lazy module and loads it.) ``whoosh.util.async_utils`` also
+    imports ``inspect`` (with ast, dis and tokenize, ~10 ms) for use inside its functions only.  Call before
+    Whoosh is imported.
     """
-    if "asyncio" in sys.modules:
-        return
-    spec = importlib.util.find_spec("asyncio")
+    proxy = _defer("asyncio")
+    if proxy is not None:
+        # the cached_property package (used by Whoosh's readers) asks asyncio.iscoroutinefunction on every access
+        proxy.iscoroutinefunction = _iscoroutinefunction
+    _defer("inspect")
+
+
+def _defer(name: str) -> _DeferredModule | None:
+    """Put a stand-in for the top-level module ``name`` in ``sys.modules``; None if it is loaded or missing."""
+    if name in sys.modules:
+        return None
+    spec = importlib.util.find_spec(name)
     if spec is None:
-        return
-    proxy = _DeferredModule("asyncio")
+        return None
+    proxy = _DeferredModule(name)
     proxy.__spec__ = spec
     proxy.__file__ = spec.origin
-    proxy.__path__ = list(spec.submodule_search_locations or [])
+    if spec.submodule_search_locations is not None:
+        proxy.__path__ = list(spec.submodule_search_locations)
     proxy.__loader__ = spec.loader
-    proxy.__package__ = "asyncio"
-    # the cached_property package (used by Whoosh's readers) asks asyncio.iscoroutinefunction on every access
-    proxy.iscoroutinefunction = _iscoroutinefunction
-    sys.modules["asyncio"] = proxy
+    proxy.__package__ = name if spec.submodule_search_locations is not None else ""
+    sys.modules[name] = proxy
+    return proxy
 
 
 def lazy_morph_en() -> None:
@@ -92,11 +104,25 @@ def lazy_morph_en() -> None:
     sys.modules[name] = proxy
 
 
-def _iscoroutinefunction(func) -> bool:
-    """asyncio.iscoroutinefunction without loading asyncio, unless a function carries asyncio's legacy marker."""
-    import inspect
+_CO_COROUTINE = 0x80  # inspect.CO_COROUTINE
 
-    if inspect.iscoroutinefunction(func):
+
+def _iscoroutinefunction(func) -> bool:
+    """asyncio.iscoroutinefunction without loading asyncio or inspect: ``inspect.iscoroutinefunction``'s test
+    (the code flag, through bound methods and partials), and the real asyncio for functions carrying its legacy
+    marker."""
+    import functools
+
+    target = func
+    while True:
+        if isinstance(target, functools.partial):
+            target = target.func
+        elif hasattr(target, "__func__"):
+            target = target.__func__
+        else:
+            break
+    code = getattr(target, "__code__", None)
+    if code is not None and code.co_flags & _CO_COROUTINE:
         return True
     if getattr(func, "_is_coroutine", None) is None:
         return False

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from healthdex.errors import UserError
@@ -57,7 +56,6 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*")
 SYN_BAG_SHARE = 0.5  # of a multi-word synonym's weight given for all its words; the rest if they form the phrase
 
 
-@dataclass
 class Ranking:
     """Knobs of the free-text ranking; the defaults are the shipped, benchmarked ones (bench/relevance.py)."""
 
@@ -80,6 +78,19 @@ class Ranking:
     pair_boost: float = 0.2  # weight of each adjacent-pair proximity bonus (0 disables)
     pair_slop: int = 2
     max_pairs: int = 8
+
+    def __init__(self, **changes) -> None:
+        """The defaults above, with ``changes`` (keyword: value) applied."""
+        for name, value in changes.items():
+            if name not in _RANKING_FIELDS:
+                raise TypeError(f"Ranking has no setting {name!r}")
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return "Ranking(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in _RANKING_FIELDS) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Ranking) and all(getattr(self, n) == getattr(other, n) for n in _RANKING_FIELDS)
 
     @classmethod
     def named(cls, name: str | None) -> Ranking:
@@ -106,17 +117,34 @@ class Ranking:
         return scoring.BM25F(B=self.b, K1=self.k1, title_B=self.title_b)
 
 
-@dataclass
+_RANKING_FIELDS = tuple(Ranking.__annotations__)  # the settings, in their order above
+
+
 class BuiltQuery:
-    query: object  # whoosh.query.Query
-    mode: str  # "plain" or "syntax"
-    terms: list[str] = field(default_factory=list)  # the free-text words used for ranking (after stopwords)
-    synonyms: list = field(default_factory=list)  # synonyms.Match objects that were expanded
-    filters: list[str] = field(default_factory=list)
-    filter: object = None  # whoosh.query.Query every hit must match (top-level field filters), or None
-    rerank: list = field(default_factory=list)  # bonus queries scored on the top candidates only
-    # (term -> word ids, number of words, power): the AND-leaning factor applied to the top candidates
-    coord: tuple | None = None
+    """A parsed query and what ranking needs besides it.  (Plain classes here and in search.py: the dataclasses
+    module and the inspect module it loads cost ~10 ms of a cold ``healthdex search``.)"""
+
+    def __init__(
+        self,
+        query: object,  # whoosh.query.Query
+        mode: str,  # "plain" or "syntax"
+        terms: list[str] | None = None,  # the free-text words used for ranking (after stopwords)
+        synonyms: list | None = None,  # synonyms.Match objects that were expanded
+        filters: list[str] | None = None,
+        filter: object = None,  # whoosh.query.Query every hit must match (top-level field filters), or None
+        rerank: list | None = None,  # bonus queries scored on the top candidates only
+        coord: tuple | None = None,  # (term -> word ids, number of words, power): the AND-leaning factor
+    ) -> None:
+        self.query, self.mode = query, mode
+        self.terms = terms if terms is not None else []
+        self.synonyms = synonyms if synonyms is not None else []
+        self.filters = filters if filters is not None else []
+        self.filter = filter
+        self.rerank = rerank if rerank is not None else []
+        self.coord = coord
+
+    def __repr__(self) -> str:
+        return f"BuiltQuery({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
 
 def clean(text: str) -> str:

@@ -14,7 +14,6 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -36,38 +35,60 @@ FACETS = {
 SPELL_FIELDS = ("spell_text", "spelling", "spell")
 
 
-@dataclass
+# Plain classes, not dataclasses: the dataclasses module (and the inspect module it loads) costs ~10 ms of a cold
+# ``healthdex search``, whose budget is ~150 ms.
 class Hit:
-    rank: int
-    key: str
-    url: str
-    title: str
-    site: str
-    published: str | None
-    updated: str | None
-    score: float
-    snippet: str  # with MARK_START/MARK_END around matched terms
+    __slots__ = ("rank", "key", "url", "title", "site", "published", "updated", "score", "snippet")
+
+    def __init__(
+        self,
+        rank: int,
+        key: str,
+        url: str,
+        title: str,
+        site: str,
+        published: str | None,
+        updated: str | None,
+        score: float,
+        snippet: str,
+    ) -> None:
+        self.rank, self.key, self.url, self.title, self.site = rank, key, url, title, site
+        self.published, self.updated, self.score = published, updated, score
+        self.snippet = snippet  # with MARK_START/MARK_END around matched terms
+
+    def __repr__(self) -> str:
+        return f"Hit({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
 
     def to_dict(self, marker: tuple[str, str] = ("«", "»")) -> dict:
-        d = asdict(self)
+        d = {n: getattr(self, n) for n in self.__slots__}
         d["snippet"] = self.snippet.replace(MARK_START, marker[0]).replace(MARK_END, marker[1])
         return d
 
 
-@dataclass
 class SearchResults:
-    query: str
-    total: int
-    hits: list[Hit]
-    offset: int = 0
-    limit: int = 10
-    sort: str = "relevance"
-    mode: str = "plain"
-    suggestion: str | None = None
-    suggestion_total: int | None = None
-    total_exact: bool = True  # False: ``total`` is Whoosh's estimate (see _run)
-    facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    synonyms: list[dict] = field(default_factory=list)
+    def __init__(
+        self,
+        query: str,
+        total: int,
+        hits: list[Hit],
+        offset: int = 0,
+        limit: int = 10,
+        sort: str = "relevance",
+        mode: str = "plain",
+        suggestion: str | None = None,
+        suggestion_total: int | None = None,
+        total_exact: bool = True,  # False: ``total`` is Whoosh's estimate (see _run)
+        facets: dict[str, dict[str, int]] | None = None,
+        synonyms: list[dict] | None = None,
+    ) -> None:
+        self.query, self.total, self.hits = query, total, hits
+        self.offset, self.limit, self.sort, self.mode = offset, limit, sort, mode
+        self.suggestion, self.suggestion_total, self.total_exact = suggestion, suggestion_total, total_exact
+        self.facets = facets if facets is not None else {}
+        self.synonyms = synonyms if synonyms is not None else []
+
+    def __repr__(self) -> str:
+        return f"SearchResults({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
 
     def to_dict(self, marker: tuple[str, str] = ("«", "»")) -> dict:
         return {

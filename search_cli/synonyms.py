@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from healthdex.errors import UserError
@@ -25,27 +24,42 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-@dataclass
+# Plain classes, not dataclasses: ``healthdex search`` imports this module, and the dataclasses module (with the
+# inspect module it loads) costs ~10 ms of a cold search whose budget is ~150 ms.
 class Concept:
-    terms: tuple[str, ...]  # every name of the concept, normalised to space-joined words
-    source: str
+    __slots__ = ("terms", "source")
+
+    def __init__(self, terms: tuple[str, ...], source: str) -> None:
+        self.terms = terms  # every name of the concept, normalised to space-joined words
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"Concept({self.terms!r}, {self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Concept) and (self.terms, self.source) == (other.terms, other.source)
 
 
-@dataclass
 class Match:
-    start: int  # word offsets into the query's word list
-    end: int
-    matched: str
-    alternatives: tuple[str, ...]
-    source: str
+    __slots__ = ("start", "end", "matched", "alternatives", "source")
+
+    def __init__(self, start: int, end: int, matched: str, alternatives: tuple[str, ...], source: str) -> None:
+        self.start, self.end = start, end  # word offsets into the query's word list
+        self.matched, self.alternatives, self.source = matched, alternatives, source
+
+    def __repr__(self) -> str:
+        return (
+            f"Match(start={self.start!r}, end={self.end!r}, matched={self.matched!r}, "
+            f"alternatives={self.alternatives!r}, source={self.source!r})"
+        )
 
 
-@dataclass
 class SynonymTable:
-    path: str
-    concepts: list[Concept] = field(default_factory=list)
-    _index: dict[tuple[str, ...], list[int]] = field(default_factory=dict)
-    _longest: int = 1
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.concepts: list[Concept] = []
+        self._index: dict[tuple[str, ...], list[int]] = {}
+        self._longest = 1
 
     def add(self, concept: Concept) -> None:
         n = len(self.concepts)

@@ -413,6 +413,37 @@ def test_search_does_not_import_the_crawler(index):
     assert "BAD []" in proc.stdout, proc.stdout + proc.stderr
 
 
+def test_search_starts_without_click_or_inspect_and_both_still_work(index):
+    """Start-up time: ``healthdex search`` parses its arguments without click and never loads inspect (Whoosh
+    imports it for its async helpers only); both still work when something asks for them afterwards."""
+    code = (
+        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
+        "except SystemExit:\n    pass\n"
+        "print('CLICK', 'click' in sys.modules)\n"
+        "print('INSPECT', type(sys.modules['inspect']).__name__, 'ast' in sys.modules)\n"
+        "import inspect\nasync def co():\n    pass\nprint('CORO', inspect.iscoroutinefunction(co))\n"
+        "from search_cli import _whoosh_compat as c\nimport functools\n"
+        "print('SAME', [c._iscoroutinefunction(f) for f in (co, functools.partial(co), len, main)])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = proc.stdout
+    assert "CLICK False" in out and "INSPECT _DeferredModule False" in out, out + proc.stderr
+    assert "CORO True" in out and "SAME [True, True, False, False]" in out, out + proc.stderr
+
+
+def test_search_usage_errors_are_one_line(index):
+    for args in (
+        ["asthma", "--index", index, "--limit", "-3"],
+        ["asthma", "--index", index, "--bogus"],
+        ["asthma"],
+        ["asthma", "--index", index, "--sort", "alphabetical"],
+    ):
+        r = hx("search", *args)
+        assert r.code == 2 and r.err.startswith("healthdex: ") and len(r.err.strip().splitlines()) == 1, (args, r)
+    r = hx("search", "--help")
+    assert r.code == 0 and "--index" in r.out and "published:>2020" in r.out
+
+
 def test_ranking_profiles(index, tmp_path):
     topics = tmp_path / "t.tsv"
     topics.write_text("1\tasthma children\n", encoding="utf-8")
