@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -120,20 +121,95 @@ def count_lines(paths: Iterable[str]) -> int | None:
     return n
 
 
-def choose_procs(procs: int | None, fresh: bool, expected: int | None) -> int:
+def choose_procs(
+    procs: int | None,
+    fresh: bool,
+    expected: int | None,
+    *,
+    idle: Callable[[], float | None] | None = None,
+) -> int:
     """Writer processes for this run (``indexer.mpwriter.ParallelBulkWriter`` when more than one): only for a
-    fresh bulk build and only when a second core is actually idle (measured with both cores busy: procs=2 was
-    ~15% slower than 1 with Whoosh's multi-process writer, ~12% slower with the parallel bulk writer)."""
+    fresh bulk build and only when a second core is idle right now (measured with both cores busy: procs=2 was
+    ~15% slower than 1 with Whoosh's multi-process writer, ~12% slower with the parallel bulk writer).
+
+    "Idle right now" is measured (``idle_cores``), not read from the load average: the 1-minute average still
+    counts a job that ended seconds ago (a build right after another one saw ~1 and used one core of two idle
+    ones).  Where ``/proc/stat`` cannot be read, the load average decides as before."""
     if procs is not None:
         return max(1, procs)
     if not fresh or not expected or expected < BULK_MIN_DOCS:
         return 1
-    cpus = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
+    cpus = _usable_cpus()
+    if cpus < 2:
         return 1
-    return 2 if cpus >= 2 and load < cpus - 1 else 1
+    free = (idle or idle_cores)()
+    if free is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:
+            return 1
+        return 2 if load < cpus - 1 else 1
+    # this process takes one idle core; the worker needs most of another one
+    return 2 if free >= IDLE_CORES_FOR_TWO else 1
+
+
+# Idle cores (over the sample) needed for a second writer process: one for this process, most of one for the worker.
+IDLE_CORES_FOR_TWO = 1.5
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def idle_cores(
+    sample: float = 0.15,
+    *,
+    read_stat: Callable[[], str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float | None:
+    """How many of the machine's cores were idle over the next ``sample`` seconds, from the aggregate ``cpu`` line
+    of ``/proc/stat`` (idle + iowait jiffies over all jiffies, times the cores it counts), or None when it cannot
+    be read or did not advance.  ``read_stat`` returns the file's text (tests pass a fake)."""
+    read = read_stat or _read_proc_stat
+    try:
+        before = _cpu_jiffies(read())
+        sleep(sample)
+        after = _cpu_jiffies(read())
+    except (OSError, ValueError):
+        return None
+    total = after[0] - before[0]
+    idle = after[1] - before[1]
+    if total <= 0 or idle < 0 or after[2] < 1:
+        return None
+    return after[2] * min(1.0, idle / total)
+
+
+def _read_proc_stat() -> str:
+    with open("/proc/stat", encoding="ascii") as f:
+        return f.read()
+
+
+def _cpu_jiffies(text: str) -> tuple[int, int, int]:
+    """(all jiffies, idle + iowait jiffies, cores) from /proc/stat: user nice system idle iowait irq softirq steal
+    (guest time is already counted in user)."""
+    total = idle = cores = 0
+    found = False
+    for line in text.splitlines():
+        if line.startswith("cpu "):
+            values = [int(v) for v in line.split()[1:9]]
+            if len(values) < 4:
+                raise ValueError("short cpu line in /proc/stat")
+            total = sum(values)
+            idle = values[3] + (values[4] if len(values) > 4 else 0)
+            found = True
+        elif line.startswith("cpu") and line[3:4].isdigit():
+            cores += 1
+    if not found:
+        raise ValueError("no cpu line in /proc/stat")
+    return total, idle, cores
 
 
 class _Conflict(Exception):
