@@ -98,20 +98,36 @@ class SynonymTable:
 
 
 def parse_lines(lines, path: str = "<synonyms>") -> SynonymTable:
+    """The table of a synonym file's lines; a line with fewer than two distinct names is a ``UserError``.
+    (Read on every cold ``healthdex search``: one pass, names lowercased once per line.)"""
     table = SynonymTable(path=path)
+    concepts, index, longest = table.concepts, table._index, 1
+    findall = _WORD.findall
     for lineno, raw in enumerate(lines, 1):
-        line = raw.rstrip("\n")
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        cols = line.split("\t")
-        terms = []
-        for t in cols[0].split("|"):
-            norm = " ".join(words(t))
+        head, _tab, rest = raw.partition("\t")
+        start = head.lstrip()
+        if not start or start[0] == "#":
+            if not raw.strip() or raw.lstrip().startswith("#"):
+                continue
+        terms: list[str] = []
+        for name in head.lower().split("|"):
+            norm = " ".join(findall(name))
             if norm and norm not in terms:
                 terms.append(norm)
         if len(terms) < 2:
             raise UserError(f"{path}:{lineno}: a synonym line needs at least two terms separated by '|'")
-        table.add(Concept(tuple(terms), cols[1].strip() if len(cols) > 1 else ""))
+        n = len(concepts)
+        concepts.append(Concept(tuple(terms), rest.rstrip("\n").split("\t", 1)[0].strip()))
+        for term in terms:
+            key = tuple(term.split(" "))
+            ids = index.get(key)
+            if ids is None:
+                index[key] = [n]
+            else:
+                ids.append(n)
+            if len(key) > longest:
+                longest = len(key)
+    table._longest = max(table._longest, longest)
     return table
 
 
