@@ -141,3 +141,66 @@ def test_shingles_and_minhash_equal_the_plain_definitions():
             assert list(got.hashvalues) == list(reference.hashvalues)
             compared += 1
     assert compared > 400
+
+
+def test_worker_minhash_values_equal_datasketch():
+    """The extraction workers compute signatures with numpy from the permutations the crawl process hands them
+    (``crawler.extract_worker``); the duplicates pipeline must get exactly the MinHash datasketch computes."""
+    import random
+
+    import numpy as np
+    from datasketch import MinHash
+
+    from crawler.extract_worker import minhash_values, shingles
+    from crawler.pipelines.extract import minhash_spec
+
+    rng = random.Random(11)
+    vocab = ["pain", "Ärzte", "naïve", "héart", "日本語", "x", "a1", "β-blocker", "don't", "CAFÉ", "ß", "İ"]
+    for num_perm, size in ((64, 1), (128, 5), (16, 3)):
+        spec = minhash_spec(num_perm, size)
+        assert spec is not None
+        for _ in range(60):
+            text = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 60)))
+            grams = shingles(text, size)
+            got = minhash_values(text, spec)
+            if not grams:
+                assert got is None
+                continue
+            reference = MinHash(num_perm=num_perm)
+            reference.update_batch(list(grams))
+            assert isinstance(got, np.ndarray) and got.tolist() == reference.hashvalues.tolist()
+
+
+def test_pipeline_takes_worker_values_as_its_minhash(tmp_path):
+    """Hash values from a worker become a MinHash equal to the one the pipeline would compute itself."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.extract_worker import minhash_values
+    from crawler.pipelines.duplicates import DuplicatesPipeline, text_minhash
+    from crawler.pipelines.extract import minhash_spec
+
+    settings = {"HEALTHDEX_OUT_DIR": str(tmp_path), "HEALTHDEX_MINHASH_PERMUTATIONS": 32, "HEALTHDEX_SHINGLE_SIZE": 3,
+                "HEALTHDEX_NEAR_DUPLICATE_THRESHOLD": 0.9}
+    crawler = get_crawler(settings_dict=settings)
+    pipeline = DuplicatesPipeline(crawler)
+    text = "one two three four five six seven eight nine ten eleven twelve"
+    values = minhash_values(text, minhash_spec(32, pipeline.shingle_size))
+    got = pipeline._minhash(text, values)
+    expected = text_minhash(text, 32, pipeline.shingle_size)
+    assert got.jaccard(expected) == 1.0 and got.hashvalues.tolist() == expected.hashvalues.tolist()
+    assert pipeline._minhash(text, values[:5]).hashvalues.tolist() == expected.hashvalues.tolist()  # wrong size
+
+
+def test_extraction_workers_import_neither_scrapy_nor_datasketch():
+    """A spawned worker imports only what ``crawler.extract_worker`` needs: Scrapy and datasketch (scipy) cost
+    ~1.2 s of CPU per worker while the crawl runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, crawler.extract_worker as w; w.warm_up(None, True);"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted', 'datasketch', 'scipy'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

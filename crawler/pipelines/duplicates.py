@@ -16,10 +16,7 @@ indexes start from ``articles.jsonl``, so resumed and re-crawled runs compare ag
 
 from __future__ import annotations
 
-import hashlib
-import re
 from functools import cache
-from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -28,29 +25,11 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from crawler.extract_worker import SIGNATURE_KEY, sha1_prefixes, shingles
 from crawler.jsonl_store import JsonLinesStore, read_records
 from healthdex.provenance import DUPLICATES_FILE
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-SIGNATURE_KEY = "_minhash"  # a record's MinHash computed by the extraction worker (removed before writing)
-
-
-def shingles(text: str, size: int) -> set[bytes]:
-    """The UTF-8 bytes of every run of ``size`` consecutive words (lowercased, space-joined); one run when the text
-    has no more words than that."""
-    words = _WORD.findall(text.lower())
-    if len(words) <= size:
-        return {" ".join(words).encode()} if words else set()
-    # slices of the whole text joined once, not a join and an encode per shingle
-    joined = " ".join(words).encode()
-    lengths = (
-        map(len, words) if len(joined) == sum(map(len, words)) + len(words) - 1 else (len(w.encode()) for w in words)
-    )
-    ends = list(accumulate(n + 1 for n in lengths))  # just past each word's following space
-    starts = [0, *ends[:-1]]
-    return {joined[starts[i] : ends[i + size - 1] - 1] for i in range(len(words) - size + 1)}
+__all__ = ["SIGNATURE_KEY", "DuplicatesPipeline", "empty_minhash", "shingles", "text_minhash"]
 
 
 def _hashed(value: int) -> int:
@@ -59,7 +38,8 @@ def _hashed(value: int) -> int:
 
 
 @cache
-def _empty_minhash(num_perm: int) -> MinHash:
+def empty_minhash(num_perm: int) -> MinHash:
+    """The MinHash every signature starts from (its permutations are drawn once per process)."""
     return MinHash(num_perm=num_perm, hashfunc=_hashed)
 
 
@@ -71,10 +51,8 @@ def text_minhash(text: str, num_perm: int, size: int) -> MinHash | None:
     grams = shingles(text, size)
     if not grams:
         return None
-    sha1 = hashlib.sha1
-    first_four = b"".join([sha1(g).digest()[:4] for g in grams])
-    minhash = _empty_minhash(num_perm).copy()
-    minhash.update_batch(np.frombuffer(first_four, dtype="<u4").tolist())
+    minhash = empty_minhash(num_perm).copy()
+    minhash.update_batch(np.frombuffer(sha1_prefixes(grams), dtype="<u4").tolist())
     return minhash
 
 
@@ -106,7 +84,13 @@ class DuplicatesPipeline:
     def from_crawler(cls, crawler: Crawler) -> DuplicatesPipeline:
         return cls(crawler)
 
-    def _minhash(self, text: str, precomputed: MinHash | None = None) -> MinHash | None:
+    def _minhash(self, text: str, precomputed: MinHash | np.ndarray | None = None) -> MinHash | None:
+        """``text``'s MinHash: ``precomputed`` by the extraction worker (its hash values, see
+        ``crawler.extract_worker.minhash_values``) when it has one, else computed here."""
+        if isinstance(precomputed, np.ndarray) and precomputed.shape == (self.num_perm,):
+            minhash = empty_minhash(self.num_perm).copy()
+            minhash.hashvalues = precomputed.astype(minhash.hashvalues.dtype, copy=False)
+            return minhash
         if isinstance(precomputed, MinHash) and len(precomputed) == self.num_perm:
             return precomputed
         return text_minhash(text, self.num_perm, self.shingle_size)

@@ -8,22 +8,21 @@ The pool's processes are started with ``spawn``: the crawl process (reactor, thr
 is left behind when it dies.  (With ``forkserver`` each crawl made a ``/tmp/pymp-*`` folder for the server's socket,
 removed only at a normal exit, and a crawl killed with ``kill -9`` left the folder, the forkserver and its workers
 for good: every worker holds both ends of the pool's task pipe, so it waits for work forever.)  Each worker also
-watches its parent and exits when the crawl process is gone.
+watches its parent and exits when the crawl process is gone.  What the workers run is in ``crawler.extract_worker``,
+which imports neither Scrapy nor datasketch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import multiprocessing
 import os
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
+from crawler.extract_worker import MinHashSpec, extract, warm_up
 from crawler.items import ArticlePage, GonePage
 from healthdex.provenance import article_record
 
@@ -33,38 +32,27 @@ def extract_record(page: ArticlePage) -> dict:
     return article_record(page.body, page.provenance(), http_charset=page.http_charset, selectors=page.selectors)
 
 
-def _extract(
-    body: bytes, prov: dict, http_charset: str | None, selectors: dict, signature: tuple[int, int] | None = None
-) -> dict:
-    """In a worker: the record, and (``signature`` = (permutations, shingle size)) its MinHash for the
-    duplicates pipeline, so the reactor does not shingle and hash every text."""
-    record = article_record(body, prov, http_charset=http_charset, selectors=selectors)
-    if signature and record.get("text") and "error" not in record:
-        from crawler.pipelines.duplicates import SIGNATURE_KEY, text_minhash
+def minhash_spec(num_perm: int, shingle_size: int) -> MinHashSpec | None:
+    """The workers' recipe for the MinHash ``crawler.pipelines.duplicates.text_minhash`` computes, or None (the
+    crawl process computes signatures itself) when a sample text shows the two differ, e.g. under another datasketch
+    permutation scheme."""
+    import numpy as np
 
-        minhash = text_minhash(record["text"], *signature)
-        if minhash is not None:
-            record[SIGNATURE_KEY] = minhash
-    return record
+    from crawler.extract_worker import minhash_values
+    from crawler.pipelines.duplicates import empty_minhash, text_minhash
 
-
-def _warm_up(parent: int | None = None) -> None:
-    """A worker's initializer: import the stripper once, and exit when process ``parent`` (the crawl) is gone."""
-    import stripper  # noqa: F401 - import BeautifulSoup and the rules once per worker, not per page
-
-    if parent is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent,), name="healthdex-parent-watch", daemon=True).start()
-    # A spawned worker ends through the interpreter's full finalization (a forked one skips it): ~0.2-0.3 s of
-    # tearing down BeautifulSoup, lxml and Scrapy modules at every crawl's end.  The pool has all it needs from the
-    # worker once it returns (its results go through a synchronous pipe), so leave at the first exit handler.
-    atexit.register(os._exit, 0)
-
-
-def _exit_with_parent(parent: int, interval: float = 0.5) -> None:
-    """Exit this process once its parent is no longer ``parent`` (it died; the process was re-parented)."""
-    while os.getppid() == parent:
-        time.sleep(interval)
-    os._exit(1)
+    empty = empty_minhash(num_perm)
+    a, b = (np.asarray(p).astype(np.uint32).tobytes() for p in empty.permutations)
+    spec = MinHashSpec(shingle_size, a, b, np.asarray(empty.hashvalues).astype(np.uint32).tobytes())
+    sample = "A sample text of more words than a shingle has, to check the workers' signatures: Ärzte 日本語 β 42."
+    try:
+        values = minhash_values(sample, spec)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    expected = text_minhash(sample, num_perm, shingle_size)
+    if values is None or expected is None or values.tolist() != np.asarray(expected.hashvalues).tolist():
+        return None
+    return spec
 
 
 def resolve_workers(value: str | int | None) -> int:
@@ -84,9 +72,9 @@ class ExtractArticlePipeline:
             "DuplicatesPipeline" in str(path) and priority is not None
             for path, priority in settings.getwithbase("ITEM_PIPELINES").items()
         )
-        self.signature = (
-            (settings.getint("HEALTHDEX_MINHASH_PERMUTATIONS"), settings.getint("HEALTHDEX_SHINGLE_SIZE"))
-            if near
+        self.signature: MinHashSpec | None = (
+            minhash_spec(settings.getint("HEALTHDEX_MINHASH_PERMUTATIONS"), settings.getint("HEALTHDEX_SHINGLE_SIZE"))
+            if near and workers > 0
             else None
         )
         self.pool: ProcessPoolExecutor | None = None
@@ -102,7 +90,10 @@ class ExtractArticlePipeline:
             # spawn: never fork a process that runs the reactor and other threads; no socket folder in /tmp.
             context = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=_warm_up, initargs=(os.getpid(),)
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=warm_up,
+                initargs=(os.getpid(), self.signature is not None),
             )
         self.crawler.stats.set_value("healthdex/extract_workers", self.workers)
 
@@ -111,7 +102,7 @@ class ExtractArticlePipeline:
             return item
         if self.pool is not None:
             future = self.pool.submit(
-                _extract, item.body, item.provenance(), item.http_charset, item.selectors, self.signature
+                extract, item.body, item.provenance(), item.http_charset, item.selectors, self.signature
             )
             record = await asyncio.wrap_future(future)
         else:
