@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 import weakref
-from itertools import accumulate, repeat
+from itertools import accumulate
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -103,19 +103,21 @@ class Vocabulary:
         n = len(tokens)
         if not n:
             return self.empty
-        get = self.word_ids.get
+        # Word ids by ``dict.__getitem__`` (half the time of ``get`` with a default); a new word raises KeyError,
+        # and the text's new words are then added in token order (as they come) and the lookup repeated.
+        getitem = self.word_ids.__getitem__
         if n < _NUMPY_MIN_TOKENS:
-            wids = list(map(get, tokens, repeat(-1)))
-            if -1 in wids:
+            try:
+                wids = list(map(getitem, tokens))
+            except KeyError:
                 self._add_words(tokens)
-                wids = list(map(self.word_ids.__getitem__, tokens))
+                wids = list(map(getitem, tokens))
             return self._analyze_small(wids, want_words)
-        wids = np.fromiter(map(get, tokens, repeat(-1)), np.int64, n)
-        if wids.min() < 0:
-            missing = np.flatnonzero(wids < 0).tolist()
-            unknown = list(map(tokens.__getitem__, missing))
-            self._add_words(unknown)
-            wids[missing] = list(map(self.word_ids.__getitem__, unknown))
+        try:
+            wids = np.fromiter(map(getitem, tokens), np.int64, n)
+        except KeyError:
+            self._add_words(tokens)
+            wids = np.fromiter(map(getitem, tokens), np.int64, n)
         keep = wids != 0
         kept = wids[keep]
         m = len(kept)
