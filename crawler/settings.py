@@ -77,6 +77,7 @@ REQUEST_FINGERPRINTER_CLASS = "crawler.fingerprint.CanonicalUrlFingerprinter"
 # Output folder: pages.warc.gz (every raw response), articles.jsonl (clean articles), crawl-report.json.
 HEALTHDEX_OUT_DIR = "healthdex-crawl"
 # gzip level of the WARC's records (1 fastest .. 9 smallest); 6 costs a third of 9's CPU for ~0.4% more bytes.
+# Compressed with libdeflate when the ``deflate`` package is installed (half zlib's CPU at 6, 1% smaller), else zlib.
 HEALTHDEX_WARC_GZIP_LEVEL = 6
 # Links followed from a page: "fast" (crawler.links: <a>/<area> hrefs only) or "scrapy" (Scrapy's LinkExtractor).
 HEALTHDEX_LINK_EXTRACTOR = "fast"
