@@ -87,3 +87,45 @@ def test_edge_cases_match_the_parser(markup, expected):
     response = HtmlResponse(url=page, body=f"<html><body>{markup}</body></html>".encode())
     assert page_links(response, ("site.org",)) == expected
     assert parser_links(response, ("site.org",)) == expected
+
+
+def _one_pass_scan(text: str) -> tuple[list[str], str | None]:
+    """The scan as one regex over the page with inert markup matched whole (``_INERT``): the definition the
+    faster scan (openings only, ends looked up) must equal."""
+    import re
+
+    from crawler.links import _ATTR, _INERT, _value
+
+    pattern = re.compile(_INERT + r"|<(?:a|area)\b[^>]*?" + _ATTR + r"|<base\b[^>]*?" + _ATTR, re.S | re.I)
+    hrefs, base = [], None
+    for match in pattern.finditer(text):
+        link, quoted, bare, *base_groups = match.groups()[1:]
+        if link is not None or quoted is not None or bare is not None:
+            hrefs.append(link if link is not None else quoted if quoted is not None else bare)
+        elif base is None and any(g is not None for g in base_groups):
+            base = _value(next(g for g in base_groups if g is not None))
+    return hrefs, base
+
+
+def test_scan_equals_the_one_pass_definition_on_random_markup():
+    import random
+
+    from crawler.links import _scan
+
+    pieces = ['<a href="/x">', "<A HREF='/y'>", "<a class=b href=/z>", "<area href=/m>", '<base href="/b/">',
+              "<!--", "-->", "<!-->", "<script>", "</script>", "</SCRIPT >", "<ScRiPt type=x>", "</script\n>",
+              "<style>", "</style>", "<template>", "</template>", "<textarea>", "</textarea>", "\u017fcript",
+              "<\u017fcript>", "</\u017fcript>", "</s\u017fcript>", "<script", ">", "text ", "\n", "<p>", "</a>",
+              "<a\nhref='/q&amp;r'>", "<base href=x>", '"', "'", "<a href=", "\u212a", "<textarea\u212a>"]
+    rng = random.Random(5)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert _scan(text) == _one_pass_scan(text), text
+
+
+def test_scan_equals_the_one_pass_definition_on_real_pages(shared_dir):
+    from crawler.links import _scan
+
+    for path, _, _ in _pages(shared_dir):
+        text = Path(path).read_bytes().decode("utf-8", "replace")
+        assert _scan(text) == _one_pass_scan(text), path
