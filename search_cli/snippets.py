@@ -49,6 +49,30 @@ _STEMMED: dict[Callable[[str], str], dict[str, str]] = {}
 _STEMMED_MAX = 100_000
 
 
+# A word pattern of the form \w+(?:[JOINERS]\w+)* (the index's, indexer.schema.WORD_PATTERN): its tokens start
+# exactly at a word character that neither follows a word character nor a joiner that follows one.
+_JOINED_WORDS = re.compile(r"\\w\+\(\?:\[([^\]]+)\]\\w\+\)\*")
+_CANDIDATES: dict[tuple[str, frozenset[str]], re.Pattern | None] = {}
+
+
+def _candidates(pattern: re.Pattern, heads: frozenset[str]) -> re.Pattern | None:
+    """``pattern`` restricted to tokens starting with one of ``heads`` (any case), found by the regex engine
+    instead of a Python loop over every word; None when the pattern's token starts cannot be written so."""
+    key = (pattern.pattern, heads)
+    if key not in _CANDIDATES:
+        if len(_CANDIDATES) > 256:
+            _CANDIDATES.clear()
+        shape = _JOINED_WORDS.fullmatch(pattern.pattern)
+        if shape is None or pattern.flags & re.IGNORECASE:
+            _CANDIDATES[key] = None
+        else:
+            starts = "|".join(re.escape(h) for h in sorted(heads, key=lambda h: (-len(h), h)))
+            _CANDIDATES[key] = re.compile(
+                rf"(?<!\w)(?<!\w[{shape.group(1)}])(?=(?i:{starts})){pattern.pattern}", pattern.flags
+            )
+    return _CANDIDATES[key]
+
+
 def _matches(text, terms, pattern, stopwords, stem, minsize) -> list[tuple[int, int, str]]:
     firsts = {t[0] for t in terms if t}
     # the two-letter test needs every term to have two letters (a one-letter stem comes from a one-letter word)
@@ -56,6 +80,9 @@ def _matches(text, terms, pattern, stopwords, stem, minsize) -> list[tuple[int, 
     memo = _STEMMED.setdefault(stem, {}) if stem is not None else None
     if memo is not None and len(memo) > _STEMMED_MAX:
         memo.clear()
+    wanted = _candidates(pattern, frozenset(heads or firsts))
+    if wanted is not None:
+        pattern = wanted
     out = []
     for m in pattern.finditer(text):
         word = m.group()

@@ -48,3 +48,62 @@ def test_best_passages_first_by_distinct_terms_then_shown_in_text_order():
 def test_matches_beyond_the_first_window_are_found():
     text = "x " * 3000 + "rare sciatica mention"
     assert "[sciatica]" in snip(text, {"sciatica"})
+
+
+def test_the_candidate_regex_finds_exactly_the_words_the_plain_scan_finds(monkeypatch):
+    """Tokens starting with a query term's first letters are found by the regex engine; the result must be the
+    plain word-by-word scan's, joiners (e.g. "a.b", "x-ray", "it's"), case and non-ASCII text included."""
+    import random
+
+    from search_cli import snippets
+
+    expression, stops, minsize, _maxsize, stem, _sig = PLAN
+    assert snippets._candidates(expression, frozenset({"pa"})) is not None  # the index's pattern has the shape
+    rng = random.Random(7)
+    pieces = [
+        "Pain",
+        "pains",
+        "a.pain",
+        "scar-pain",
+        "SCIATICA's",
+        "e.g.",
+        "x'sc",
+        "pa-in",
+        "Σpain",
+        "paﬁn",
+        "nerves",
+        "Nerve-pain",
+        "lumbar",
+        "radiculopathy",
+        "sciatic",
+        "the",
+        "of",
+        "ΠΑΙΝ",
+        "İpain",
+        "a",
+        "pain—back",
+        "..pain",
+        "-pain",
+        "ne",
+        "x",
+        "12pain",
+        "pain_12",
+        "café",
+        "naïve",
+    ]
+    seps = [" ", "  ", ", ", ". ", "\n", "-", "'", "’", ".", "/", ""]
+    term_sets = [
+        {"pain"},
+        {"sciatica", "pain", "sciatic", "nerv", "lumbar", "radiculopathi"},
+        {"x", "pain"},
+        {"caf", "naïv", "12pain"},
+        {"e.g", "pa-in"},
+    ]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) + rng.choice(seps) for _ in range(rng.randint(1, 40)))
+        for terms in term_sets:
+            fast = snippets._matches(text, terms, expression, stops, stem, minsize)
+            monkeypatch.setattr(snippets, "_candidates", lambda pattern, heads: None)
+            plain = snippets._matches(text, terms, expression, stops, stem, minsize)
+            monkeypatch.undo()
+            assert fast == plain, (text, terms)
