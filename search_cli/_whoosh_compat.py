@@ -5,7 +5,8 @@ fix is shared with indexing: ``indexer.patches``, applied by ``indexer.store.ope
    :func:`apply`.
 2. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs, and
    :func:`lazy_morph_en` the word-variation table only ``Variations`` queries use. Called by the
-   ``healthdex search/similar/stats`` commands only (``search_cli/cli.py``), not by library users.
+   ``healthdex search/similar/stats`` commands only (``search_cli/command.py``, ``search_cli/cli.py``), not by
+   library users.
 """
 
 from __future__ import annotations
