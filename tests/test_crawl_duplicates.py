@@ -169,6 +169,14 @@ def test_worker_minhash_values_equal_datasketch():
             reference = MinHash(num_perm=num_perm)
             reference.update_batch(list(grams))
             assert isinstance(got, np.ndarray) and got.tolist() == reference.hashvalues.tolist()
+    # texts of more shingles than one block of the worker's scratch matrix (crawler.extract_worker._ROWS)
+    words = [f"w{i}" for i in range(3000)]
+    spec = minhash_spec(128, 5)
+    for count in (1023, 1029, 2048, 2053, 5000):
+        text = " ".join(rng.choice(words) for _ in range(count))
+        reference = MinHash(num_perm=128)
+        reference.update_batch(list(shingles(text, 5)))
+        assert minhash_values(text, spec).tolist() == reference.hashvalues.tolist()
 
 
 def test_pipeline_takes_worker_values_as_its_minhash(tmp_path):
