@@ -1087,8 +1087,10 @@ def _best(scores, docs: list[int], depth: int, offset: int, dense: bool = False)
         ranked = ranked[:depth]
         return [(s, d + offset) for s, d in ranked]
     if len(docs) > 4 * depth:
-        # (dense: the zeros are the documents that do not match; filter drops them in C before the heap's loop)
-        kth = heapq.nlargest(depth, filter(None, scores))[-1] if dense else 0.0
+        # (dense: the zeros are the documents that do not match; filter drops them in C before the heap's loop;
+        # with fewer than ``depth`` non-zero scores the threshold is 0.0, as the heap over every entry gave)
+        best = heapq.nlargest(depth, filter(None, scores)) if dense else []
+        kth = best[-1] if len(best) == depth else 0.0
         if kth > 0:  # (a zero threshold would take in documents that do not match)
             docs = list(compress(range(len(scores)), map(ge, scores, repeat(kth))))
         else:

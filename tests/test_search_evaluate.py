@@ -321,3 +321,16 @@ def test_the_collector_is_paused_only_while_evaluating(ix):
         finally:
             evaluate.top_documents = real
     assert seen == [False] and gc.isenabled()
+
+
+@pytest.mark.parametrize("nonzero", [0, 3, 10, 40])
+def test_best_takes_every_matched_document_when_few_scores_are_non_zero(nonzero):
+    """A coordinated OR can score matched documents 0.0 (Whoosh's CoordMatcher when termcount == scale): the top
+    hits then still come from every matched document, in score order, ties by document number."""
+    scores = [0.0] * 400
+    docs = list(range(0, 400, 3))  # 134 matched documents, more than 4 x depth
+    for i, d in enumerate(docs[:nonzero]):
+        scores[d] = 1.0 + (i % 7)
+    want = sorted(((scores[d], d + 5) for d in docs), key=lambda t: (-t[0], t[1]))[:10]
+    assert evaluate._best(scores, docs, 10, 5, dense=True) == want
+    assert evaluate._best(scores, docs, 10, 5, dense=False) == want
