@@ -161,7 +161,8 @@ class ParallelBulkWriter(BulkSegmentWriter):
                 BulkSegmentWriter.add_document(self, **fields)
 
     def _collect(self) -> None:
-        """Add what is still buffered, stop the workers, and adopt their segments."""
+        """Add what is still buffered, stop the workers, finish this process's segment while they finish theirs, and
+        adopt their segments."""
         if self._batch:
             for fields in self._batch:
                 BulkSegmentWriter.add_document(self, **fields)
