@@ -9,28 +9,30 @@ If the lock is busy the sidecar says who holds it, so the error names the pid an
 After a killed run the next writer finds the sidecar of a dead pid, removes the dead run's scratch folders and
 carries on: a killed run never committed, so the index is exactly the last committed generation.
 
-This module imports only ``whoosh.index`` (lazily) so ``healthdex search`` pays as little as possible to start.
+The reading side imports only ``os``, ``time`` and (lazily) ``whoosh.index`` so ``healthdex search`` pays as little
+as possible to start; the writing side imports ``json``, ``pathlib`` and ``shutil`` where it needs them.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from healthdex.errors import UserError
 from healthdex.processes import pid_alive
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 INDEX_NAME = "MAIN"
 META_FILE = "healthdex-index.json"
 WRITER_FILE = "healthdex-writer.json"
 
 
-def _toc_exists(path: Path) -> bool:
+def _toc_exists(path: str | os.PathLike) -> bool:
     try:
         names = os.listdir(path)
     except OSError:
@@ -41,15 +43,15 @@ def _toc_exists(path: Path) -> bool:
 
 def index_exists(path: str | os.PathLike) -> bool:
     """True when ``path`` holds a Whoosh index (any committed generation)."""
-    return _toc_exists(Path(path))
+    return _toc_exists(path)
 
 
 def open_index(path: str | os.PathLike):
     """Open the index at ``path`` for searching; ``UserError`` (one line) when there is none.
 
     Retries briefly if a concurrent writer removes the generation being opened (commit then cleanup)."""
-    p = Path(path)
-    if not p.is_dir():
+    p = os.fspath(path)
+    if not os.path.isdir(p):
         raise UserError(
             f"no index at {p} (directory does not exist); build one with: healthdex index FILE.jsonl --index {p}"
         )
@@ -65,7 +67,7 @@ def open_index(path: str | os.PathLike):
     last: Exception | None = None
     for _ in range(20):
         try:
-            return open_dir(str(p), indexname=INDEX_NAME)
+            return open_dir(p, indexname=INDEX_NAME)
         except EmptyIndexError as exc:
             raise UserError(f"no index at {p}: {exc}") from None
         except OSError as exc:  # a writer deleted the TOC we were about to read; the next one is there
@@ -75,13 +77,18 @@ def open_index(path: str | os.PathLike):
 
 
 def read_meta(path: str | os.PathLike) -> dict:
+    import json
+
     try:
-        return json.loads((Path(path) / META_FILE).read_text())
+        with open(os.path.join(path, META_FILE), encoding="utf-8") as fh:
+            return json.load(fh)
     except (OSError, ValueError):
         return {}
 
 
 def _write_json_atomic(target: Path, data: dict) -> None:
+    import json
+
     tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     os.replace(tmp, target)
@@ -89,8 +96,11 @@ def _write_json_atomic(target: Path, data: dict) -> None:
 
 def lock_holder(path: str | os.PathLike) -> dict | None:
     """The sidecar record of the current or last writer (pid, started, command), or None."""
+    import json
+
     try:
-        return json.loads((Path(path) / WRITER_FILE).read_text())
+        with open(os.path.join(path, WRITER_FILE), encoding="utf-8") as fh:
+            return json.load(fh)
     except (OSError, ValueError):
         return None
 
@@ -106,6 +116,8 @@ def _scratch_dirs(path: Path) -> set[str]:
 def _clear_scratch(path: Path, candidates: set[str]) -> list[str]:
     """Remove scratch folders a dead writer left behind: ``candidates`` were listed before this process created
     its writer, so once we hold the lock, whoever made them has finished or died."""
+    import shutil
+
     removed = []
     for name in sorted(candidates):
         full = path / name
@@ -117,6 +129,8 @@ def _clear_scratch(path: Path, candidates: set[str]) -> list[str]:
 
 def create_or_open_for_writing(path: str | os.PathLike, schema_version: int):
     """Create the index (and folder) if missing, else open it; check the schema version it was built with."""
+    from pathlib import Path
+
     from whoosh.index import create_in, open_dir
 
     from indexer import schema as S
@@ -147,6 +161,8 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
 
     The caller commits or cancels the writer; on an exception the writer is cancelled.  ``UserError`` when another
     live process holds the lock."""
+    from pathlib import Path
+
     from whoosh.index import LockError
 
     p = Path(path)

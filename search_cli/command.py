@@ -15,8 +15,7 @@ import sys
 from healthdex.errors import UserError
 from search_cli import _whoosh_compat
 
-_whoosh_compat.lazy_asyncio()  # before anything imports Whoosh: searching never needs asyncio
-_whoosh_compat.lazy_morph_en()
+_whoosh_compat.lazy_start()  # before anything imports Whoosh: what a search never uses loads only if asked for
 
 QUERY_HELP = """\
 QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh syntax:
@@ -43,6 +42,32 @@ class _Parser(argparse.ArgumentParser):
         super().exit(status, message)
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter sized like ``shutil.get_terminal_size`` would, without importing shutil (which loads
+    the bz2 and lzma libraries): argparse builds a formatter for every option it adds, so each search paid it."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _terminal_columns() -> int:
+    """$COLUMNS, else the width of the terminal on stdout, else 80 (``shutil.get_terminal_size``'s order)."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -59,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
         usage="healthdex search [OPTIONS] [QUERY]",
         description="Search the index.",
         epilog=QUERY_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     p.add_argument("query", nargs="?", metavar="QUERY", help=argparse.SUPPRESS)
     p.add_argument("--index", dest="index_dir", required=True, metavar="DIR", help="Index directory.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -34,9 +33,11 @@ def _c(text: str, style: str, color: bool) -> str:
 
 
 def format_results(res: SearchResults, fmt: str = "table", color: bool = False) -> str:
-    if fmt == "json":
-        return json.dumps(res.to_dict(PLAIN_MARKS), ensure_ascii=False, indent=2)
-    if fmt == "jsonl":
+    if fmt in ("json", "jsonl"):
+        import json  # (imported here: the table, the common case, does not need it)
+
+        if fmt == "json":
+            return json.dumps(res.to_dict(PLAIN_MARKS), ensure_ascii=False, indent=2)
         return "\n".join(json.dumps(h.to_dict(PLAIN_MARKS), ensure_ascii=False) for h in res.hits)
     lines: list[str] = []
     if res.suggestion:
@@ -70,6 +71,8 @@ def format_results(res: SearchResults, fmt: str = "table", color: bool = False) 
 
 def format_stats(st: dict, fmt: str = "table") -> str:
     if fmt in ("json", "jsonl"):
+        import json
+
         return json.dumps(st, ensure_ascii=False, indent=2 if fmt == "json" else None)
     pub = st.get("published_range") or [None, None]
     upd = st.get("updated_range") or [None, None]

@@ -14,9 +14,9 @@ Errors the user can fix (unknown field, unparseable date) raise :class:`healthde
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from pathlib import Path
 
 from healthdex.errors import UserError
 
@@ -44,7 +44,7 @@ FIELD_ALIASES: dict[str, str] = {
 }
 DATE_FIELDS = ("published", "updated", "last_reviewed")
 TEXT_FIELDS = ("title", "text", "description")  # searched by plain words (those present in the schema)
-STOPWORDS_PATH = Path(__file__).with_name("query_stopwords.txt")
+STOPWORDS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "query_stopwords.txt")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _FIELD_REF = re.compile(r"(?<![\w.@/-])([A-Za-z_][A-Za-z0-9_]*):(?=[^\s/])")

@@ -15,7 +15,6 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
 from healthdex.errors import UserError
 from search_cli.query import Ranking, build_query, clean
@@ -112,12 +111,12 @@ def open_index(index_dir: str | os.PathLike):
     from search_cli import _whoosh_compat
 
     _whoosh_compat.apply()
-    path = Path(index_dir)
-    if not path.is_dir():
+    path = os.fspath(index_dir)
+    if not os.path.isdir(path):
         raise UserError(f"no index at {path} (build one with: healthdex index FILE.jsonl --index {path})")
     from indexer.store import open_index as _open
 
-    return _open(str(path))
+    return _open(path)
 
 
 def load_synonyms(synonyms: bool | str | os.PathLike | object = True):
@@ -556,7 +555,9 @@ def _run_fast(searcher, built, depth: int, sort_field: str | None = None):
                     top = evaluate.rerank(segs, top, built.rerank, built.coord)
     except evaluate.Unsupported:
         return None
-    results = Results(searcher, built.query, top)
+    from search_cli._whoosh_compat import LazyHighlighter
+
+    results = Results(searcher, built.query, top, highlighter=LazyHighlighter())
     results._total = total
     return results, total, exact
 
@@ -585,10 +586,10 @@ def _run(searcher, built, limit, offset, sort, exact_total: bool = False, fast: 
     """Top hits (re-ranked), and the number of matches: exact when Whoosh counted them anyway, ``exact_total`` or
     the query ran on the fast path (:mod:`search_cli.evaluate`), else Whoosh's estimate (counting every match of a
     long OR query through its matchers costs as much again as the search).  ``fast=False``: Whoosh's matchers."""
-    from whoosh import sorting
-
     kwargs = {"limit": max(1, offset + limit), "filter": built.filter}
     if SORTS[sort]:
+        from whoosh import sorting
+
         kwargs["sortedby"] = sorting.TranslateFacet(_date_key, sorting.FieldFacet(SORTS[sort]))
         kwargs["reverse"] = True  # newest first; documents without the date last
     elif built.rerank or built.coord:
@@ -680,6 +681,8 @@ def similar(index_dir, ref: str, *, limit: int = 10, snippets: bool = True, ix=N
 
 def stats(index_dir, *, ix=None) -> dict:
     """Documents, sites, date range, size on disk and segment count of an index."""
+    from pathlib import Path
+
     path = Path(index_dir)
     ix = ix or open_index(path)
     out: dict = {"index": str(path)}

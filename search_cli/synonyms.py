@@ -18,11 +18,10 @@ import os
 import re
 import sys
 import zlib
-from pathlib import Path
 
 from healthdex.errors import UserError
 
-DEFAULT_PATH = Path(__file__).with_name("synonyms.tsv")
+DEFAULT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synonyms.tsv")
 ENV_VAR = "HEALTHDEX_SYNONYMS"
 CACHE_ENV_VAR = "HEALTHDEX_CACHE_DIR"
 _CACHE_FORMAT = 1
@@ -144,12 +143,12 @@ def parse_lines(lines, path: str = "<synonyms>") -> SynonymTable:
 _CACHE: dict[str, SynonymTable] = {}
 
 
-def resolve_path(path: str | os.PathLike | None = None) -> Path:
+def resolve_path(path: str | os.PathLike | None = None) -> str:
     """The synonym file in effect: an explicit path, else $HEALTHDEX_SYNONYMS, else the shipped file."""
     if path:
-        return Path(path)
+        return os.fspath(path)
     env = os.environ.get(ENV_VAR)
-    return Path(env) if env else DEFAULT_PATH
+    return env if env else DEFAULT_PATH
 
 
 def load(path: str | os.PathLike | None = None) -> SynonymTable:

@@ -481,3 +481,40 @@ def test_cold_search_defers_the_word_variation_table_and_variations_still_work(i
     )
     assert "DEFERRED True" in proc.stdout, proc.stdout + proc.stderr
     assert f"VARIANTS {real.stdout.strip()}" in proc.stdout and "render" in real.stdout
+
+
+def test_cold_search_defers_unused_modules_and_they_still_work(index):
+    """``search_cli._whoosh_compat.lazy_start``: a search loads neither OpenSSL's hashes, decimal, shutil, tempfile
+    nor Whoosh's highlighting; each stand-in behaves as the real module once something uses it."""
+    code = (
+        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
+        "except SystemExit:\n    pass\n"
+        "print('LOADED', sorted(m for m in ('_hashlib', '_decimal', 'shutil', 'tempfile', 'html', 'bz2') "
+        "if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        "import hashlib, decimal, shutil, io\n"
+        "from whoosh.filedb.filetables import md5_hash\n"
+        "print('MD5', md5_hash(b'asthma') == int(hashlib.md5(b'asthma').hexdigest(), 16) & 0xFFFFFFFF)\n"
+        "print('SHA', hashlib.sha256(b'x').hexdigest()[:8])\n"
+        "from whoosh.fields.base import Decimal as D\n"
+        "print('DEC', isinstance(decimal.Decimal('1.5'), D), isinstance(1.5, D), D('2.5') + 1)\n"
+        "from whoosh.filedb.compound import copyfileobj\n"
+        "out = io.BytesIO()\ncopyfileobj(io.BytesIO(b'abc'), out)\nprint('COPY', out.getvalue())\n"
+        "from whoosh.searching.results import highlight\nprint('HL', type(highlight.Highlighter()).__name__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = proc.stdout
+    assert "LOADED []" in out, out + proc.stderr
+    assert "MD5 True" in out and "SHA 2d711642" in out, out + proc.stderr
+    assert "DEC True False 3.5" in out and "COPY b'abc'" in out and "HL Highlighter" in out, out + proc.stderr
+
+
+def test_lazy_highlighter_reads_and_writes_the_real_one():
+    from whoosh import highlight
+
+    from search_cli._whoosh_compat import LazyHighlighter
+
+    lazy = LazyHighlighter()
+    fragmenter = highlight.SentenceFragmenter()
+    lazy.fragmenter = fragmenter
+    assert isinstance(lazy._real, highlight.Highlighter) and lazy._real.fragmenter is fragmenter
+    assert lazy.fragmenter is fragmenter and lazy.formatter is lazy._real.formatter
