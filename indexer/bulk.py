@@ -29,7 +29,6 @@ only by an optimize, since a merge re-reads field lengths quantized to a byte).
 from __future__ import annotations
 
 import struct
-import zlib
 from array import array
 from bisect import bisect_right
 from itertools import accumulate, chain
@@ -45,6 +44,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 from whoosh.writing.posting_pool import PostingPool
 
+from indexer.patches import compress_block
 from indexer.schema import FastText
 
 # Below this estimate of collected postings (about 150 articles) a segment's postings go through Whoosh's pool:
@@ -598,7 +598,7 @@ def _write_blocks(
         else:
             mini_weights = tuple(w32)
         mini_ids = tuple(map(sub, block_ids, chain((0,), block_ids)))
-        data = zlib.compress(dumps((mini_ids, mini_weights, tuple(filter(None, values[lo : lo + limit])))), comp)
+        data = compress_block(dumps((mini_ids, mini_weights, tuple(filter(None, values[lo : lo + limit])))), comp)
         info = dumps(
             (count, block_ids[-1], block_maxweight, comp, length_to_byte(block_min), length_to_byte(block_max))
         )
@@ -738,6 +738,9 @@ def self_check() -> bool:
     writers, the check fails and every writer falls back to Whoosh's generic path (slower, never wrong)."""
     global _CHECKING, _CHECKED
     if _CHECKED is None:
+        from indexer import patches
+
+        patches.apply()  # both ways compress posting blocks the same way (patches.compress_block)
         _CHECKING = True
         try:
             _CHECKED = _segment_bytes(bulk=True) == _segment_bytes(bulk=False)
