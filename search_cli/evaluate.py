@@ -159,6 +159,7 @@ class Segment:
         self._scored: dict[tuple[str, bytes], tuple[list[int], list[float]] | None] = {}
         self._dicts: dict[tuple[str, bytes], dict[int, float]] = {}
         self._posmemo: dict[bytes, list[int]] = {}
+        self._term_bytes: dict[tuple, bytes | None] = {}
         self.deleted = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
         self._param_cache: dict[tuple[str, bytes], tuple] = {}  # idf and length norms: per generation
         self._live = None
@@ -173,7 +174,15 @@ class Segment:
 
     # --- postings ------------------------------------------------------------------------------------------
     def term_bytes(self, fieldname: str, text) -> bytes | None:
-        """The term as the index stores it, or None when the field or the term is not in this segment."""
+        """The term as the index stores it, or None when the field or the term is not in this segment (memoized:
+        re-ranking asks again for the query's terms, and each answer is a hash-table lookup in the terms file)."""
+        key = (fieldname, text)
+        got = self._term_bytes.get(key, _NOT_OPENED)
+        if got is _NOT_OPENED:
+            got = self._term_bytes[key] = self._lookup_term_bytes(fieldname, text)
+        return got
+
+    def _lookup_term_bytes(self, fieldname: str, text) -> bytes | None:
         if fieldname not in self.schema:
             return None
         try:
@@ -181,6 +190,12 @@ class Segment:
         except ValueError:
             return None
         return btext if (fieldname, btext) in self.reader else None
+
+    def has(self, fieldname: str, btext: bytes, d: int) -> bool:
+        """Whether live document ``d`` has the term (a lookup, no score)."""
+        ids = self.postings(fieldname, btext).ids
+        i = bisect_left(ids, d)
+        return i < len(ids) and ids[i] == d and d not in self.deleted
 
     def postings(self, fieldname: str, btext: bytes) -> TermPostings:
         key = (fieldname, btext)
@@ -332,8 +347,11 @@ class Segment:
         not much longer than ``docs``, else a lookup per document."""
         p = self.postings(fieldname, btext)
         got = self._scored.get((fieldname, btext))
-        if got is None and len(docs) * 8 >= len(p.ids):
-            np = _np()
+        np = _np()
+        # the whole list scored into a dense array, or a lookup per document: numpy scores a posting ~50x faster
+        # than a lookup costs; in lists (an allocation of the segment's size, then a step per posting) the whole
+        # list pays off only when it is not much longer than ``docs`` (callgrind, cold search at 100k articles)
+        if got is None and len(docs) * (8 if np is not None else 4) >= len(p.ids):
             if np is not None:
                 acc = np.zeros(self.doc_count_all)
                 self.add_scores(fieldname, btext, acc, 1.0)
@@ -563,9 +581,11 @@ class Segment:
     # --- top documents --------------------------------------------------------------------------------------
     def top(self, q, depth: int, allowed=None) -> tuple[list[tuple[float, int]], int, bool]:
         """This segment's ``depth`` best (score, global docnum), its match count and whether that is exact."""
-        node, acc, matched, bound = self._candidates(q, allowed)
+        node, acc, matched, bound = self._candidates(q, allowed, docs_needed=False)
         off = self.offset
         if not node.has_phrase:
+            if matched is None:  # a dense list whose non-zero entries are exactly the matches
+                return _best_dense(acc, depth, off), len(acc) - acc.count(0.0), True
             return _best(acc, matched, depth, off, dense=allowed is None), len(matched), True
         # Settle the top hits in bag-of-words order: a document's exact score never exceeds its bound.
         order = [(-acc[d], d) for d in matched]
@@ -609,9 +629,11 @@ class Segment:
                 out.append((s, d + off))
         return out
 
-    def _candidates(self, q, allowed):
+    def _candidates(self, q, allowed, docs_needed: bool = True):
         """(compiled node, dense scores, matching local docnums, bound function): exact scores unless the query
-        has phrases; then upper bounds (phrases as bags of words) to be checked with ``node.exact``."""
+        has phrases; then upper bounds (phrases as bags of words) to be checked with ``node.exact``.
+        ``docs_needed=False``: the matching docnums may come back as None when the scores are a list with a
+        non-zero entry exactly for each match (listing ~100,000 entries cost more than finding the top ones)."""
         node = self.compile(q)
         n = self.doc_count_all
         coord = isinstance(node, OrNode) and node.scale
@@ -635,8 +657,10 @@ class Segment:
         off = self.offset
         if allowed is not None:
             matched = [d for d in compress(range(n), acc) if d + off in allowed]
-        else:
+        elif docs_needed or counts is not None or node.has_phrase:
             matched = list(compress(range(n), acc))  # every score is > 0 (idf > 0, positive boosts)
+        else:
+            matched = None
         tc, scale = (node.termcount, node.scale) if coord else (0, None)
         if counts is not None:  # CoordMatcher's formula with the number of matching term leaves: exact
             den, share = (tc - scale) ** 2, (tc - 1) / tc
@@ -1100,6 +1124,17 @@ def _best(scores, docs: list[int], depth: int, offset: int, dense: bool = False)
     return [(scores[d], d + offset) for d in docs]
 
 
+def _best_dense(scores: list[float], depth: int, offset: int) -> list[tuple[float, int]]:
+    """``_best`` over a dense list whose non-zero entries are exactly the matching documents, without listing
+    them: the ``depth`` highest values, then the positions of those at or above the lowest of them."""
+    best = heapq.nlargest(depth, filter(None, scores)) if depth > 0 else []
+    if not best:
+        return []
+    docs = list(compress(range(len(scores)), map(ge, scores, repeat(best[-1]))))
+    docs.sort(key=lambda d: (-scores[d], d))
+    return [(scores[d], d + offset) for d in docs[:depth]]
+
+
 def _decode_positions(value: bytes, fmt) -> list[int]:
     """A Positions value: a 4-byte big-endian count, then that many varint deltas (whoosh.formats).  Values whose
     deltas all fit one byte (the common case after the first) decode with ``accumulate``; anything else, including
@@ -1279,7 +1314,7 @@ def rerank(segs: list[Segment], top: list[tuple[float, int]], clauses, coord) ->
                 if b is None:
                     continue
                 for d in local:
-                    if seg.score_at(fieldname, b, d) is not None:
+                    if seg.has(fieldname, b, d):
                         words_seen[d + lo] |= ids
 
     return rescore(top, bonus, words_seen, coord)

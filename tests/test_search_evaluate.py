@@ -334,3 +334,20 @@ def test_best_takes_every_matched_document_when_few_scores_are_non_zero(nonzero)
     want = sorted(((scores[d], d + 5) for d in docs), key=lambda t: (-t[0], t[1]))[:10]
     assert evaluate._best(scores, docs, 10, 5, dense=True) == want
     assert evaluate._best(scores, docs, 10, 5, dense=False) == want
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_dense_equals_best_over_the_listed_matches(seed):
+    """``_best_dense`` (no list of matches: the non-zero entries are the matches) picks exactly what ``_best``
+    picks from the listed matches, ties at the threshold included, with fewer or more matches than the depth."""
+    import random
+
+    rng = random.Random(seed)
+    n = rng.choice([50, 400, 3000])
+    scores = [0.0] * n
+    for d in rng.sample(range(n), rng.choice([0, 5, 29, 30, 31, n // 3])):
+        scores[d] = float(rng.randint(1, 12)) / 4  # few distinct values: many ties
+    docs = [d for d in range(n) if scores[d]]
+    for depth in (1, 10, 30, 100):
+        assert evaluate._best_dense(scores, depth, 7) == evaluate._best(scores, docs, depth, 7, dense=True)
+    assert evaluate._best_dense(scores, 0, 7) == []
