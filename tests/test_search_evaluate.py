@@ -339,7 +339,8 @@ def test_best_takes_every_matched_document_when_few_scores_are_non_zero(nonzero)
 @pytest.mark.parametrize("seed", range(6))
 def test_best_dense_equals_best_over_the_listed_matches(seed):
     """``_best_dense`` (no list of matches: the non-zero entries are the matches) picks exactly what ``_best``
-    picks from the listed matches, ties at the threshold included, with fewer or more matches than the depth."""
+    picks from the listed matches, ties at the threshold included, with fewer or more matches than the depth, and
+    whatever documents it probes for its threshold."""
     import random
 
     rng = random.Random(seed)
@@ -348,6 +349,9 @@ def test_best_dense_equals_best_over_the_listed_matches(seed):
     for d in rng.sample(range(n), rng.choice([0, 5, 29, 30, 31, n // 3])):
         scores[d] = float(rng.randint(1, 12)) / 4  # few distinct values: many ties
     docs = [d for d in range(n) if scores[d]]
+    probes = [None, sorted(rng.sample(range(n), n // 10)), docs[: len(docs) // 2], list(range(n))]
     for depth in (1, 10, 30, 100):
-        assert evaluate._best_dense(scores, depth, 7) == evaluate._best(scores, docs, depth, 7, dense=True)
+        want = evaluate._best(scores, docs, depth, 7, dense=True)
+        for probe in probes:  # any probe documents give a lower bound: same top hits, only the work differs
+            assert evaluate._best_dense(scores, depth, 7, probe) == want
     assert evaluate._best_dense(scores, 0, 7) == []
