@@ -9,6 +9,7 @@ second), and importing click alone costs ~40 ms, a quarter of that budget.  ``he
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import sys
 
@@ -52,8 +53,10 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, indent_increment, max_help_position, width)
 
 
+@functools.cache
 def _terminal_columns() -> int:
-    """$COLUMNS, else the width of the terminal on stdout, else 80 (``shutil.get_terminal_size``'s order)."""
+    """$COLUMNS, else the width of the terminal on stdout, else 80 (``shutil.get_terminal_size``'s order); once
+    per process (argparse makes a formatter for every option it adds)."""
     import os
 
     try:

@@ -357,8 +357,9 @@ def search(
     reuse = ix is not None
     ix = ix or open_index(index_dir)
     table = load_synonyms(synonyms)
-    built = build_query(ix.schema, query, synonyms=table, ranking=ranking, plain=plain)
     with _searcher(ix, _weighting(ranking), reuse) as searcher:
+        # (the searcher's schema: ``ix.schema`` would read and unpickle the index's TOC once more)
+        built = build_query(searcher.schema, query, synonyms=table, ranking=ranking, plain=plain)
         results, total, exact = _run(searcher, built, limit, offset, sort)
         hits = [_make_hit(h, offset + i + 1, snippets) for i, h in enumerate(results[offset : offset + limit])]
         out = SearchResults(
@@ -382,7 +383,7 @@ def search(
             fixed = suggest(searcher, clean(query))
             if fixed:
                 try:
-                    b2 = build_query(ix.schema, fixed, synonyms=table, ranking=ranking, plain=plain)
+                    b2 = build_query(searcher.schema, fixed, synonyms=table, ranking=ranking, plain=plain)
                     _, total2, _exact = _run(searcher, b2, 1, 0, sort)
                 except UserError:
                     total2 = 0
