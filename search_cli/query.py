@@ -327,8 +327,9 @@ def _check_ranges(q) -> None:
             raise UserError(f"cannot parse date in query: {fieldname}:{node.text}")
 
 
-_DATE_VALUE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")
-_RANGE = re.compile(r"^([\[{])\s*(.*?)\s+TO\s*(.*?)\s*([\]}])$|^([\[{])\s*TO\s+(.*?)\s*([\]}])$", re.I)
+# (patterns compiled on first use, through re's cache: most queries have no date)
+_DATE_VALUE = r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$"
+_RANGE = r"^([\[{])\s*(.*?)\s+TO\s*(.*?)\s*([\]}])$|^([\[{])\s*TO\s+(.*?)\s*([\]}])$"
 DATE_HELP = "use e.g. published:>2020, published:2021-06, updated:[2023 TO 2024], published:<=2019-05-31"
 
 
@@ -338,7 +339,7 @@ def date_span(text: str):
     from datetime import UTC, datetime, timedelta
 
     text = text.strip().strip('"').strip("'")
-    m = _DATE_VALUE.match(text)
+    m = re.match(_DATE_VALUE, text)
     try:
         if m:
             y, mo, d = int(m.group(1)), m.group(2), m.group(3)
@@ -393,7 +394,7 @@ def date_filter(fieldname: str, value: str, original: str):
                 "<=": wq.DateRange(fieldname, None, hi),
             }[op]
     if value[:1] in "[{":
-        m = _RANGE.match(value)
+        m = re.match(_RANGE, value, re.I)
         if not m:
             raise UserError(f"cannot parse date range {original!r} ({DATE_HELP})")
         if m.group(1):

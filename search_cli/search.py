@@ -189,7 +189,7 @@ def _fast_snippet(hit, field: str, value: str, maxchars: int) -> str | None:
     return snippet(
         value,
         terms,
-        word_pattern=expression.pattern,
+        word_pattern=expression,  # (compiled already: the analyzer's own pattern)
         stopwords=frozenset(stops),
         stem=stemfn,
         marks=(MARK_START, MARK_END),

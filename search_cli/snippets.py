@@ -21,7 +21,7 @@ def snippet(
     text: str,
     terms: Iterable[str],
     *,
-    word_pattern: str,
+    word_pattern: str | re.Pattern,
     stopwords: frozenset[str],
     stem: Callable[[str], str] | None,
     marks: tuple[str, str],
@@ -36,8 +36,9 @@ def snippet(
     if not terms or not text:
         return ""
     windows = [text[:WINDOW], text] if len(text) > WINDOW else [text]
+    pattern = word_pattern if isinstance(word_pattern, re.Pattern) else re.compile(word_pattern)
     for window in windows:
-        found = _matches(window, terms, re.compile(word_pattern), stopwords, stem, minsize)
+        found = _matches(window, terms, pattern, stopwords, stem, minsize)
         if found:
             return _render(window, found, marks, maxchars, surround, top)
     return ""
