@@ -31,8 +31,8 @@ from __future__ import annotations
 import struct
 from array import array
 from bisect import bisect_right
-from itertools import accumulate, chain
-from operator import sub
+from itertools import accumulate, chain, repeat
+from operator import add, sub
 from pickle import dumps
 
 from whoosh import fields, formats
@@ -87,7 +87,7 @@ class BulkSegmentWriter(SegmentWriter):
         self._postings: dict[str, dict] = {}
         # fieldname -> the FastText fields' postings, document by document (sorted by term at the flush)
         self._columns: dict[str, _TermColumns] = {}
-        # fieldname -> {docnum: field length as the length column gives it back}
+        # fieldname -> {docnum: length_to_byte(field length), as the length column keeps it}
         self._lengths: dict[str, dict[int, int]] = {}
         self._unordered: set[tuple[str, bytes]] = set()  # terms posted twice by one document
         self._collected = 0
@@ -142,7 +142,7 @@ class BulkSegmentWriter(SegmentWriter):
                             lengths = alllengths.get(fieldname)
                             if lengths is None:
                                 lengths = alllengths[fieldname] = {}
-                            lengths[docnum] = byte_to_length(lb)
+                            lengths[docnum] = lb
 
                 customval = fields.get(f"_stored_{fieldname}", value)
                 sv = customval if field.stored else None
@@ -306,30 +306,33 @@ class BulkSegmentWriter(SegmentWriter):
             if type(fw._postwriter) is W3PostingsWriter:
                 fw._postwriter.__class__ = _BlockWriter
             lengths = self._lengths.get(fieldname)
-            if lengths:  # docnum -> length as a list lookup (0: none), read for every posting below
-                by_docnum = [0] * self.docnum
-                for docnum, length in lengths.items():
-                    by_docnum[docnum] = length
+            if lengths:  # docnum -> the length's byte (0: none), read for every posting below
+                by_docnum = bytearray(self.docnum)
+                for docnum, lb in lengths.items():
+                    by_docnum[docnum] = lb
                 lengths = by_docnum.__getitem__
             else:
                 lengths = None
             prefix = pack_ushort(fw._fieldid)
             tindex = fw._tindex
             compact = _COMPACT_MAX if fw._postwriter._blocklimit > _COMPACT_MAX else 0
-            direct = _HASH_ADD_OK and type(fw._postwriter) is _BlockWriter and type(field.format) is formats.Positions
+            direct = type(fw._postwriter) is _BlockWriter and type(field.format) is formats.Positions
             long_lists = sidecar is not None and field.scorable
             limit = fw._postwriter._blocklimit
+            rows = _TermRows(tindex)
             for tbytes, ids, weights, values in postings:
                 if len(ids) <= compact:
-                    _add_compact_term(tindex, prefix + tbytes, ids, weights, values, lengths)
+                    _add_compact_term(rows, prefix + tbytes, ids, weights, values, lengths)
                     continue
                 if direct:
-                    start, offsets = _write_blocks(fw, prefix + tbytes, ids, weights, values, lengths)
+                    start, offsets = _write_blocks(fw, rows, prefix + tbytes, ids, weights, values, lengths)
                 else:
+                    rows.flush()  # Whoosh's own finish_term adds this term's row
                     start, offsets = _write_term(fw, tbytes, ids, weights, values, lengths)
                 if long_lists and len(ids) >= sidecar_min:
                     sidecar = self._add_to_sidecar(sidecar, start, ids, weights, limit, offsets)
                     long_lists = sidecar is not None
+            rows.flush()
             fw.finish_field()
         self._reset_collected()
         self._sidecar = sidecar
@@ -524,8 +527,9 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> tuple[int, 
     """One term through W3FieldWriter/W3PostingsWriter with whole blocks set at once: the same state that
     ``add_posting`` would build one posting at a time (block limit, max weight, the non-empty values, min/max
     field length), then Whoosh's own block writing and ``finish_postings``.  Returns where the list starts in the
-    postings file and where each of its blocks starts.  ``lengths``: docnum -> field length (falsy: none), or None
-    (here and in ``_write_blocks``, ``_add_compact_term``)."""
+    postings file and where each of its blocks starts.  ``lengths``: docnum -> ``length_to_byte`` of the field
+    length (0: none), or None (here and in ``_write_blocks``, ``_add_compact_term``); lengths are quantized to
+    bytes when collected, so the byte of the min/max length is the min/max byte."""
     fw.start_term(tbytes)
     pw = fw._postwriter
     postfile = fw._postfile
@@ -548,20 +552,21 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> tuple[int, 
         pw._values = list(filter(None, block_values))
         if lengths:
             ls = list(filter(None, map(lengths, block_ids)))
-            pw._minlength = min(ls) if ls else None
-            pw._maxlength = max(ls) if ls else 0
+            pw._minlength = byte_to_length(min(ls)) if ls else None
+            pw._maxlength = byte_to_length(max(ls)) if ls else 0
     offsets.append(postfile.tell() + (0 if offsets else 4))
     fw.finish_term()
     return first, offsets
 
 
 def _write_blocks(
-    fw, key: bytes, ids: list[int], weights: list[float], values: list[bytes], lengths
+    fw, rows: _TermRows, key: bytes, ids: list[int], weights: list[float], values: list[bytes], lengths
 ) -> tuple[int, list[int]]:
     """A term of a Positions field with more than 8 postings, written as ``_write_term`` writes it (W3 blocks in the
     postings file, then the term info) but without the postings writer's per-block objects and method calls:
     each block is the same pickle, zlib level and block header ``W3PostingsWriter._write_block`` writes, and the
-    term info adds up the blocks as ``W3TermInfo.add_block`` does.  Returns what ``_write_term`` returns."""
+    term info adds up the blocks as ``W3TermInfo.add_block`` does; the term's row goes to ``rows``.  Returns what
+    ``_write_term`` returns."""
     pw = fw._postwriter
     limit = pw._blocklimit
     comp = pw._compression
@@ -599,9 +604,7 @@ def _write_blocks(
             mini_weights = tuple(w32)
         mini_ids = tuple(map(sub, block_ids, chain((0,), block_ids)))
         data = compress_block(dumps((mini_ids, mini_weights, tuple(filter(None, values[lo : lo + limit])))), comp)
-        info = dumps(
-            (count, block_ids[-1], block_maxweight, comp, length_to_byte(block_min), length_to_byte(block_max))
-        )
+        info = dumps((count, block_ids[-1], block_maxweight, comp, block_min or 0, block_max))
         size = len(info) + len(data)
         offsets.append(at)
         at += 4 + size
@@ -613,13 +616,13 @@ def _write_blocks(
         W3TermInfo._FLAG_OFFSET,
         total,
         n,
-        0 if minlength is None else length_to_byte(minlength),
-        length_to_byte(maxlength),
+        minlength or 0,
+        maxlength,
         maxweight,
         ids[0],
         ids[-1],
     ) + _OFFSET.pack(start, postfile.tell() - start)
-    _hash_add(fw._tindex, key, value)
+    rows.add(key, value)
     return start, offsets
 
 
@@ -643,19 +646,18 @@ _USHORT = struct.Struct("!H")
 _KV_LENGTHS = struct.Struct("!II")
 
 
-def _add_compact_term(tindex, key: bytes, ids, weights, values, lengths) -> None:
+def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths) -> None:
     """A term of 1-8 postings straight into the term table: the bytes ``W3PostingsWriter.finish_postings`` and
-    ``W3TermInfo.to_bytes`` produce for it (flags 2 or 3, postings inline), added as ``OrderedHashWriter.add``
-    adds them."""
+    ``W3TermInfo.to_bytes`` produce for it (flags 2 or 3, postings inline), as a row of ``rows``."""
     n = len(ids)
     w32 = array("f", weights).tolist()  # the postings writer keeps weights as 32-bit floats
     vals = list(filter(None, values))
     if lengths:
         ls = list(filter(None, map(lengths, ids)))
-        minb = length_to_byte(min(ls)) if ls else 0
-        maxb = length_to_byte(max(ls)) if ls else length_to_byte(0)
+        minb = min(ls) if ls else 0
+        maxb = max(ls) if ls else 0
     else:
-        minb, maxb = 0, length_to_byte(0)
+        minb = maxb = 0
     if n == 1:
         w = w32[0]
         v = vals[0] if vals else b""
@@ -688,25 +690,60 @@ def _add_compact_term(tindex, key: bytes, ids, weights, values, lengths) -> None
                 *vals,
             )
         )
-    if _HASH_ADD_OK:
-        _hash_add(tindex, key, value)
-    else:
-        tindex.add(key, value)
+    rows.add(key, value)
 
 
-def _hash_add(tindex, key: bytes, value: bytes) -> None:
-    """``OrderedHashWriter.add(key, value)`` (keys arrive sorted, so its order check is skipped)."""
-    dbfile = tindex.dbfile
-    pos = dbfile.tell()
-    tindex.index.append(pos)
-    dbfile.write(_KV_LENGTHS.pack(len(key), len(value)) + key + value)
-    h = tindex.hashfn(key)
-    tindex.buckets[h & 255].append((h, pos))
-    tindex.lastkey = key
+class _TermRows:
+    """Term-table rows (key, term info) of one field, in key order, written to the term table a few thousand at a
+    time: what ``OrderedHashWriter.add`` does row by row (the row, its position in the index array and in its hash
+    bucket, the last key) in one write, with the positions added up here instead of asking the file for each.
+    Keys arrive sorted, so the writer's order check is skipped.  Where the term table writer does not have the
+    expected shape (``_HASH_ADD_OK``), each row goes through its own ``add``."""
+
+    LIMIT = 4096  # rows held before a write
+
+    def __init__(self, tindex) -> None:
+        self.tindex = tindex
+        self.keys: list[bytes] = []
+        self.values: list[bytes] = []
+
+    def add(self, key: bytes, value: bytes) -> None:
+        if not _HASH_ADD_OK:
+            self.tindex.add(key, value)
+            return
+        self.keys.append(key)
+        self.values.append(value)
+        if len(self.keys) >= self.LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the held rows (before anything else adds to the term table, and at the end of the field)."""
+        keys, values = self.keys, self.values
+        if not keys:
+            return
+        self.keys, self.values = [], []
+        tindex = self.tindex
+        dbfile = tindex.dbfile
+        key_lengths = list(map(len, keys))
+        value_lengths = list(map(len, values))
+        heads = list(map(_KV_LENGTHS.pack, key_lengths, value_lengths))
+        sizes = map(add, map(add, key_lengths, value_lengths), repeat(_KV_LENGTHS.size))
+        positions = list(accumulate(sizes, initial=dbfile.tell()))
+        positions.pop()  # where the next row would start
+        dbfile.write(b"".join(chain.from_iterable(zip(heads, keys, values, strict=True))))
+        index = tindex.index
+        try:
+            index.array.extend(array(index.array.typecode, positions))  # no overflow: the array keeps its type
+        except (OverflowError, AttributeError):
+            index.extend(positions)  # Whoosh's own growth to a wider type
+        buckets = tindex.buckets
+        for h, pos in zip(map(tindex.hashfn, keys), positions, strict=True):
+            buckets[h & 255].append((h, pos))
+        tindex.lastkey = keys[-1]
 
 
 def _check_hash_writer() -> bool:
-    """The term table writer still has the shape ``_hash_add`` relies on (else Whoosh's own ``add`` is used)."""
+    """The term table writer still has the shape ``_TermRows`` relies on (else Whoosh's own ``add`` is used)."""
     import inspect
 
     try:
