@@ -31,7 +31,7 @@ from __future__ import annotations
 import struct
 from array import array
 from bisect import bisect_right
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, repeat, starmap
 from operator import add, sub
 from pickle import dumps
 
@@ -315,6 +315,8 @@ class BulkSegmentWriter(SegmentWriter):
                 lengths = None
             prefix = pack_ushort(fw._fieldid)
             tindex = fw._tindex
+            if _WRITE_HASHES_OK and type(tindex) is OrderedHashWriter:
+                tindex.__class__ = _TermTableWriter
             compact = _COMPACT_MAX if fw._postwriter._blocklimit > _COMPACT_MAX else 0
             direct = type(fw._postwriter) is _BlockWriter and type(field.format) is formats.Positions
             long_lists = sidecar is not None and field.scorable
@@ -762,6 +764,60 @@ def _check_hash_writer() -> bool:
 
 
 _HASH_ADD_OK = _check_hash_writer()
+
+
+class _TermTableWriter(OrderedHashWriter):
+    """``OrderedHashWriter`` whose 256 hash tables are each packed and written at once (Whoosh writes every slot,
+    two per term, with a call of its own): the slots are filled exactly as ``HashWriter._write_hashes`` fills them
+    (an entry's position is never 0, so only empty slots are the null pair)."""
+
+    def _write_hashes(self) -> None:
+        dbfile = self.dbfile
+        pos = dbfile.tell()
+        null = (0, 0)
+        pack = _POINTER.pack
+        directory = self.directory
+        for entries in self.buckets:
+            numslots = 2 * len(entries)
+            directory.append((pos, numslots))
+            if not numslots:
+                continue
+            table = [null] * numslots
+            for entry in entries:
+                slot = (entry[0] >> 8) % numslots
+                while table[slot] is not null:
+                    slot = (slot + 1) % numslots
+                table[slot] = entry
+            data = b"".join(starmap(pack, table))
+            dbfile.write(data)
+            pos += len(data)
+
+
+_POINTER = struct.Struct("!Iq")  # a hash table slot: hash value, position of the row
+
+
+def _check_write_hashes() -> bool:
+    """``HashWriter._write_hashes`` still fills and writes its tables as ``_TermTableWriter`` does."""
+    import inspect
+
+    try:
+        src = inspect.getsource(HashWriter._write_hashes) + inspect.getsource(HashWriter.close)
+    except (OSError, TypeError):
+        return False
+    return all(
+        part in src
+        for part in (
+            "numslots = 2 * len(entries)",
+            "self.directory.append((pos, numslots))",
+            "slot = (hashval >> 8) % numslots",
+            "slot = (slot + 1) % numslots",
+            "dbfile.write(_pointer.pack(hashval, position))",
+            "self._write_hashes()",
+        )
+    )
+
+
+_WRITE_HASHES_OK = _check_write_hashes()
 
 
 # --- guard: the W3 internals used above still behave as this module assumes ------------------------------------
