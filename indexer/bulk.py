@@ -642,10 +642,16 @@ _MISSING = object()
 # Terms with at most this many postings are stored inline in the term table ("compact" W3 term infos).
 _COMPACT_MAX = 8
 _TERMINFO = W3TermInfo._struct
-_ONE = struct.Struct("!If")
 _OFFSET = struct.Struct("!qi")  # pack_long(offset) + pack_int(length)
-_USHORT = struct.Struct("!H")
 _KV_LENGTHS = struct.Struct("!II")
+# A compact term info as one struct ("!" formats have no padding, so these are the parts' bytes one after the
+# other): the term info; then one posting (docnum, weight) and its value's length; or the posting count, the
+# docnums, the weights and the values' lengths.
+_FLAG_ONE = W3TermInfo._FLAG_INLINE_COMPACT
+_FLAG_SHORT = W3TermInfo._FLAG_INLINE_COMPACT_SHORT
+_TERMINFO_FORMAT = _TERMINFO.format.lstrip("!")
+_COMPACT_ONE = struct.Struct(f"!{_TERMINFO_FORMAT}IfH")
+_COMPACT_SHORT = [struct.Struct(f"!{_TERMINFO_FORMAT}B{n}I{n}f{n}H") for n in range(_COMPACT_MAX + 1)]
 
 
 def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths) -> None:
@@ -653,6 +659,13 @@ def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths
     ``W3TermInfo.to_bytes`` produce for it (flags 2 or 3, postings inline), as a row of ``rows``."""
     n = len(ids)
     w32 = array("f", weights).tolist()  # the postings writer keeps weights as 32-bit floats
+    if n == 1:  # most terms: one struct for the term info, the posting and its value's length
+        w = w32[0]
+        v = values[0] or b""
+        docnum = ids[0]
+        lb = lengths(docnum) if lengths else 0
+        rows.add(key, _COMPACT_ONE.pack(_FLAG_ONE, 0 + w, 1, lb, lb, max(0, w), docnum, docnum, docnum, w, len(v)) + v)
+        return
     vals = list(filter(None, values))
     if lengths:
         ls = list(filter(None, map(lengths, ids)))
@@ -660,39 +673,12 @@ def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths
         maxb = max(ls) if ls else 0
     else:
         minb = maxb = 0
-    if n == 1:
-        w = w32[0]
-        v = vals[0] if vals else b""
-        docnum = ids[0]
-        value = (
-            _TERMINFO.pack(W3TermInfo._FLAG_INLINE_COMPACT, 0 + w, 1, minb, maxb, max(0, w), docnum, docnum)
-            + _ONE.pack(docnum, w)
-            + _USHORT.pack(len(v))
-            + v
-        )
-    else:
-        if len(vals) < n:
-            vals += [b""] * (n - len(vals))
-        value = b"".join(
-            (
-                _TERMINFO.pack(
-                    W3TermInfo._FLAG_INLINE_COMPACT_SHORT,
-                    0 + sum(w32),
-                    n,
-                    minb,
-                    maxb,
-                    max(0, max(w32)),
-                    ids[0],
-                    ids[-1],
-                ),
-                bytes((n,)),
-                struct.pack(f"!{n}I", *ids),
-                struct.pack(f"!{n}f", *w32),
-                struct.pack(f"!{n}H", *map(len, vals)),
-                *vals,
-            )
-        )
-    rows.add(key, value)
+    if len(vals) < n:
+        vals += [b""] * (n - len(vals))
+    head = _COMPACT_SHORT[n].pack(
+        _FLAG_SHORT, 0 + sum(w32), n, minb, maxb, max(0, max(w32)), ids[0], ids[-1], n, *ids, *w32, *map(len, vals)
+    )
+    rows.add(key, head + b"".join(vals))
 
 
 class _TermRows:
@@ -708,11 +694,10 @@ class _TermRows:
         self.tindex = tindex
         self.keys: list[bytes] = []
         self.values: list[bytes] = []
+        if not _HASH_ADD_OK:
+            self.add = tindex.add
 
     def add(self, key: bytes, value: bytes) -> None:
-        if not _HASH_ADD_OK:
-            self.tindex.add(key, value)
-            return
         self.keys.append(key)
         self.values.append(value)
         if len(self.keys) >= self.LIMIT:
