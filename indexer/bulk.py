@@ -729,26 +729,28 @@ class _TermRows:
         tindex.lastkey = keys[-1]
 
 
-def _check_hash_writer() -> bool:
-    """The term table writer still has the shape ``_TermRows`` relies on (else Whoosh's own ``add`` is used)."""
+def _source_has(functions, parts: tuple[str, ...]) -> bool:
+    """Whether the source of Whoosh's ``functions`` still contains each of ``parts``: the shape a replacement in
+    this module relies on (else Whoosh's own code is used)."""
     import inspect
 
     try:
-        src = inspect.getsource(OrderedHashWriter.add) + inspect.getsource(HashWriter.add)
+        src = "".join(inspect.getsource(f) for f in functions)
     except (OSError, TypeError):
         return False
-    return all(
-        part in src
-        for part in (
-            "self.index.append(self.dbfile.tell())",
-            "_lengths.pack(len(key), len(value))",
-            "self.buckets[h & 255].append((h, pos))",
-            "self.lastkey = key",
-        )
-    )
+    return all(part in src for part in parts)
 
 
-_HASH_ADD_OK = _check_hash_writer()
+# The term table writer's ``add`` (used by ``_TermRows``).
+_HASH_ADD_OK = _source_has(
+    (OrderedHashWriter.add, HashWriter.add),
+    (
+        "self.index.append(self.dbfile.tell())",
+        "_lengths.pack(len(key), len(value))",
+        "self.buckets[h & 255].append((h, pos))",
+        "self.lastkey = key",
+    ),
+)
 
 
 class _TermTableWriter(OrderedHashWriter):
@@ -781,28 +783,18 @@ class _TermTableWriter(OrderedHashWriter):
 _POINTER = struct.Struct("!Iq")  # a hash table slot: hash value, position of the row
 
 
-def _check_write_hashes() -> bool:
-    """``HashWriter._write_hashes`` still fills and writes its tables as ``_TermTableWriter`` does."""
-    import inspect
-
-    try:
-        src = inspect.getsource(HashWriter._write_hashes) + inspect.getsource(HashWriter.close)
-    except (OSError, TypeError):
-        return False
-    return all(
-        part in src
-        for part in (
-            "numslots = 2 * len(entries)",
-            "self.directory.append((pos, numslots))",
-            "slot = (hashval >> 8) % numslots",
-            "slot = (slot + 1) % numslots",
-            "dbfile.write(_pointer.pack(hashval, position))",
-            "self._write_hashes()",
-        )
-    )
-
-
-_WRITE_HASHES_OK = _check_write_hashes()
+# How ``HashWriter`` fills and writes its tables (as ``_TermTableWriter`` does).
+_WRITE_HASHES_OK = _source_has(
+    (HashWriter._write_hashes, HashWriter.close),
+    (
+        "numslots = 2 * len(entries)",
+        "self.directory.append((pos, numslots))",
+        "slot = (hashval >> 8) % numslots",
+        "slot = (slot + 1) % numslots",
+        "dbfile.write(_pointer.pack(hashval, position))",
+        "self._write_hashes()",
+    ),
+)
 
 
 # --- guard: the W3 internals used above still behave as this module assumes ------------------------------------

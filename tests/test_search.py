@@ -402,30 +402,36 @@ def test_missing_index_is_one_line_exit_2(tmp_path):
         assert "no index" in proc.stderr
 
 
-def test_search_does_not_import_the_crawler(index):
-    code = (
+def _after_a_search(index: str, code: str) -> subprocess.CompletedProcess:
+    """Run ``healthdex search asthma`` through the console entry point in a fresh interpreter, then ``code`` in the
+    same process (to see what the search loaded, and that deferred modules still work)."""
+    prefix = (
         f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
         "except SystemExit:\n    pass\n"
-        "bad=[m for m in sys.modules if m.split('.')[0] in ('scrapy','bs4','crawler','stripper','twisted')]\n"
-        "print('BAD', bad)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    return subprocess.run([sys.executable, "-c", prefix + code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+
+def test_search_does_not_import_the_crawler(index):
+    proc = _after_a_search(
+        index,
+        "bad=[m for m in sys.modules if m.split('.')[0] in ('scrapy','bs4','crawler','stripper','twisted')]\n"
+        "print('BAD', bad)\n",
+    )
     assert "BAD []" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_search_starts_without_click_or_inspect_and_both_still_work(index):
     """Start-up time: ``healthdex search`` parses its arguments without click and never loads inspect (Whoosh
     imports it for its async helpers only); both still work when something asks for them afterwards."""
-    code = (
-        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
-        "except SystemExit:\n    pass\n"
+    proc = _after_a_search(
+        index,
         "print('CLICK', 'click' in sys.modules)\n"
         "print('INSPECT', type(sys.modules['inspect']).__name__, 'ast' in sys.modules)\n"
         "import inspect\nasync def co():\n    pass\nprint('CORO', inspect.iscoroutinefunction(co))\n"
         "from search_cli import _whoosh_compat as c\nimport functools\n"
-        "print('SAME', [c._iscoroutinefunction(f) for f in (co, functools.partial(co), len, main)])\n"
+        "print('SAME', [c._iscoroutinefunction(f) for f in (co, functools.partial(co), len, main)])\n",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     out = proc.stdout
     assert "CLICK False" in out and "INSPECT _DeferredModule False" in out, out + proc.stderr
     assert "CORO True" in out and "SAME [True, True, False, False]" in out, out + proc.stderr
@@ -455,24 +461,20 @@ def test_ranking_profiles(index, tmp_path):
 
 
 def test_cold_search_does_not_load_asyncio_but_it_still_works(index):
-    code = (
-        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
-        "except SystemExit:\n    pass\n"
+    proc = _after_a_search(
+        index,
         "print('LOADED', 'asyncio.base_events' in sys.modules)\n"
-        "import asyncio\nasync def f():\n    return 42\nprint('RUN', asyncio.run(f()))\n"
+        "import asyncio\nasync def f():\n    return 42\nprint('RUN', asyncio.run(f()))\n",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "LOADED False" in proc.stdout and "RUN 42" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_cold_search_defers_the_word_variation_table_and_variations_still_work(index):
-    code = (
-        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
-        "except SystemExit:\n    pass\n"
+    proc = _after_a_search(
+        index,
         "print('DEFERRED', type(sys.modules['whoosh.lang.morph_en']).__name__ == '_DeferredModule')\n"
-        "from whoosh.query.terms import variations\nprint('VARIANTS', sorted(variations('rendering')))\n"
+        "from whoosh.query.terms import variations\nprint('VARIANTS', sorted(variations('rendering')))\n",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     real = subprocess.run(
         [sys.executable, "-c", "from whoosh.lang.morph_en import variations; print(sorted(variations('rendering')))"],
         capture_output=True,
@@ -486,9 +488,8 @@ def test_cold_search_defers_the_word_variation_table_and_variations_still_work(i
 def test_cold_search_defers_unused_modules_and_they_still_work(index):
     """``search_cli._whoosh_compat.lazy_start``: a search loads neither OpenSSL's hashes, decimal, shutil, tempfile
     nor Whoosh's highlighting; each stand-in behaves as the real module once something uses it."""
-    code = (
-        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
-        "except SystemExit:\n    pass\n"
+    proc = _after_a_search(
+        index,
         "print('LOADED', sorted(m for m in ('_hashlib', '_decimal', 'shutil', 'tempfile', 'html', 'bz2') "
         "if type(sys.modules.get(m)).__name__ == 'module'))\n"
         "import hashlib, decimal, shutil, io\n"
@@ -499,9 +500,8 @@ def test_cold_search_defers_unused_modules_and_they_still_work(index):
         "print('DEC', isinstance(decimal.Decimal('1.5'), D), isinstance(1.5, D), D('2.5') + 1)\n"
         "from whoosh.filedb.compound import copyfileobj\n"
         "out = io.BytesIO()\ncopyfileobj(io.BytesIO(b'abc'), out)\nprint('COPY', out.getvalue())\n"
-        "from whoosh.searching.results import highlight\nprint('HL', type(highlight.Highlighter()).__name__)\n"
+        "from whoosh.searching.results import highlight\nprint('HL', type(highlight.Highlighter()).__name__)\n",
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     out = proc.stdout
     assert "LOADED []" in out, out + proc.stderr
     assert "MD5 True" in out and "SHA 2d711642" in out, out + proc.stderr
