@@ -30,8 +30,12 @@ class _DeferredModule(types.ModuleType):
 
 
 def _load_deferred(proxy: _DeferredModule):
+    """The real module behind ``proxy``, loaded (and its attributes copied onto the proxy) the first time only."""
     name = proxy.__name__
-    if sys.modules.get(name) is proxy:
+    current = sys.modules.get(name)
+    if current is not None and current is not proxy:
+        return current
+    if current is proxy:
         del sys.modules[name]
     real = importlib.import_module(name)
     # modules that already did "import asyncio" hold the proxy: give it everything the real module has
@@ -161,7 +165,7 @@ def _forwarding_class(proxy: _DeferredModule, name: str) -> type:
     ``issubclass`` checks and attribute lookups load the module and use the real class."""
 
     def real() -> type:
-        return getattr(_load_deferred(proxy) if sys.modules.get(proxy.__name__) is proxy else proxy, name)
+        return getattr(_load_deferred(proxy), name)
 
     class Meta(type):
         def __call__(cls, *args, **kwargs):

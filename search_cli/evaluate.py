@@ -820,9 +820,7 @@ class TermNode(Node):
         return s * self.boost if s is not None and self.boost != 1.0 else s
 
     def matches_at(self, d):
-        ids = self.seg.postings(self.fieldname, self.btext).ids
-        i = bisect_left(ids, d)
-        return i < len(ids) and ids[i] == d and d not in self.seg.deleted
+        return self.seg.has(self.fieldname, self.btext, d)
 
     def size(self):
         return len(self.seg.postings(self.fieldname, self.btext).ids)
