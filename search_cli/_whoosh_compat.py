@@ -12,6 +12,7 @@ fix is shared with indexing: ``indexer.patches``, applied by ``indexer.store.ope
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -75,7 +76,7 @@ def _defer(name: str, functions: tuple[str, ...] = ()) -> _DeferredModule | None
     if name in sys.modules:
         return None
     try:
-        spec = importlib.util.find_spec(name)  # (imports the parent package of a submodule)
+        spec = _find_spec(name)
     except (ImportError, ValueError):
         return None
     if spec is None or name in sys.modules:
@@ -92,6 +93,19 @@ def _defer(name: str, functions: tuple[str, ...] = ()) -> _DeferredModule | None
         setattr(proxy, fname, _forwarding_function(proxy, fname))
     sys.modules[name] = proxy
     return proxy
+
+
+def _find_spec(name: str):
+    """``importlib.util.find_spec`` without importing the parent packages of a submodule (which may import the
+    very module to defer, as ``whoosh.util`` imports ``whoosh.util.async_utils``): each level is looked up on the
+    path of the one above, as the import system would."""
+    parent, _, _ = name.rpartition(".")
+    if not parent or parent in sys.modules:
+        return importlib.util.find_spec(name)
+    parent_spec = _find_spec(parent)
+    if parent_spec is None or parent_spec.submodule_search_locations is None:
+        return None
+    return importlib.machinery.PathFinder.find_spec(name, parent_spec.submodule_search_locations)
 
 
 def lazy_morph_en() -> None:
@@ -116,6 +130,7 @@ def lazy_start() -> None:
 
     Each stand-in loads the real module on first use of anything else, so only the start-up time changes: 58M of
     the 592M instructions of a cold search on a 100,000-article index (callgrind)."""
+    _lazy_typing_and_threading()  # first: finding the other modules' specs may import packages that use them
     lazy_asyncio()
     lazy_morph_en()
     for name in ("tempfile", "random", "calendar", "whoosh.highlight", "whoosh.automata.lev"):
@@ -134,6 +149,68 @@ def lazy_start() -> None:
         proxy = _defer("hashlib")
         if proxy is not None:
             proxy.md5 = md5
+
+
+class _Annotation:
+    """Stands for a ``typing`` name that Whoosh's search modules import only to annotate with (``Any``,
+    ``BinaryIO``); class bodies evaluate their annotations (``Any | None``), nothing reads them back."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"typing.{self._name} (stand-in)"
+
+    def __or__(self, other):  # ``Any | None`` in a class body is evaluated
+        return self
+
+    __ror__ = __or__
+
+    def __getitem__(self, item):
+        return self
+
+
+def _cast(typ, val):
+    """``typing.cast``: returns the value unchanged."""
+    return val
+
+
+def _lazy_typing_and_threading() -> None:
+    """Defer ``typing`` and ``threading`` (about 15M of a cold search's 480M instructions, callgrind), which
+    Whoosh's search modules import at the top for names they only annotate with, or for one lock:
+
+    - ``whoosh.util.async_utils`` (the async helpers, ``TypeVar`` and ``overload`` at its top) is deferred, its
+      functions offered by name;
+    - ``typing``'s stand-in offers ``Any``, ``BinaryIO`` and ``ClassVar`` as annotation stand-ins,
+      ``TYPE_CHECKING`` as False, ``cast`` (which returns its value, as typing's does) and, for ``dataclasses``
+      (which compares field annotations with ``typing.ClassVar`` once typing is in ``sys.modules``), a
+      ``_GenericAlias`` class that no annotation is an instance of;
+    - ``threading``'s stand-in offers ``Lock`` (``_thread.allocate_lock``, what ``threading.Lock`` is) and a
+      ``_shutdown`` that does nothing (the interpreter calls it at exit; threads can only have been started
+      through the real module, which then replaces the stand-in).
+
+    Any other name loads the real module, as for every deferred module."""
+    _defer(
+        "whoosh.util.async_utils",
+        functions=("call_maybe_async", "is_async_callable", "maybe_await", "run_async_from_sync", "run_sync"),
+    )
+    proxy = _defer("typing")
+    if proxy is not None:
+        for name in ("Any", "BinaryIO", "ClassVar"):
+            setattr(proxy, name, _Annotation(name))
+        proxy.TYPE_CHECKING = False
+        proxy.cast = _cast
+        proxy._GenericAlias = type("_GenericAlias", (), {"__module__": "typing"})
+    proxy = _defer("threading")
+    if proxy is not None:
+        import _thread
+
+        proxy.Lock = _thread.allocate_lock
+        proxy._shutdown = _no_threads_to_join
+
+
+def _no_threads_to_join() -> None:
+    return None
 
 
 class LazyHighlighter:

@@ -518,3 +518,25 @@ def test_lazy_highlighter_reads_and_writes_the_real_one():
     lazy.fragmenter = fragmenter
     assert isinstance(lazy._real, highlight.Highlighter) and lazy._real.fragmenter is fragmenter
     assert lazy.fragmenter is fragmenter and lazy.formatter is lazy._real.formatter
+
+
+def test_cold_search_defers_typing_and_threading_and_they_still_work(index):
+    """A search loads neither ``typing`` nor ``threading`` (Whoosh imports them for annotations and one lock); a
+    dataclass made before they load, and both modules afterwards (a thread, generics, Whoosh's async helper), work."""
+    proc = _after_a_search(
+        index,
+        "print('LOADED', sorted(m for m in ('typing', 'threading', 'whoosh.util.async_utils') "
+        "if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        "import dataclasses\n"
+        "@dataclasses.dataclass\nclass Point:\n    x: int = 1\n    y: 'int' = 2\n"
+        "print('DATACLASS', Point(3), [f.name for f in dataclasses.fields(Point)])\n"
+        "import threading\nseen = []\nt = threading.Thread(target=seen.append, args=(7,))\nt.start()\nt.join()\n"
+        "print('THREAD', seen)\n"
+        "import typing\nprint('TYPING', typing.Optional[int])\n"
+        "from whoosh.util import run_async_from_sync\nasync def f():\n    return 42\n"
+        "print('ASYNC', run_async_from_sync(f()))\n",
+    )
+    out = proc.stdout
+    assert "LOADED []" in out, out + proc.stderr
+    assert "DATACLASS Point(x=3, y=2) ['x', 'y']" in out and "THREAD [7]" in out, out + proc.stderr
+    assert "TYPING typing.Optional[int]" in out and "ASYNC 42" in out, out + proc.stderr

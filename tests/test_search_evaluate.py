@@ -355,3 +355,17 @@ def test_best_dense_equals_best_over_the_listed_matches(seed):
         for probe in probes:  # any probe documents give a lower bound: same top hits, only the work differs
             assert evaluate._best_dense(scores, depth, 7, probe) == want
     assert evaluate._best_dense(scores, 0, 7) == []
+
+
+@pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 1000])
+def test_positions_at_least_finds_every_value_at_or_above_the_threshold(n):
+    """The run-skipping scan finds what comparing every value finds, across run boundaries and a short last run."""
+    import random
+
+    rng = random.Random(n)
+    values = [0.0] * n
+    for d in rng.sample(range(n), min(n, 12)):
+        values[d] = float(rng.randint(1, 6))
+    for threshold in (0.5, 3.0, 6.0, 7.0):
+        want = [i for i, v in enumerate(values) if v >= threshold]
+        assert evaluate._positions_at_least(values, threshold) == want
