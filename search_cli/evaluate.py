@@ -1019,6 +1019,16 @@ class MaxNode(Node):
             top = top * self.boost
         acc += top * factor  # zero where no child matches: adding 0.0 changes nothing
 
+    def exact(self, d):
+        found = [s for s in (c.exact(d) for c in self.children) if s is not None]
+        if not found:
+            return None
+        s = max(found)
+        return s * self.boost if self.boost != 1.0 else s
+
+    def matching(self, d):
+        return sum(c.matching(d) for c in self.children)
+
 
 def _dense_parts(children: list[Node], n: int) -> list | None:
     """Each child's ``bound()`` as a dense numpy array of ``n`` (0.0 where it does not match), or None when a
@@ -1067,16 +1077,6 @@ def _segment_of(node: Node):
             return None
         node = children[0]
     return node.seg
-
-    def exact(self, d):
-        found = [s for s in (c.exact(d) for c in self.children) if s is not None]
-        if not found:
-            return None
-        s = max(found)
-        return s * self.boost if self.boost != 1.0 else s
-
-    def matching(self, d):
-        return sum(c.matching(d) for c in self.children)
 
 
 def _score_row(idf: float, k1p1: float, norm: list, w) -> list:

@@ -369,3 +369,27 @@ def test_positions_at_least_finds_every_value_at_or_above_the_threshold(n):
     for threshold in (0.5, 3.0, 6.0, 7.0):
         want = [i for i, v in enumerate(values) if v >= threshold]
         assert evaluate._positions_at_least(values, threshold) == want
+
+
+def test_every_node_scores_one_document_as_its_bound_does(ix):
+    """``exact(d)`` of each compiled node (the synonyms' DisMax included) equals its ``bound()`` at documents it
+    matches and is None elsewhere; ``matching`` counts leaves only where it matches."""
+    table = load_synonyms(True)
+    checked = set()
+    with ix.searcher(weighting=_weighting()) as s:
+        seg = evaluate.segments(s)[0]
+        for text in ("sciatica pain", "heart attack", "high blood pressure kidney"):
+            stack = [seg.compile(build_query(ix.schema, text, synonyms=table).query)]
+            while stack:
+                node = stack.pop()
+                stack.extend(getattr(node, "children", ()))
+                bound = node.bound()
+                docs = sorted(bound)[:40] + [d for d in range(0, seg.doc_count_all, 37) if d not in bound][:10]
+                for d in docs:
+                    if d in bound and d not in seg.deleted:
+                        assert node.exact(d) == pytest.approx(bound[d], rel=1e-12), (type(node).__name__, d)
+                        assert node.matching(d) >= 1
+                    elif d not in bound:
+                        assert node.exact(d) is None and node.matching(d) == 0
+                checked.add(type(node).__name__)
+    assert {"MaxNode", "AndNode", "OrNode", "TermNode"} <= checked
