@@ -393,3 +393,39 @@ def test_every_node_scores_one_document_as_its_bound_does(ix):
                         assert node.exact(d) is None and node.matching(d) == 0
                 checked.add(type(node).__name__)
     assert {"MaxNode", "AndNode", "OrNode", "TermNode"} <= checked
+
+
+def test_contenders_give_the_same_top_hits_as_scanning_every_score(ix, monkeypatch):
+    """The list kernel's top hits looked for among an OR's contenders (children whose ceilings add up to less than
+    the threshold left out) are those of scanning every score, and the shortcut does get taken."""
+    evaluate.set_vectorized(False)
+    monkeypatch.setattr(evaluate, "CONTENDERS_MAX_SHARE", 1)  # a small index: allow contenders up to all of it
+    real = evaluate._contenders
+    taken = []
+
+    def watched(node, n):
+        find = real(node, n)
+        if find is None:
+            return None
+
+        def wrapped(threshold):
+            found = find(threshold)
+            taken.append(found is not None)
+            return found
+
+        return wrapped
+
+    rng = random.Random(31)
+    table = load_synonyms(True)
+    with ix.searcher(weighting=_weighting()) as s:
+        for _ in range(80):
+            text = _random_query(rng)
+            built = build_query(ix.schema, text, synonyms=table)
+            monkeypatch.setattr(evaluate, "_contenders", watched)
+            try:
+                got = evaluate.top_documents(s, built.query, 10)[:3]
+            except evaluate.Unsupported:
+                continue
+            monkeypatch.setattr(evaluate, "_contenders", lambda node, n: None)
+            assert evaluate.top_documents(s, built.query, 10)[:3] == got, text
+    assert sum(taken) >= 10
