@@ -136,6 +136,7 @@ def lazy_start() -> None:
     for name in ("tempfile", "random", "calendar", "whoosh.highlight", "whoosh.automata.lev"):
         _defer(name)
     _defer("shutil", functions=("copyfileobj",))
+    _defer("gettext", functions=("gettext", "ngettext"))
     _defer("whoosh.support.levenshtein", functions=("distance",))
     _defer("whoosh.lang.dmetaphone", functions=("double_metaphone",))
     proxy = _defer("decimal")
@@ -211,6 +212,32 @@ def _lazy_typing_and_threading() -> None:
 
 def _no_threads_to_join() -> None:
     return None
+
+
+def untranslated_argparse(argparse_module) -> None:
+    """Give argparse message functions that return the English text, when no translation can exist.
+
+    argparse passes its messages through ``gettext`` (the default text domain, whose catalogs live under
+    ``sys.base_prefix/share/locale``).  Each lookup reads the locale variables, which imports the ``locale``
+    module: with gettext itself, about 9M of a cold search's instructions (callgrind).  When that folder does not
+    exist and nothing has loaded gettext (so no other domain or folder can have been set), every lookup would
+    return the text unchanged; then argparse gets functions that do so directly, and the stand-in gettext stays
+    unloaded.  Otherwise argparse is left alone."""
+    import os
+
+    gettext = sys.modules.get("gettext")
+    if not isinstance(gettext, _DeferredModule) or os.path.isdir(os.path.join(sys.base_prefix, "share", "locale")):
+        return
+    argparse_module._ = _untranslated
+    argparse_module.ngettext = _untranslated_plural
+
+
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _untranslated_plural(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
 
 
 class LazyHighlighter:

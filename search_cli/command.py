@@ -8,15 +8,19 @@ second), and importing click alone costs ~40 ms, a quarter of that budget.  ``he
 
 from __future__ import annotations
 
-import argparse
-import functools
-import gc
-import sys
-
-from healthdex.errors import UserError
 from search_cli import _whoosh_compat
 
-_whoosh_compat.lazy_start()  # before anything imports Whoosh: what a search never uses loads only if asked for
+# before anything imports Whoosh or argparse: what a search never uses loads only if asked for
+_whoosh_compat.lazy_start()
+
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import gc  # noqa: E402
+import sys  # noqa: E402
+
+from healthdex.errors import UserError  # noqa: E402
+
+_whoosh_compat.untranslated_argparse(argparse)
 
 QUERY_HELP = """\
 QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh syntax:

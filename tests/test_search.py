@@ -540,3 +540,32 @@ def test_cold_search_defers_typing_and_threading_and_they_still_work(index):
     assert "LOADED []" in out, out + proc.stderr
     assert "DATACLASS Point(x=3, y=2) ['x', 'y']" in out and "THREAD [7]" in out, out + proc.stderr
     assert "TYPING typing.Optional[int]" in out and "ASYNC 42" in out, out + proc.stderr
+
+
+def test_cold_search_skips_argparse_translation_lookups_only_when_none_can_exist(index, tmp_path, monkeypatch):
+    """Without a ``share/locale`` folder under the interpreter's base prefix no catalog can translate argparse's
+    messages: a search then loads neither gettext nor locale, and gettext still works when asked for.  With the
+    folder (or gettext already loaded) argparse keeps its real translation functions."""
+    proc = _after_a_search(
+        index,
+        "import os\nprint('FOLDER', os.path.isdir(os.path.join(sys.base_prefix, 'share', 'locale')))\n"
+        "print('LOADED', sorted(m for m in ('gettext', 'locale') if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        "import gettext\nprint('GETTEXT', gettext.gettext('usage: '), gettext.ngettext('a', 'b', 2))\n",
+    )
+    out = proc.stdout
+    assert "GETTEXT usage:  b" in out, out + proc.stderr
+    if "FOLDER False" in out:
+        assert "LOADED []" in out, out
+    from search_cli import _whoosh_compat
+
+    class FakeArgparse:
+        _ = ngettext = "real"
+
+    (tmp_path / "share" / "locale").mkdir(parents=True)
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "gettext", _whoosh_compat._DeferredModule("gettext"))
+    _whoosh_compat.untranslated_argparse(FakeArgparse)
+    assert FakeArgparse._ == "real" and FakeArgparse.ngettext == "real"
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "elsewhere"))
+    _whoosh_compat.untranslated_argparse(FakeArgparse)
+    assert FakeArgparse._("x") == "x" and FakeArgparse.ngettext("one", "many", 1) == "one"
