@@ -569,3 +569,20 @@ def test_cold_search_skips_argparse_translation_lookups_only_when_none_can_exist
     monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "elsewhere"))
     _whoosh_compat.untranslated_argparse(FakeArgparse)
     assert FakeArgparse._("x") == "x" and FakeArgparse.ngettext("one", "many", 1) == "one"
+
+
+def test_cold_search_uses_the_c_datetime_and_pickle_and_the_modules_still_work(index):
+    """A search does not load the Python code of ``datetime`` and ``pickle`` (their C modules do the work); the
+    stand-ins give the C objects, and anything else loads the real module."""
+    proc = _after_a_search(
+        index,
+        "print('LOADED', sorted(m for m in ('datetime', 'pickle') if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        "import datetime, pickle, _datetime, _pickle\n"
+        "print('SAME', datetime.datetime is _datetime.datetime, pickle.loads is _pickle.loads)\n"
+        "d = datetime.datetime(2020, 5, 17, tzinfo=datetime.UTC)\n"
+        "print('ROUND', pickle.loads(pickle.dumps(d, pickle.HIGHEST_PROTOCOL)) == d, d.isoformat())\n"
+        "print('REAL', pickle.whichmodule(len, 'len'), datetime.MAXYEAR, pickle.DEFAULT_PROTOCOL)\n",
+    )
+    out = proc.stdout
+    assert "LOADED []" in out and "SAME True True" in out, out + proc.stderr
+    assert "ROUND True 2020-05-17T00:00:00+00:00" in out and "REAL builtins 9999 4" in out, out + proc.stderr
