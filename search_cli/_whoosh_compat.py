@@ -126,10 +126,17 @@ def lazy_start() -> None:
     - ``tempfile`` and ``random`` (temporary names for writing), ``calendar`` (date parsing), ``shutil`` (its
       ``copyfileobj``), ``decimal`` (NUMERIC fields with decimal places);
     - ``hashlib``, replaced by a stand-in whose ``md5`` is the interpreter's built-in ``_md5`` (same digests):
-      Whoosh hashes term keys with md5, and loading OpenSSL's hash library was the largest of these.
+      Whoosh hashes term keys with md5, and loading OpenSSL's hash library was the largest of these;
+    - ``gettext`` (see :func:`untranslated_argparse`), ``typing`` and ``threading``
+      (:func:`_lazy_typing_and_threading`), the Python code of ``datetime`` and ``pickle``
+      (:func:`_c_only_datetime_and_pickle`);
+    - Whoosh's search context (a dataclass, made only by its own matchers) and span queries, whose classes other
+      modules import by name: stand-in classes load the module when called or checked.  (Not "more like this":
+      ``whoosh.classify`` tells a model class from an instance by ``type(model) is type``.)
 
-    Each stand-in loads the real module on first use of anything else, so only the start-up time changes: 58M of
-    the 592M instructions of a cold search on a 100,000-article index (callgrind)."""
+    Each stand-in loads the real module on first use of anything else, so only the start-up time changes (the
+    first six items: 58M of the 592M instructions of a cold search on a 100,000-article index; the others about
+    35M more, callgrind)."""
     _lazy_typing_and_threading()  # first: finding the other modules' specs may import packages that use them
     _c_only_datetime_and_pickle()
     lazy_asyncio()
@@ -143,6 +150,10 @@ def lazy_start() -> None:
     proxy = _defer("decimal")
     if proxy is not None:
         proxy.Decimal = _forwarding_class(proxy, "Decimal")
+    # the search context (a dataclass: the dataclasses module, and code generated and compiled for the class) is
+    # made only by Whoosh's own matchers, which the fast path does not use
+    _defer_classes("whoosh.searching.context", ("SearchContext",))
+    _defer_classes("whoosh.query.spans", _SPAN_CLASSES)  # (re-exported by whoosh.query)
     if "hashlib" not in sys.modules:
         try:
             from _md5 import md5
@@ -175,6 +186,18 @@ class _Annotation:
 def _cast(typ, val):
     """``typing.cast``: returns the value unchanged."""
     return val
+
+
+_SPAN_CLASSES = ("Span", "SpanBefore", "SpanBiMatcher", "SpanBiQuery", "SpanCondition", "SpanContains", "SpanFirst")
+_SPAN_CLASSES += ("SpanNear", "SpanNear2", "SpanNot", "SpanOr", "SpanQuery", "SpanWrappingMatcher", "WrappingSpan")
+
+
+def _defer_classes(name: str, classes: tuple[str, ...]) -> None:
+    """Defer the module ``name``, offering ``classes`` (imported by name elsewhere) as stand-ins."""
+    proxy = _defer(name)
+    if proxy is not None:
+        for cls in classes:
+            setattr(proxy, cls, _forwarding_class(proxy, cls))
 
 
 def _lazy_typing_and_threading() -> None:
@@ -292,27 +315,29 @@ def _forwarding_function(proxy: _DeferredModule, name: str):
     return forward
 
 
+class _ForwardingClass(type):
+    """The metaclass of a stand-in for a class imported by name from a deferred module: calling it, ``isinstance``
+    and ``issubclass`` checks and attribute lookups load the module and use the real class."""
+
+    def _real(cls) -> type:
+        return getattr(_load_deferred(cls._deferred_module), cls.__name__)
+
+    def __call__(cls, *args, **kwargs):
+        return cls._real()(*args, **kwargs)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, cls._real())
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, cls._real())
+
+    def __getattr__(cls, attr):
+        return getattr(cls._real(), attr)
+
+
 def _forwarding_class(proxy: _DeferredModule, name: str) -> type:
-    """A stand-in for a class imported by name from a deferred module: calling it, ``isinstance`` and
-    ``issubclass`` checks and attribute lookups load the module and use the real class."""
-
-    def real() -> type:
-        return getattr(_load_deferred(proxy), name)
-
-    class Meta(type):
-        def __call__(cls, *args, **kwargs):
-            return real()(*args, **kwargs)
-
-        def __instancecheck__(cls, obj):
-            return isinstance(obj, real())
-
-        def __subclasscheck__(cls, sub):
-            return issubclass(sub, real())
-
-        def __getattr__(cls, attr):
-            return getattr(real(), attr)
-
-    return Meta(name, (), {"__module__": proxy.__name__})
+    """A stand-in for the class ``name`` of the deferred module ``proxy`` (see :class:`_ForwardingClass`)."""
+    return _ForwardingClass(name, (), {"__module__": proxy.__name__, "_deferred_module": proxy})
 
 
 _CO_COROUTINE = 0x80  # inspect.CO_COROUTINE

@@ -262,11 +262,11 @@ def suggest(searcher, text: str) -> str | None:
     if field_name is None:
         return None
     reader = searcher.reader()
-    corrector = reader.corrector(field_name)
+    corrector = None  # made for the first unknown word (it loads whoosh.spelling)
     changed = False
 
     def fix(m: re.Match) -> str:
-        nonlocal changed
+        nonlocal changed, corrector
         word = m.group(0)
         low = word.lower()
         if word in ("AND", "OR", "NOT") or low in FIELD_ALIASES or len(low) < 3 or not low.isalpha():
@@ -275,6 +275,8 @@ def suggest(searcher, text: str) -> str | None:
             return word
         if reader.doc_frequency(field_name, low) > 0:
             return word
+        if corrector is None:
+            corrector = reader.corrector(field_name)
         options = corrector.suggest(low, limit=1, maxdist=2, prefix=1)
         if not options or options[0] == low:
             return word

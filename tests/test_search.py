@@ -586,3 +586,22 @@ def test_cold_search_uses_the_c_datetime_and_pickle_and_the_modules_still_work(i
     out = proc.stdout
     assert "LOADED []" in out and "SAME True True" in out, out + proc.stderr
     assert "ROUND True 2020-05-17T00:00:00+00:00" in out and "REAL builtins 9999 4" in out, out + proc.stderr
+
+
+def test_cold_search_defers_span_queries_and_the_search_context(index):
+    """The fast path makes no span query and no Whoosh search context (a dataclass); their stand-ins create, check
+    and subclass-check like the real classes once something uses them."""
+    proc = _after_a_search(
+        index,
+        "names = ('whoosh.query.spans', 'whoosh.searching.context', 'dataclasses')\n"
+        "print('LOADED', sorted(m for m in names if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        "from whoosh.query import SpanNear, SpanQuery, Term\n"
+        "q = SpanNear(Term('text', 'asthma'), Term('text', 'inhaler'))\n"
+        "print('SPAN', type(q).__name__, isinstance(q, SpanNear), issubclass(type(q), SpanQuery))\n"
+        "from search_cli.search import search\n"
+        f"r = search({index!r}, 'asthm*', limit=1)\n"
+        "print('WILDCARD', r.total > 0)\n",
+    )
+    out = proc.stdout
+    assert "LOADED []" in out, out + proc.stderr
+    assert "SPAN SpanNear True True" in out and "WILDCARD True" in out, out + proc.stderr
