@@ -254,8 +254,11 @@ def _spell_field(schema) -> str | None:
     return None
 
 
-def suggest(searcher, text: str) -> str | None:
-    """A corrected query string (unstemmed spelling field), or None when every word is known."""
+def suggest(searcher, text: str, known: Iterable[str] = ()) -> str | None:
+    """A corrected query string (unstemmed spelling field), or None when every word is known: to the index, or
+    (lowercased) in ``known`` (the query's words a health synonym matched: "flu" found as influenza is no typo
+    for "four")."""
+    known = frozenset(known)
     from search_cli.query import FIELD_ALIASES
 
     field_name = _spell_field(searcher.schema)
@@ -270,6 +273,8 @@ def suggest(searcher, text: str) -> str | None:
         word = m.group(0)
         low = word.lower()
         if word in ("AND", "OR", "NOT") or low in FIELD_ALIASES or len(low) < 3 or not low.isalpha():
+            return word
+        if low in known:
             return word
         if len(low) > 40:  # no word is this long; the edit-distance automaton grows with it (20k chars: 3.7 s)
             return word
@@ -382,7 +387,9 @@ def search(
         # "Did you mean": only words the index has never seen are corrected (from the unstemmed spelling field),
         # and the correction is offered when it finds at least as much as the query as typed (it finds the word).
         if suggest_spelling:
-            fixed = suggest(searcher, clean(query))
+            fixed = suggest(
+                searcher, clean(query), known=(w for m in built.synonyms for w in m.matched.lower().split())
+            )
             if fixed:
                 try:
                     b2 = build_query(searcher.schema, fixed, synonyms=table, ranking=ranking, plain=plain)

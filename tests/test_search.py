@@ -605,3 +605,14 @@ def test_cold_search_defers_span_queries_and_the_search_context(index):
     out = proc.stdout
     assert "LOADED []" in out, out + proc.stderr
     assert "SPAN SpanNear True True" in out and "WILDCARD True" in out, out + proc.stderr
+
+
+def test_a_word_matched_by_a_health_synonym_is_not_corrected(index, tmp_path):
+    """A word the index lacks but a synonym concept knows finds articles through its synonyms and is not offered a
+    spelling correction ("flu" is no typo for "four"); without synonyms the same word is corrected."""
+    table = tmp_path / "syn.tsv"
+    table.write_text("legs|sciatica\tfor this test\n", encoding="utf-8")
+    with_synonyms = search(index, "legs", "--json", "--synonyms", str(table)).json()
+    assert with_synonyms["total"] >= 1 and with_synonyms["suggestion"] is None
+    without = search(index, "legs", "--json", "--no-synonyms").json()
+    assert without["suggestion"] == "leg"
