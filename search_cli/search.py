@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from healthdex import regex_cache
 from healthdex.errors import UserError
 from search_cli.query import Ranking, build_query, clean
 
@@ -365,6 +366,7 @@ def search(
     ix = ix or open_index(index_dir)
     table = load_synonyms(synonyms)
     with _searcher(ix, _weighting(ranking), reuse) as searcher:
+        regex_cache.stop_recording()  # (patterns made from here on may hold the query's text)
         # (the searcher's schema: ``ix.schema`` would read and unpickle the index's TOC once more)
         built = build_query(searcher.schema, query, synonyms=table, ranking=ranking, plain=plain)
         results, total, exact = _run(searcher, built, limit, offset, sort)

@@ -19,11 +19,12 @@ import re
 import sys
 import zlib
 
+from healthdex import usercache
 from healthdex.errors import UserError
 
 DEFAULT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synonyms.tsv")
 ENV_VAR = "HEALTHDEX_SYNONYMS"
-CACHE_ENV_VAR = "HEALTHDEX_CACHE_DIR"
+CACHE_ENV_VAR = usercache.CACHE_ENV_VAR
 _CACHE_FORMAT = 1
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -179,11 +180,8 @@ def _stamp(path: str) -> tuple:
 
 def cache_file(path: str) -> str | None:
     """Where the parsed table of the synonym file ``path`` is cached, or None when caching is off."""
-    folder = os.environ.get(CACHE_ENV_VAR)
+    folder = usercache.folder()
     if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folder = os.path.join(base, "healthdex")
-    if not folder:
         return None
     name = os.path.abspath(path)
     return os.path.join(folder, f"synonyms-{zlib.crc32(name.encode('utf-8', 'surrogatepass')):08x}.marshal")
@@ -211,14 +209,4 @@ def _write_cached(path: str, stamp: tuple, table: SynonymTable) -> None:
     if target is None:
         return
     data = (stamp, [(c.terms, c.source) for c in table.concepts], table._index, table._longest)
-    tmp = f"{target}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        with open(tmp, "wb") as fh:
-            marshal.dump(data, fh)
-        os.replace(tmp, target)
-    except (OSError, ValueError):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    usercache.write_atomically(target, marshal.dumps(data))
