@@ -412,6 +412,17 @@ def _after_a_search(index: str, code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", prefix + code], capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
+def _unloaded_after_a_search(index: str, modules: tuple[str, ...], code: str) -> str:
+    """``_after_a_search`` that first checks none of ``modules`` was loaded for real (a stand-in may be there);
+    returns the output of ``code`` run afterwards."""
+    proc = _after_a_search(
+        index,
+        f"print('LOADED', sorted(m for m in {modules!r} if type(sys.modules.get(m)).__name__ == 'module'))\n" + code,
+    )
+    assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
 def test_search_does_not_import_the_crawler(index):
     proc = _after_a_search(
         index,
@@ -488,10 +499,9 @@ def test_cold_search_defers_the_word_variation_table_and_variations_still_work(i
 def test_cold_search_defers_unused_modules_and_they_still_work(index):
     """``search_cli._whoosh_compat.lazy_start``: a search loads neither OpenSSL's hashes, decimal, shutil, tempfile
     nor Whoosh's highlighting; each stand-in behaves as the real module once something uses it."""
-    proc = _after_a_search(
+    out = _unloaded_after_a_search(
         index,
-        "print('LOADED', sorted(m for m in ('_hashlib', '_decimal', 'shutil', 'tempfile', 'html', 'bz2') "
-        "if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        ("_hashlib", "_decimal", "shutil", "tempfile", "html", "bz2"),
         "import hashlib, decimal, shutil, io\n"
         "from whoosh.filedb.filetables import md5_hash\n"
         "print('MD5', md5_hash(b'asthma') == int(hashlib.md5(b'asthma').hexdigest(), 16) & 0xFFFFFFFF)\n"
@@ -502,10 +512,8 @@ def test_cold_search_defers_unused_modules_and_they_still_work(index):
         "out = io.BytesIO()\ncopyfileobj(io.BytesIO(b'abc'), out)\nprint('COPY', out.getvalue())\n"
         "from whoosh.searching.results import highlight\nprint('HL', type(highlight.Highlighter()).__name__)\n",
     )
-    out = proc.stdout
-    assert "LOADED []" in out, out + proc.stderr
-    assert "MD5 True" in out and "SHA 2d711642" in out, out + proc.stderr
-    assert "DEC True False 3.5" in out and "COPY b'abc'" in out and "HL Highlighter" in out, out + proc.stderr
+    assert "MD5 True" in out and "SHA 2d711642" in out, out
+    assert "DEC True False 3.5" in out and "COPY b'abc'" in out and "HL Highlighter" in out, out
 
 
 def test_lazy_highlighter_reads_and_writes_the_real_one():
@@ -523,10 +531,9 @@ def test_lazy_highlighter_reads_and_writes_the_real_one():
 def test_cold_search_defers_typing_and_threading_and_they_still_work(index):
     """A search loads neither ``typing`` nor ``threading`` (Whoosh imports them for annotations and one lock); a
     dataclass made before they load, and both modules afterwards (a thread, generics, Whoosh's async helper), work."""
-    proc = _after_a_search(
+    out = _unloaded_after_a_search(
         index,
-        "print('LOADED', sorted(m for m in ('typing', 'threading', 'whoosh.util.async_utils') "
-        "if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        ("typing", "threading", "whoosh.util.async_utils"),
         "import dataclasses\n"
         "@dataclasses.dataclass\nclass Point:\n    x: int = 1\n    y: 'int' = 2\n"
         "print('DATACLASS', Point(3), [f.name for f in dataclasses.fields(Point)])\n"
@@ -536,10 +543,8 @@ def test_cold_search_defers_typing_and_threading_and_they_still_work(index):
         "from whoosh.util import run_async_from_sync\nasync def f():\n    return 42\n"
         "print('ASYNC', run_async_from_sync(f()))\n",
     )
-    out = proc.stdout
-    assert "LOADED []" in out, out + proc.stderr
-    assert "DATACLASS Point(x=3, y=2) ['x', 'y']" in out and "THREAD [7]" in out, out + proc.stderr
-    assert "TYPING typing.Optional[int]" in out and "ASYNC 42" in out, out + proc.stderr
+    assert "DATACLASS Point(x=3, y=2) ['x', 'y']" in out and "THREAD [7]" in out, out
+    assert "TYPING typing.Optional[int]" in out and "ASYNC 42" in out, out
 
 
 def test_cold_search_skips_argparse_translation_lookups_only_when_none_can_exist(index, tmp_path, monkeypatch):
@@ -574,27 +579,25 @@ def test_cold_search_skips_argparse_translation_lookups_only_when_none_can_exist
 def test_cold_search_uses_the_c_datetime_and_pickle_and_the_modules_still_work(index):
     """A search does not load the Python code of ``datetime`` and ``pickle`` (their C modules do the work); the
     stand-ins give the C objects, and anything else loads the real module."""
-    proc = _after_a_search(
+    out = _unloaded_after_a_search(
         index,
-        "print('LOADED', sorted(m for m in ('datetime', 'pickle') if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        ("datetime", "pickle"),
         "import datetime, pickle, _datetime, _pickle\n"
         "print('SAME', datetime.datetime is _datetime.datetime, pickle.loads is _pickle.loads)\n"
         "d = datetime.datetime(2020, 5, 17, tzinfo=datetime.UTC)\n"
         "print('ROUND', pickle.loads(pickle.dumps(d, pickle.HIGHEST_PROTOCOL)) == d, d.isoformat())\n"
         "print('REAL', pickle.whichmodule(len, 'len'), datetime.MAXYEAR, pickle.DEFAULT_PROTOCOL)\n",
     )
-    out = proc.stdout
-    assert "LOADED []" in out and "SAME True True" in out, out + proc.stderr
-    assert "ROUND True 2020-05-17T00:00:00+00:00" in out and "REAL builtins 9999 4" in out, out + proc.stderr
+    assert "SAME True True" in out, out
+    assert "ROUND True 2020-05-17T00:00:00+00:00" in out and "REAL builtins 9999 4" in out, out
 
 
 def test_cold_search_defers_span_queries_and_the_search_context(index):
     """The fast path makes no span query and no Whoosh search context (a dataclass); their stand-ins create, check
     and subclass-check like the real classes once something uses them."""
-    proc = _after_a_search(
+    out = _unloaded_after_a_search(
         index,
-        "names = ('whoosh.query.spans', 'whoosh.searching.context', 'dataclasses')\n"
-        "print('LOADED', sorted(m for m in names if type(sys.modules.get(m)).__name__ == 'module'))\n"
+        ("whoosh.query.spans", "whoosh.searching.context", "dataclasses"),
         "from whoosh.query import SpanNear, SpanQuery, Term\n"
         "q = SpanNear(Term('text', 'asthma'), Term('text', 'inhaler'))\n"
         "print('SPAN', type(q).__name__, isinstance(q, SpanNear), issubclass(type(q), SpanQuery))\n"
@@ -602,9 +605,7 @@ def test_cold_search_defers_span_queries_and_the_search_context(index):
         f"r = search({index!r}, 'asthm*', limit=1)\n"
         "print('WILDCARD', r.total > 0)\n",
     )
-    out = proc.stdout
-    assert "LOADED []" in out, out + proc.stderr
-    assert "SPAN SpanNear True True" in out and "WILDCARD True" in out, out + proc.stderr
+    assert "SPAN SpanNear True True" in out and "WILDCARD True" in out, out
 
 
 def test_a_word_matched_by_a_health_synonym_is_not_corrected(index, tmp_path):
