@@ -3,9 +3,9 @@ fix is shared with indexing: ``indexer.patches``, applied by ``indexer.store.ope
 
 1. Opening files in a compound segment copied them whole (see :func:`_no_copy_buffer_files`); also from
    :func:`apply`.
-2. Start-up time: :func:`lazy_asyncio` defers the asyncio import Whoosh does but searching never needs, and
-   :func:`lazy_morph_en` the word-variation table only ``Variations`` queries use. Called by the
-   ``healthdex search/similar/stats`` commands only (``search_cli/command.py``, ``search_cli/cli.py``), not by
+2. Start-up time: :func:`lazy_start` defers what Whoosh imports but a search never uses (asyncio, the
+   word-variation table, typing, threading, ...) behind stand-ins that load the real module on first use. Called by
+   the ``healthdex search/similar/stats`` commands only (``search_cli/command.py``, ``search_cli/cli.py``), not by
    library users.
 """
 
@@ -147,9 +147,7 @@ def lazy_start() -> None:
     _defer("gettext", functions=("gettext", "ngettext"))
     _defer("whoosh.support.levenshtein", functions=("distance",))
     _defer("whoosh.lang.dmetaphone", functions=("double_metaphone",))
-    proxy = _defer("decimal")
-    if proxy is not None:
-        proxy.Decimal = _forwarding_class(proxy, "Decimal")
+    _defer_classes("decimal", ("Decimal",))
     # the search context (a dataclass: the dataclasses module, and code generated and compiled for the class) is
     # made only by Whoosh's own matchers, which the fast path does not use
     _defer_classes("whoosh.searching.context", ("SearchContext",))
