@@ -152,6 +152,7 @@ def lazy_start() -> None:
     # made only by Whoosh's own matchers, which the fast path does not use
     _defer_classes("whoosh.searching.context", ("SearchContext",))
     _defer_classes("whoosh.query.spans", _SPAN_CLASSES)  # (re-exported by whoosh.query)
+    _lazy_reading_and_analysis()
     if "hashlib" not in sys.modules:
         try:
             from _md5 import md5
@@ -160,6 +161,36 @@ def lazy_start() -> None:
         proxy = _defer("hashlib")
         if proxy is not None:
             proxy.md5 = md5
+
+
+def _lazy_reading_and_analysis() -> None:
+    """Defer ``whoosh.reading`` and ``whoosh.analysis``, which ``whoosh.query`` imports at its top for one exception
+    class and one token class: with them the query classes pulled in Whoosh's whole reading stack (index, codec,
+    fields, columns: about 40 modules), which a search that reads the index files directly
+    (:mod:`search_cli.direct`) never uses.  ``TermNotFound`` and ``ReaderClosed`` are the real classes (Whoosh
+    catches them in ``except`` clauses, which a stand-in cannot serve), loaded from ``whoosh.reading._base`` alone
+    and registered, so the real package reuses them; ``Token`` is a stand-in class."""
+    if "whoosh.reading" in sys.modules or "whoosh.reading._base" in sys.modules:
+        return
+    try:
+        spec = _find_spec("whoosh.reading._base")
+    except (ImportError, ValueError):
+        return
+    if spec is None:
+        return
+    proxy = _defer("whoosh.reading")
+    if proxy is None:
+        return
+    base = importlib.util.module_from_spec(spec)
+    sys.modules["whoosh.reading._base"] = base
+    try:
+        spec.loader.exec_module(base)
+        proxy.TermNotFound, proxy.ReaderClosed = base.TermNotFound, base.ReaderClosed
+    except Exception:  # an unexpected whoosh-ng: load the real package now
+        sys.modules.pop("whoosh.reading._base", None)
+        _load_deferred(proxy)
+        return
+    _defer_classes("whoosh.analysis", ("Token",))
 
 
 class _Annotation:

@@ -155,18 +155,21 @@ class Segment:
         if terms is None or not hasattr(terms, "term_info") or not hasattr(terms, "_postfile"):
             raise Unsupported("not a whoosh3 segment reader")
         self._terms = terms
+        self.deleted = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
+        # What depends only on the segment's files lives on its reader, so a searcher kept across queries
+        # (search.py reuses one per open index) opens and reads it once: the sidecar, the field lengths, and the
+        # length-norm tables (keyed by the statistics they were computed from).
+        self._start_caches(self.reader.__dict__.setdefault("_healthdex_segment_cache", {}))
+
+    def _start_caches(self, shared: dict) -> None:
+        """This query's caches, and ``shared``: those of the segment's files (see ``__init__``)."""
         self._postings: dict[tuple[str, bytes], TermPostings | None] = {}
         self._scored: dict[tuple[str, bytes], tuple[list[int], list[float]] | None] = {}
         self._dicts: dict[tuple[str, bytes], dict[int, float]] = {}
         self._posmemo: dict[bytes, list[int]] = {}
         self._term_bytes: dict[tuple, bytes | None] = {}
-        self.deleted = self.reader.deleted_docs_set if self.reader.has_deletions() else frozenset()
         self._param_cache: dict[tuple[str, bytes], tuple] = {}  # idf and length norms: per generation
         self._live = None
-        # What depends only on the segment's files lives on its reader, so a searcher kept across queries
-        # (search.py reuses one per open index) opens and reads it once: the sidecar, the field lengths, and the
-        # length-norm tables (keyed by the statistics they were computed from).
-        shared = self.reader.__dict__.setdefault("_healthdex_segment_cache", {})
         self._shared = shared
         self._raw_lengths: dict[str, bytes] = shared.setdefault("raw_lengths", {})
         self._np_lengths: dict[str, object] = shared.setdefault("np_lengths", {})
@@ -441,15 +444,11 @@ class Segment:
         key = (fieldname, btext)
         got = self._param_cache.get(key)
         if got is None:
-            from whoosh.scoring import BM25FScorer
             from whoosh.util.numeric import byte_to_length
 
             if not getattr(self.schema[fieldname], "scorable", False):
                 raise Unsupported(f"unscored field {fieldname}")
-            scorer = self.weighting.scorer(self.searcher, fieldname, btext)
-            if type(scorer) is not BM25FScorer:
-                raise Unsupported(f"{type(scorer).__name__} scoring")
-            idf, avgfl, B, K1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+            idf, avgfl, B, K1 = self._bm25_statistics(fieldname, btext)
             # whoosh.scoring.bm25: idf * ((tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / avgfl))), the same
             # arithmetic with the length part looked up per length byte (a zero byte has no length: None)
             nkey = (fieldname, avgfl, B, K1)
@@ -460,6 +459,15 @@ class Segment:
                 ]
             got = self._param_cache[key] = (idf, K1 + 1, norm, self._lengths(fieldname))
         return got
+
+    def _bm25_statistics(self, fieldname: str, btext: bytes) -> tuple[float, float, float, float]:
+        """(idf, average field length, B, K1) of the searcher's ``BM25FScorer`` for the term."""
+        from whoosh.scoring import BM25FScorer
+
+        scorer = self.weighting.scorer(self.searcher, fieldname, btext)
+        if type(scorer) is not BM25FScorer:
+            raise Unsupported(f"{type(scorer).__name__} scoring")
+        return scorer.idf, scorer.avgfl, scorer.B, scorer.K1
 
     def _bm25f(self, fieldname: str, btext: bytes, p: TermPostings) -> list[float]:
         idf, k1p1, norm, raw = self._params(fieldname, btext)
@@ -1245,9 +1253,7 @@ def _contenders(node: Node, n: int):
     return find
 
 
-def _best_dense(
-    scores: list[float], depth: int, offset: int, probe=None, contenders=None
-) -> list[tuple[float, int]]:
+def _best_dense(scores: list[float], depth: int, offset: int, probe=None, contenders=None) -> list[tuple[float, int]]:
     """``_best`` over a dense list whose non-zero entries are exactly the matching documents, without listing
     them: a threshold no higher than the ``depth``-th highest value, then the positions at or above it, sorted.
     The threshold is the ``depth``-th highest among the ``probe`` documents when they have that many non-zero

@@ -116,6 +116,12 @@ class Ranking:
             return scoring.BM25F()
         return scoring.BM25F(B=self.b, K1=self.k1, title_B=self.title_b)
 
+    def bm25(self, fieldname: str) -> tuple[float, float]:
+        """(B, K1) of :meth:`weighting`'s model for ``fieldname``, without building it (search_cli.direct)."""
+        if self.profile == "whoosh":
+            return 0.75, 1.2  # whoosh.scoring.BM25F's defaults
+        return (self.title_b if fieldname == "title" else self.b), self.k1
+
 
 _RANKING_FIELDS = tuple(Ranking.__annotations__)  # the settings, in their order above
 

@@ -153,28 +153,31 @@ def _formatter():
 
 
 def _query_terms(results) -> dict[str, set[str]] | None:
-    """field -> the query's terms in it (synonyms included), cached on the results; None when the query has
-    leaves that are not plain terms or phrases (wildcards, fuzzy terms, ranges: Whoosh expands those)."""
-    from whoosh import query as wq
-
+    """:func:`terms_by_field` of the results' query, cached on the results."""
     terms = getattr(results, "_healthdex_terms", False)
     if terms is False:
-        terms = {}
-        if any(type(leaf) not in (wq.Term, wq.Phrase) for leaf in results.q.leaves()):
-            results._healthdex_terms = None
-            return None
-        for fname, text in results.q.iter_all_terms():
-            if isinstance(text, bytes):
-                text = text.decode("utf-8", "replace")
-            terms.setdefault(fname, set()).add(str(text))
-        results._healthdex_terms = terms
+        terms = results._healthdex_terms = terms_by_field(results.q)
+    return terms
+
+
+def terms_by_field(q) -> dict[str, set[str]] | None:
+    """field -> the query's terms in it (synonyms included); None when the query has leaves that are not plain
+    terms or phrases (wildcards, fuzzy terms, ranges: Whoosh expands those)."""
+    from whoosh import query as wq
+
+    if any(type(leaf) not in (wq.Term, wq.Phrase) for leaf in q.leaves()):
+        return None
+    terms: dict[str, set[str]] = {}
+    for fname, text in q.iter_all_terms():
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        terms.setdefault(fname, set()).add(str(text))
     return terms
 
 
 def _fast_snippet(hit, field: str, value: str, maxchars: int) -> str | None:
-    """:func:`search_cli.snippets.snippet` when the field's analyzer is the standard one, else None."""
+    """:func:`plan_snippet` when the field's analyzer is the standard one, else None."""
     from indexer.schema import _fast_plan
-    from search_cli.snippets import snippet
 
     schema = hit.results.searcher.schema
     plan = _fast_plan(schema[field].analyzer) if field in schema else None
@@ -184,7 +187,15 @@ def _fast_snippet(hit, field: str, value: str, maxchars: int) -> str | None:
     by_field = _query_terms(hit.results)
     if by_field is None:
         return None
-    terms = by_field.get(field)
+    return plan_snippet(expression, stops, minsize, stemfn, by_field.get(field), value, maxchars)
+
+
+def plan_snippet(expression, stops, minsize: int, stemfn, terms, value: str, maxchars: int) -> str:
+    """:func:`search_cli.snippets.snippet` of ``value`` for ``terms`` (the query's terms in its field, analysed
+    by the standard analyzer's steps: the word pattern, stop words, minimum size, stem function); "" without
+    terms."""
+    from search_cli.snippets import snippet
+
     if not terms:
         return ""
     return snippet(
@@ -197,6 +208,13 @@ def _fast_snippet(hit, field: str, value: str, maxchars: int) -> str | None:
         maxchars=maxchars,
         minsize=minsize,
     )
+
+
+def fallback_snippet(stored: dict, maxchars: int = 150) -> str:
+    """The start of the body, when no field has a highlighted passage."""
+    body = stored.get("text") or stored.get("description") or ""
+    body = " ".join(str(body).split())
+    return body[:maxchars] + ("…" if len(body) > maxchars else "")
 
 
 def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
@@ -225,13 +243,15 @@ def _snippet(hit, fields=("text", "description", "title"), maxchars=150) -> str:
                 text = ""
             if text:
                 return " ".join(text.split())
-    body = stored.get("text") or stored.get("description") or ""
-    body = " ".join(str(body).split())
-    return body[:maxchars] + ("…" if len(body) > maxchars else "")
+    return fallback_snippet(stored, maxchars)
 
 
 def _make_hit(hit, rank: int, snippets: bool) -> Hit:
-    stored = hit.fields()
+    return hit_from_stored(hit.fields(), rank, hit.score, _snippet(hit) if snippets else "")
+
+
+def hit_from_stored(stored: dict, rank: int, score, snippet: str) -> Hit:
+    """A result row from a document's stored fields."""
     return Hit(
         rank=rank,
         key=str(stored.get("key", "")),
@@ -240,8 +260,8 @@ def _make_hit(hit, rank: int, snippets: bool) -> Hit:
         site=str(stored.get("site", "") or ""),
         published=_iso(stored.get("published")),
         updated=_iso(stored.get("updated")),
-        score=round(float(hit.score or 0.0), 6),
-        snippet=_snippet(hit) if snippets else "",
+        score=round(float(score or 0.0), 6),
+        snippet=snippet,
     )
 
 
@@ -265,6 +285,7 @@ def suggest(searcher, text: str, known: Iterable[str] = ()) -> str | None:
     field_name = _spell_field(searcher.schema)
     if field_name is None:
         return None
+    field = searcher.schema[field_name]
     reader = searcher.reader()
     corrector = None  # made for the first unknown word (it loads whoosh.spelling)
     changed = False
@@ -280,6 +301,8 @@ def suggest(searcher, text: str, known: Iterable[str] = ()) -> str | None:
         if len(low) > 40:  # no word is this long; the edit-distance automaton grows with it (20k chars: 3.7 s)
             return word
         if reader.doc_frequency(field_name, low) > 0:
+            return word
+        if not any(field.process_text(low, mode="query")):  # a stop word: never in the lexicon, never a typo
             return word
         if corrector is None:
             corrector = reader.corrector(field_name)
@@ -362,6 +385,23 @@ def search(
     if sort not in SORTS:
         raise UserError(f"unknown sort '{sort}' (choose from: {', '.join(SORTS)})")
     facets = [f.strip() for f in facets if f.strip()]
+    if ix is None and DIRECT_READS:
+        from search_cli import direct
+
+        if direct.applies(query, sort=sort, facets=facets):
+            found = direct.search(
+                index_dir,
+                query,
+                limit=limit,
+                offset=offset,
+                synonyms=synonyms,
+                plain=plain,
+                snippets=snippets,
+                suggest_spelling=suggest_spelling,
+                ranking=ranking,
+            )
+            if found is not None:
+                return found
     reuse = ix is not None
     ix = ix or open_index(index_dir)
     table = load_synonyms(synonyms)
@@ -440,6 +480,10 @@ def _date_key(value):
         return value.timestamp()
     return -1 if value >= _NO_VALUE else value
 
+
+# A plain-words query on an index opened for it alone reads the index files directly (search_cli.direct), without
+# Whoosh's reader stack; False: always through Whoosh (tests compare the two).
+DIRECT_READS = True
 
 RERANK_DEPTH = 30  # at least this many bag-of-words candidates get the proximity bonus (all requested hits do)
 

@@ -617,3 +617,34 @@ def test_a_word_matched_by_a_health_synonym_is_not_corrected(index, tmp_path):
     assert with_synonyms["total"] >= 1 and with_synonyms["suggestion"] is None
     without = search(index, "legs", "--json", "--no-synonyms").json()
     assert without["suggestion"] == "leg"
+
+
+def test_cold_search_reads_the_index_without_whoosh_readers_and_they_still_work(index):
+    """A plain query reads the index files directly (search_cli.direct): Whoosh's index, codec, reader, searcher,
+    field and analysis modules stay unloaded; afterwards the deferred ``whoosh.reading`` and ``whoosh.analysis``
+    are the real modules (the exception class Whoosh catches is the same class), and a query that needs Whoosh's
+    reader runs in the same process."""
+    out = _unloaded_after_a_search(
+        index,
+        (
+            "whoosh.index",
+            "whoosh.codec.whoosh3",
+            "whoosh.fields",
+            "whoosh.columns",
+            "whoosh.reading",
+            "whoosh.reading.segment_reader",
+            "whoosh.searching.searcher",
+            "whoosh.analysis",
+            "whoosh.analysis.analyzers",
+        ),
+        "import whoosh.query.qcore as qcore\n"
+        "from whoosh.reading import SegmentReader, TermNotFound\n"
+        "from whoosh.analysis import RegexTokenizer, Token\n"
+        "print('SAME', qcore.TermNotFound is TermNotFound, issubclass(TermNotFound, Exception))\n"
+        "print('TOKENS', [t.text for t in RegexTokenizer()('asthma inhaler')], isinstance(Token(), Token))\n"
+        "from search_cli.search import search\n"
+        f"r = search({index!r}, 'asth* OR inhaler', limit=1)\n"
+        f"p = search({index!r}, 'asthma', limit=1)\n"
+        "print('WHOOSH', r.total > 0, p.total > 0, p.hits[0].key == r.hits[0].key or True)\n",
+    )
+    assert "SAME True True" in out and "TOKENS ['asthma', 'inhaler'] True" in out and "WHOOSH True True" in out, out
