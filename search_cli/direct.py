@@ -7,8 +7,8 @@ searcher and field classes, and unpickling the schema through them) than for ran
 over the whole index, Whoosh's BM25F arithmetic), and :func:`search` builds the same
 :class:`~search_cli.search.SearchResults` as ``search_cli.search.search``.  It returns None, and that function goes
 the usual way, for anything else: query syntax, filters, sorting, facets, a word to correct, an index
-``index_files`` does not read.  Query objects are still ``whoosh.query``'s, a light import once
-``_whoosh_compat.lazy_start`` defers the reading modules it names at its top.
+``index_files`` does not read.  The query is built from :mod:`search_cli.qnodes`, so ``whoosh.query`` is not
+loaded either.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import struct
 from math import log
 
-from search_cli import evaluate
+from search_cli import evaluate, qnodes
 from search_cli.index_files import DirectIndex, OffsetFile, Schema, SegmentFiles, TermInfo, Unreadable
 
 
@@ -154,7 +154,7 @@ def search(
             return None  # (query words are analysed here: only the standard analyzer)
         table = S.load_synonyms(synonyms)
         regex_cache.stop_recording()  # (patterns made from here on may hold the query's text)
-        built = build_query(index.schema, query, synonyms=table, ranking=ranking, plain=plain)
+        built = build_query(index.schema, query, synonyms=table, ranking=ranking, plain=plain, nodes=qnodes)
         if built.mode != "plain" or built.filter is not None:
             return None
         depth = max(1, offset + limit)

@@ -27,6 +27,8 @@ from functools import cache
 from itertools import accumulate, compress, repeat
 from operator import ge
 
+from search_cli import qnodes
+
 # A phrase query over this many candidate documents (documents with every word) verifies positions only for the
 # best candidates, in the order of their bag-of-words score, until the top hits are settled; the match count is
 # then an estimate from the verified share.  Below it every candidate is checked and the count is exact.
@@ -52,11 +54,49 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-@cache
-def _compound_types() -> tuple:
-    from whoosh import query as wq
+# What each query class is to the evaluator: search_cli.qnodes' classes, and whoosh.query's namesakes registered on
+# first sight of a class it does not know (so a query of qnodes never imports whoosh.query).
+_ROLES: dict[type, str] = {}
+_WHOOSH_REGISTERED: list[bool] = []
 
-    return (wq.Or, wq.And, wq.DisjunctionMax)
+
+def role(q) -> str | None:
+    """"or", "and", "max", "term", "phrase" or "null" for a query node of those kinds, else None."""
+    got = _ROLES.get(type(q))
+    if got is None and not _WHOOSH_REGISTERED:
+        from whoosh import query as wq
+
+        _register(wq)
+        _WHOOSH_REGISTERED.append(True)
+        got = _ROLES.get(type(q))
+    return got
+
+
+def _register(module) -> None:
+    """The query classes of ``module`` (search_cli.qnodes, or whoosh.query) by their role."""
+    _ROLES.update(
+        {
+            module.Or: "or",
+            module.And: "and",
+            module.DisjunctionMax: "max",
+            module.Term: "term",
+            module.Phrase: "phrase",
+            type(module.NullQuery): "null",
+        }
+    )
+
+
+_register(qnodes)
+
+
+def leaf_queries(q) -> Iterator:
+    """The term and phrase leaves of ``q``, through its ORs, ANDs and DisjunctionMaxes."""
+    kind = role(q)
+    if kind in ("term", "phrase"):
+        yield q
+    elif kind in ("or", "and", "max"):
+        for c in q.subqueries:
+            yield from leaf_queries(c)
 
 
 _NOT_OPENED = object()
@@ -502,17 +542,15 @@ class Segment:
     # --- query tree -----------------------------------------------------------------------------------------
     def compile(self, q) -> Node:
         """The query resolved against this segment: terms as bytes, phrase words, coordination counts."""
-        from whoosh import query as wq
-
-        kind = type(q)
-        if kind in _compound_types():
+        kind = role(q)
+        if kind in ("or", "and", "max"):
             subs = q.subqueries
             if not subs:
                 return _NOTHING
             if len(subs) == 1:  # Whoosh uses the child's matcher: no boost, no coordination
                 return self.compile(subs[0])
             children = [self.compile(s) for s in subs]
-            if kind is wq.Or:
+            if kind == "or":
                 if getattr(q, "minmatch", 0):
                     raise Unsupported("OR with minmatch")
                 scale = getattr(q, "scale", None)
@@ -522,19 +560,19 @@ class Segment:
                     # nested ORs as preloaded ArrayUnionMatchers that report none: only flat ones are the same
                     raise Unsupported("coordination over nested queries")
                 return OrNode(children, q.boost, scale if termcount else None, termcount)
-            if kind is wq.And:
+            if kind == "and":
                 if any(c is _NOTHING for c in children):  # a word the segment lacks: Whoosh's NullMatcher
                     return _NOTHING
                 return AndNode(children, q.boost)
             if getattr(q, "tiebreak", 0.0):
                 raise Unsupported("DisjunctionMax tiebreak")
             return MaxNode(children, q.boost)
-        if kind is wq.Term:
+        if kind == "term":
             btext = self.term_bytes(q.fieldname, q.text)
             if btext is None:
                 return _NOTHING
             return TermNode(self, q.fieldname, btext, q.boost)
-        if kind is wq.Phrase:
+        if kind == "phrase":
             if q.fieldname not in self.schema:
                 return _NOTHING
             field = self.schema[q.fieldname]
@@ -546,9 +584,9 @@ class Segment:
             if len(words) == 1:
                 return TermNode(self, q.fieldname, words[0], q.boost)
             return PhraseNode(self, q.fieldname, words, q.slop, q.boost)
-        if q is wq.NullQuery:
+        if kind == "null":
             return _NOTHING
-        raise Unsupported(kind.__name__)
+        raise Unsupported(type(q).__name__)
 
     def phrase_scores(
         self, fieldname: str, words: list[bytes], slop: int, docs=None, verify: bool = True, tree_sum: bool = True
@@ -1388,9 +1426,7 @@ def top_documents(
     """The ``depth`` best (score, global docnum) for ``q`` (ties: lower docnum first), the match count, whether
     the count is exact, and the segments (for :func:`rerank`).  ``allowed``: global document numbers every hit
     must be in (a filter), or None."""
-    from whoosh import query as wq
-
-    if q is wq.NullQuery:
+    if role(q) == "null":
         return [], 0, True, []
     segs = segs if segs is not None else segments(searcher)
     best: list[tuple[float, int]] = []
@@ -1406,9 +1442,7 @@ def top_documents(
 def all_matches(searcher, q, *, allowed=None) -> list[tuple[float, int]]:
     """Every document matching ``q`` as (score, global docnum), phrases checked; ``allowed`` as for
     :func:`top_documents`."""
-    from whoosh import query as wq
-
-    if q is wq.NullQuery:
+    if role(q) == "null":
         return []
     out: list[tuple[float, int]] = []
     for seg in segments(searcher):
@@ -1444,22 +1478,18 @@ def facet_counts(searcher, docs: set[int], fieldname: str, max_terms: int = 5000
 def rerank(segs: list[Segment], top: list[tuple[float, int]], clauses, coord) -> list[tuple[float, int]]:
     """``search._rerank`` over decoded postings: proximity/synonym-phrase bonuses and the AND-leaning factor for
     the candidates in ``top`` (see there for the ranking)."""
-    from whoosh import query as wq
-
-    from search_cli.search import _leaves
-
     if not (clauses or coord) or not top:
         return top
     bonus = dict.fromkeys((d for _, d in top), 0.0)
     words_seen: dict[int, set] = {d: set() for d in bonus}
-    leaves = [leaf for clause in clauses for leaf in _leaves(clause)]
+    leaves = [leaf for clause in clauses for leaf in leaf_queries(clause)]
     for seg in segs:
         lo, hi = seg.offset, seg.offset + seg.doc_count_all
         local = [d - lo for d in bonus if lo <= d < hi]
         if not local:
             continue
         for leaf in leaves:
-            words = [leaf.text] if isinstance(leaf, wq.Term) else list(leaf.words)
+            words = [leaf.text] if role(leaf) == "term" else list(leaf.words)
             bwords = [seg.term_bytes(leaf.fieldname, w) for w in words]
             if None in bwords:
                 continue

@@ -493,9 +493,12 @@ def _coord_power(n_terms: int, ranking: Ranking) -> float:
     return ranking.coord_power_mid if n_terms >= ranking.mid_query_terms else ranking.coord_power_short
 
 
-def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None) -> BuiltQuery:
-    """Ranked query for plain words: see the module docstring."""
-    from whoosh import query as wq
+def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, nodes=None) -> BuiltQuery:
+    """Ranked query for plain words: see the module docstring.  ``nodes``: the module of query classes
+    (``whoosh.query``, or ``search_cli.qnodes`` for a query only ``search_cli.evaluate`` runs)."""
+    if nodes is None:
+        from whoosh import query as nodes
+    wq = nodes
 
     ranking = ranking or Ranking()
     fields = [f for f in TEXT_FIELDS if f in schema]
@@ -604,19 +607,27 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
     return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, coord=coord)
 
 
-def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False) -> BuiltQuery:
-    """The query for a user's string. ``plain=True`` treats the whole string as words (batch topics)."""
-    from whoosh import query as wq
-
+def build_query(
+    schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False, nodes=None
+) -> BuiltQuery:
+    """The query for a user's string. ``plain=True`` treats the whole string as words (batch topics).  ``nodes``:
+    ``search_cli.qnodes`` to build a plain-words query from its classes (only for text ``is_plain`` takes, without
+    filters: query syntax is Whoosh's)."""
     ranking = ranking or Ranking()
     text = clean(text)
     if not text:
         raise UserError("empty query")
-    if plain:
-        built = free_text_query(schema, text, synonyms=synonyms, ranking=ranking)
-        if built.query is wq.NullQuery:
+    if plain or nodes is not None:
+        if nodes is not None and not plain and not (":" not in text and is_plain(text)):
+            raise ValueError("query nodes other than Whoosh's serve plain words only")
+        built = free_text_query(schema, text, synonyms=synonyms, ranking=ranking, nodes=nodes)
+        if nodes is None:
+            from whoosh import query as nodes
+        if built.query is nodes.NullQuery:
             raise UserError("query has no searchable words")
         return built
+
+    from whoosh import query as wq
 
     check_fields(text, schema)
     filters, rest = split_filters(text)

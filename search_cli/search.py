@@ -163,9 +163,9 @@ def _query_terms(results) -> dict[str, set[str]] | None:
 def terms_by_field(q) -> dict[str, set[str]] | None:
     """field -> the query's terms in it (synonyms included); None when the query has leaves that are not plain
     terms or phrases (wildcards, fuzzy terms, ranges: Whoosh expands those)."""
-    from whoosh import query as wq
+    from search_cli.evaluate import role
 
-    if any(type(leaf) not in (wq.Term, wq.Phrase) for leaf in q.leaves()):
+    if any(role(leaf) not in ("term", "phrase") for leaf in q.leaves()):
         return None
     terms: dict[str, set[str]] = {}
     for fname, text in q.iter_all_terms():

@@ -171,3 +171,32 @@ def test_ranking_bm25_parameters_are_those_of_its_whoosh_model():
         model = ranking.weighting()
         for field in ("title", "text", "description"):
             assert ranking.bm25(field) == (model._field_B.get(field, model.B), model.K1)
+
+
+@pytest.mark.parametrize("query", [*PLAIN, "heart attack and stroke risk", "sciatic nerve"])
+def test_query_nodes_build_the_same_tree_as_whoosh_query(index_dir, query):
+    from search_cli import qnodes
+    from search_cli.query import build_query
+
+    schema = open_index(index_dir).schema
+    table = S.load_synonyms(True)
+    ours = build_query(schema, query, synonyms=table, nodes=qnodes)
+    theirs = build_query(schema, query, synonyms=table)
+    assert qnodes.to_whoosh(ours.query) == theirs.query
+    assert [qnodes.to_whoosh(c) for c in ours.rerank] == theirs.rerank
+    assert ours.coord == theirs.coord and ours.mode == theirs.mode == "plain"
+    assert list(ours.query.iter_all_terms()) == list(theirs.query.iter_all_terms())
+    assert [evaluate.role(leaf) for leaf in ours.query.leaves()] == [
+        evaluate.role(leaf) for leaf in theirs.query.leaves()
+    ]
+
+
+def test_query_nodes_serve_plain_words_only():
+    from search_cli import qnodes
+    from search_cli.query import build_query
+
+    schema: dict = {}  # (the check comes before the schema is used)
+    with pytest.raises(ValueError):
+        build_query(schema, "pain site:example.org", nodes=qnodes)
+    with pytest.raises(ValueError):
+        build_query(schema, '"back pain"', nodes=qnodes)
