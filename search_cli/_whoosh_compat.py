@@ -108,6 +108,27 @@ def _find_spec(name: str):
     return importlib.machinery.PathFinder.find_spec(name, parent_spec.submodule_search_locations)
 
 
+_ALONE: dict[str, types.ModuleType] = {}
+
+
+def load_alone(name: str) -> types.ModuleType:
+    """Whoosh's module ``name`` (plain functions, such as the Porter stemmer), executed without the packages
+    above it when it is not imported yet (``whoosh.lang`` and ``whoosh.analysis`` would come with it).  Not
+    registered in ``sys.modules``: a later regular import makes its own copy, with equal functions."""
+    module = sys.modules.get(name)
+    if type(module) is types.ModuleType:
+        return module
+    module = _ALONE.get(name)
+    if module is None:
+        spec = _find_spec(name)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"no module named {name!r}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _ALONE[name] = module
+    return module
+
+
 def lazy_morph_en() -> None:
     """Defer ``whoosh.lang.morph_en`` (a large table of English word variations, ~8 ms to import) until a
     ``Variations`` query calls ``variations()``; ``whoosh.query.terms`` imports the function at the top, so the

@@ -78,28 +78,14 @@ def _unpickle(data: bytes):
         raise Unreadable(f"unreadable pickle: {exc}") from None
 
 
-_PORTER = []
-
-
 def _porter_stem():
-    """``whoosh.lang.porter.stem``, imported without the packages above it (a module of plain functions)."""
-    if not _PORTER:
-        import sys
+    """``whoosh.lang.porter.stem`` (loaded without the packages above it)."""
+    from search_cli._whoosh_compat import load_alone
 
-        module = sys.modules.get("whoosh.lang.porter")
-        if module is None:
-            import importlib.util
-
-            from search_cli._whoosh_compat import _find_spec
-
-            spec = _find_spec("whoosh.lang.porter")
-            if spec is None:
-                raise Unreadable("no Porter stemmer")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            # (not registered in sys.modules: a later real import makes its own, equal, module)
-        _PORTER.append(module.stem)
-    return _PORTER[0]
+    try:
+        return load_alone("whoosh.lang.porter").stem
+    except (ImportError, AttributeError):
+        raise Unreadable("no Porter stemmer") from None
 
 
 # --- the schema ---------------------------------------------------------------------------------------------------
