@@ -136,6 +136,17 @@ def lazy_morph_en() -> None:
     _defer("whoosh.lang.morph_en", functions=("variations",))
 
 
+def lean_start() -> None:
+    """What the one-query command defers before it parses its arguments, whichever way the search then goes:
+    ``gettext`` (see :func:`untranslated_argparse`), ``typing`` and ``threading``, and the Python code of
+    ``datetime`` and ``pickle``.  The rest of :func:`lazy_start` is about Whoosh's modules and waits until a
+    search needs Whoosh's reader: a plain-words query reads the index directly (``search_cli.direct``), and
+    the other stand-ins cost it about 7M instructions for nothing (callgrind)."""
+    _lazy_typing_and_threading()  # first: finding the other modules' specs may import packages that use them
+    _c_only_datetime_and_pickle()
+    _defer("gettext", functions=("gettext", "ngettext"))
+
+
 def lazy_start() -> None:
     """Everything the search commands defer at start-up (call before Whoosh is imported): asyncio and inspect
     (:func:`lazy_asyncio`), the word-variation table (:func:`lazy_morph_en`), and modules Whoosh imports at the
@@ -158,14 +169,12 @@ def lazy_start() -> None:
     Each stand-in loads the real module on first use of anything else, so only the start-up time changes (the
     first six items: 58M of the 592M instructions of a cold search on a 100,000-article index; the others about
     35M more, callgrind)."""
-    _lazy_typing_and_threading()  # first: finding the other modules' specs may import packages that use them
-    _c_only_datetime_and_pickle()
+    lean_start()
     lazy_asyncio()
     lazy_morph_en()
     for name in ("tempfile", "random", "calendar", "whoosh.highlight", "whoosh.automata.lev"):
         _defer(name)
     _defer("shutil", functions=("copyfileobj",))
-    _defer("gettext", functions=("gettext", "ngettext"))
     _defer("whoosh.support.levenshtein", functions=("distance",))
     _defer("whoosh.lang.dmetaphone", functions=("double_metaphone",))
     _defer_classes("decimal", ("Decimal",))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from search_cli import _whoosh_compat
 
-# before anything imports Whoosh or argparse: what a search never uses loads only if asked for
-_whoosh_compat.lazy_start()
+# before anything imports argparse: what a search never uses loads only if asked for (the rest of
+# lazy_start when a search needs Whoosh's reader: see main)
+_whoosh_compat.lean_start()
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
@@ -158,10 +159,12 @@ def main(argv: list[str]) -> int:
     gc.disable()
     try:
         from search_cli import evaluate
+        from search_cli import search as search_module
         from search_cli.output import format_results, use_color
         from search_cli.search import search
 
         evaluate.set_vectorized(False)  # one query: importing numpy would cost more than it saves
+        search_module.prepare_whoosh = _whoosh_compat.lazy_start
         res = search(
             args.index_dir,
             args.query,
@@ -184,6 +187,7 @@ def main(argv: list[str]) -> int:
 
 
 def _batch(index_dir: str, path: str, limit: int, synonyms, plain: bool, ranking) -> None:
+    _whoosh_compat.lazy_start()
     from search_cli.search import batch
 
     try:

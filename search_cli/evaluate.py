@@ -484,8 +484,9 @@ class Segment:
         key = (fieldname, btext)
         got = self._param_cache.get(key)
         if got is None:
-            from whoosh.util.numeric import byte_to_length
+            from search_cli._whoosh_compat import load_alone
 
+            byte_to_length = load_alone("whoosh.util.numeric").byte_to_length
             if not getattr(self.schema[fieldname], "scorable", False):
                 raise Unsupported(f"unscored field {fieldname}")
             idf, avgfl, B, K1 = self._bm25_statistics(fieldname, btext)

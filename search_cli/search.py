@@ -403,6 +403,8 @@ def search(
             if found is not None:
                 return found
     reuse = ix is not None
+    if ix is None and prepare_whoosh is not None:
+        prepare_whoosh()
     ix = ix or open_index(index_dir)
     table = load_synonyms(synonyms)
     with _searcher(ix, _weighting(ranking), reuse) as searcher:
@@ -484,6 +486,8 @@ def _date_key(value):
 # A plain-words query on an index opened for it alone reads the index files directly (search_cli.direct), without
 # Whoosh's reader stack; False: always through Whoosh (tests compare the two).
 DIRECT_READS = True
+# Called before a search opens the index through Whoosh (the one-query command defers Whoosh's imports there).
+prepare_whoosh = None
 
 RERANK_DEPTH = 30  # at least this many bag-of-words candidates get the proximity bonus (all requested hits do)
 

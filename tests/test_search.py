@@ -402,22 +402,31 @@ def test_missing_index_is_one_line_exit_2(tmp_path):
         assert "no index" in proc.stderr
 
 
-def _after_a_search(index: str, code: str) -> subprocess.CompletedProcess:
-    """Run ``healthdex search asthma`` through the console entry point in a fresh interpreter, then ``code`` in the
+# A plain-words query reads the index directly (search_cli.direct); one with query syntax goes through Whoosh's
+# reader, with every stand-in of _whoosh_compat.lazy_start.
+DIRECT, THROUGH_WHOOSH = "asthma", "asthma OR inhaler"
+
+
+def _after_a_search(index: str, code: str, query: str = DIRECT) -> subprocess.CompletedProcess:
+    """Run ``healthdex search QUERY`` through the console entry point in a fresh interpreter, then ``code`` in the
     same process (to see what the search loaded, and that deferred modules still work)."""
     prefix = (
-        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search','asthma','--index',{index!r}])\n"
+        f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search',{query!r},'--index',{index!r}])\n"
         "except SystemExit:\n    pass\n"
+        "print('WHOOSH READER', type(sys.modules.get('whoosh.index')).__name__ == 'module')\n"
     )
-    return subprocess.run([sys.executable, "-c", prefix + code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", prefix + code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert f"WHOOSH READER {query == THROUGH_WHOOSH}" in proc.stdout, proc.stdout + proc.stderr
+    return proc
 
 
-def _unloaded_after_a_search(index: str, modules: tuple[str, ...], code: str) -> str:
+def _unloaded_after_a_search(index: str, modules: tuple[str, ...], code: str, query: str = DIRECT) -> str:
     """``_after_a_search`` that first checks none of ``modules`` was loaded for real (a stand-in may be there);
     returns the output of ``code`` run afterwards."""
     proc = _after_a_search(
         index,
         f"print('LOADED', sorted(m for m in {modules!r} if type(sys.modules.get(m)).__name__ == 'module'))\n" + code,
+        query,
     )
     assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
@@ -432,19 +441,21 @@ def test_search_does_not_import_the_crawler(index):
     assert "BAD []" in proc.stdout, proc.stdout + proc.stderr
 
 
-def test_search_starts_without_click_or_inspect_and_both_still_work(index):
+@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
+def test_search_starts_without_click_or_inspect_and_both_still_work(query, index):
     """Start-up time: ``healthdex search`` parses its arguments without click and never loads inspect (Whoosh
     imports it for its async helpers only); both still work when something asks for them afterwards."""
     proc = _after_a_search(
         index,
         "print('CLICK', 'click' in sys.modules)\n"
-        "print('INSPECT', type(sys.modules['inspect']).__name__, 'ast' in sys.modules)\n"
+        "print('INSPECT', type(sys.modules.get('inspect')).__name__ == 'module', 'ast' in sys.modules)\n"
         "import inspect\nasync def co():\n    pass\nprint('CORO', inspect.iscoroutinefunction(co))\n"
         "from search_cli import _whoosh_compat as c\nimport functools\n"
         "print('SAME', [c._iscoroutinefunction(f) for f in (co, functools.partial(co), len, main)])\n",
+        query=query,
     )
     out = proc.stdout
-    assert "CLICK False" in out and "INSPECT _DeferredModule False" in out, out + proc.stderr
+    assert "CLICK False" in out and "INSPECT False False" in out, out + proc.stderr
     assert "CORO True" in out and "SAME [True, True, False, False]" in out, out + proc.stderr
 
 
@@ -471,11 +482,13 @@ def test_ranking_profiles(index, tmp_path):
     assert search(index, "asthma", "--ranking", "bm25plus").code == 2
 
 
-def test_cold_search_does_not_load_asyncio_but_it_still_works(index):
+@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
+def test_cold_search_does_not_load_asyncio_but_it_still_works(query, index):
     proc = _after_a_search(
         index,
         "print('LOADED', 'asyncio.base_events' in sys.modules)\n"
         "import asyncio\nasync def f():\n    return 42\nprint('RUN', asyncio.run(f()))\n",
+        query=query,
     )
     assert "LOADED False" in proc.stdout and "RUN 42" in proc.stdout, proc.stdout + proc.stderr
 
@@ -485,6 +498,7 @@ def test_cold_search_defers_the_word_variation_table_and_variations_still_work(i
         index,
         "print('DEFERRED', type(sys.modules['whoosh.lang.morph_en']).__name__ == '_DeferredModule')\n"
         "from whoosh.query.terms import variations\nprint('VARIANTS', sorted(variations('rendering')))\n",
+        query=THROUGH_WHOOSH,
     )
     real = subprocess.run(
         [sys.executable, "-c", "from whoosh.lang.morph_en import variations; print(sorted(variations('rendering')))"],
@@ -496,7 +510,8 @@ def test_cold_search_defers_the_word_variation_table_and_variations_still_work(i
     assert f"VARIANTS {real.stdout.strip()}" in proc.stdout and "render" in real.stdout
 
 
-def test_cold_search_defers_unused_modules_and_they_still_work(index):
+@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
+def test_cold_search_defers_unused_modules_and_they_still_work(query, index):
     """``search_cli._whoosh_compat.lazy_start``: a search loads neither OpenSSL's hashes, decimal, shutil, tempfile
     nor Whoosh's highlighting; each stand-in behaves as the real module once something uses it."""
     out = _unloaded_after_a_search(
@@ -511,6 +526,7 @@ def test_cold_search_defers_unused_modules_and_they_still_work(index):
         "from whoosh.filedb.compound import copyfileobj\n"
         "out = io.BytesIO()\ncopyfileobj(io.BytesIO(b'abc'), out)\nprint('COPY', out.getvalue())\n"
         "from whoosh.searching.results import highlight\nprint('HL', type(highlight.Highlighter()).__name__)\n",
+        query=query,
     )
     assert "MD5 True" in out and "SHA 2d711642" in out, out
     assert "DEC True False 3.5" in out and "COPY b'abc'" in out and "HL Highlighter" in out, out
@@ -528,7 +544,8 @@ def test_lazy_highlighter_reads_and_writes_the_real_one():
     assert lazy.fragmenter is fragmenter and lazy.formatter is lazy._real.formatter
 
 
-def test_cold_search_defers_typing_and_threading_and_they_still_work(index):
+@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
+def test_cold_search_defers_typing_and_threading_and_they_still_work(query, index):
     """A search loads neither ``typing`` nor ``threading`` (Whoosh imports them for annotations and one lock); a
     dataclass made before they load, and both modules afterwards (a thread, generics, Whoosh's async helper), work."""
     out = _unloaded_after_a_search(
@@ -542,6 +559,7 @@ def test_cold_search_defers_typing_and_threading_and_they_still_work(index):
         "import typing\nprint('TYPING', typing.Optional[int])\n"
         "from whoosh.util import run_async_from_sync\nasync def f():\n    return 42\n"
         "print('ASYNC', run_async_from_sync(f()))\n",
+        query=query,
     )
     assert "DATACLASS Point(x=3, y=2) ['x', 'y']" in out and "THREAD [7]" in out, out
     assert "TYPING typing.Optional[int]" in out and "ASYNC 42" in out, out
@@ -576,7 +594,8 @@ def test_cold_search_skips_argparse_translation_lookups_only_when_none_can_exist
     assert FakeArgparse._("x") == "x" and FakeArgparse.ngettext("one", "many", 1) == "one"
 
 
-def test_cold_search_uses_the_c_datetime_and_pickle_and_the_modules_still_work(index):
+@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
+def test_cold_search_uses_the_c_datetime_and_pickle_and_the_modules_still_work(query, index):
     """A search does not load the Python code of ``datetime`` and ``pickle`` (their C modules do the work); the
     stand-ins give the C objects, and anything else loads the real module."""
     out = _unloaded_after_a_search(
@@ -587,6 +606,7 @@ def test_cold_search_uses_the_c_datetime_and_pickle_and_the_modules_still_work(i
         "d = datetime.datetime(2020, 5, 17, tzinfo=datetime.UTC)\n"
         "print('ROUND', pickle.loads(pickle.dumps(d, pickle.HIGHEST_PROTOCOL)) == d, d.isoformat())\n"
         "print('REAL', pickle.whichmodule(len, 'len'), datetime.MAXYEAR, pickle.DEFAULT_PROTOCOL)\n",
+        query=query,
     )
     assert "SAME True True" in out, out
     assert "ROUND True 2020-05-17T00:00:00+00:00" in out and "REAL builtins 9999 4" in out, out
@@ -604,6 +624,7 @@ def test_cold_search_defers_span_queries_and_the_search_context(index):
         "from search_cli.search import search\n"
         f"r = search({index!r}, 'asthm*', limit=1)\n"
         "print('WILDCARD', r.total > 0)\n",
+        query=THROUGH_WHOOSH,
     )
     assert "SPAN SpanNear True True" in out and "WILDCARD True" in out, out
 
