@@ -182,9 +182,7 @@ def search(
             limit=limit,
             sort="relevance",
             mode=built.mode,
-            synonyms=[
-                {"matched": m.matched, "expanded": list(m.alternatives), "source": m.source} for m in built.synonyms
-            ],
+            synonyms=S.synonym_rows(built),
         )
         if suggest_spelling:
             known = (w for m in built.synonyms for w in m.matched.lower().split())

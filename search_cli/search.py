@@ -250,6 +250,11 @@ def _make_hit(hit, rank: int, snippets: bool) -> Hit:
     return hit_from_stored(hit.fields(), rank, hit.score, _snippet(hit) if snippets else "")
 
 
+def synonym_rows(built) -> list[dict]:
+    """The synonym expansions of a built query, as results report them."""
+    return [{"matched": m.matched, "expanded": list(m.alternatives), "source": m.source} for m in built.synonyms]
+
+
 def hit_from_stored(stored: dict, rank: int, score, snippet: str) -> Hit:
     """A result row from a document's stored fields."""
     return Hit(
@@ -422,9 +427,7 @@ def search(
             limit=limit,
             sort=sort,
             mode=built.mode,
-            synonyms=[
-                {"matched": m.matched, "expanded": list(m.alternatives), "source": m.source} for m in built.synonyms
-            ],
+            synonyms=synonym_rows(built),
         )
         if facets:
             out.facets = _facet_counts(searcher, built.query, built.filter, facets)
