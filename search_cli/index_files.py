@@ -232,6 +232,7 @@ class OffsetFile:
 _LENGTHS = struct.Struct("!ii")  # whoosh.filedb.filetables: key and value lengths before each pair
 _POINTER = struct.Struct("!Iq")  # a hash slot: key hash, position of the pair
 _DIR_ENTRY = struct.Struct("!qi")  # one of 256 hash tables: position, number of slots
+_SLOTS_PER_READ = 16
 
 
 def _md5_hash(key: bytes) -> int:
@@ -271,16 +272,23 @@ class HashTable:
         self._tables = list(_DIR_ENTRY.iter_unpack(directory))
 
     def get(self, key: bytes) -> bytes | None:
+        """The value stored for ``key``, or None.  Slots are read a few at a time from the key's own: a table has
+        thousands of slots, and a key is almost always found (or known absent) within the first few."""
         keyhash = self._hash(key)
         tablestart, numslots = self._tables[keyhash & 255]
         if not numslots:
             return None
         get = self._f.get
         size = _POINTER.size
-        table = get(tablestart, numslots * size)
         slot = (keyhash >> 8) % numslots
+        chunk, chunk_start = b"", 0
         for _ in range(numslots):
-            slothash, itempos = _POINTER.unpack_from(table, slot * size)
+            at = (slot - chunk_start) * size
+            if not 0 <= at < len(chunk):
+                chunk_start = slot
+                chunk = get(tablestart + slot * size, min(_SLOTS_PER_READ, numslots - slot) * size)
+                at = 0
+            slothash, itempos = _POINTER.unpack_from(chunk, at)
             if not itempos:
                 return None
             if slothash == keyhash:

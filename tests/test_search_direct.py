@@ -200,3 +200,20 @@ def test_query_nodes_serve_plain_words_only():
         build_query(schema, "pain site:example.org", nodes=qnodes)
     with pytest.raises(ValueError):
         build_query(schema, '"back pain"', nodes=qnodes)
+
+
+def test_the_term_table_finds_every_term_whoosh_finds(index_dir):
+    """Every key of every segment's term table (Whoosh's ordered hash file), and no absent one."""
+    from whoosh.filedb.filetables import OrderedHashReader
+
+    ix = open_index(index_dir)
+    checked = 0
+    for segment in ix._segments():
+        name = segment.make_filename(".trm")
+        ours = index_files.HashTable(index_files.OffsetFile(str(index_dir / name)))
+        theirs = OrderedHashReader(ix.storage.open_file(name), ix.storage.file_length(name))
+        for key, value in theirs.items():
+            assert ours.get(key) == value, key
+            assert ours.get(key + b"\x00absent") is None
+            checked += 1
+    assert checked > 1000
