@@ -34,14 +34,14 @@ def apply() -> None:
     _apply_term_hash()
 
 
-def _varints(valuestring: bytes, per_item: int) -> list[list[int]] | None:
-    """The varint-encoded items of a posting value, or None unless the value is exactly that encoding."""
-    from whoosh.system import _INT_SIZE, unpack_uint
-
-    if len(valuestring) < _INT_SIZE:
+def decode_varints(valuestring: bytes, per_item: int) -> list[list[int]] | None:
+    """The varint-encoded items of a posting value (a 4-byte big-endian count, then ``per_item`` varints per item:
+    ``whoosh.formats``), or None unless the value is exactly that encoding.  (No Whoosh import: the one-query
+    search reads positions with it too, ``search_cli.index_files``.)"""
+    if len(valuestring) < 4:
         return None
-    n = unpack_uint(valuestring[:_INT_SIZE])[0]
-    pos = _INT_SIZE
+    n = int.from_bytes(valuestring[:4], "big")
+    pos = 4
     out = []
     try:
         for _ in range(n):
@@ -77,7 +77,7 @@ def _apply_positions_decode() -> None:
     char_legacy = formats.Characters._decode_characters_legacy
 
     def positions_decode(self, valuestring):
-        codes = _varints(valuestring, 1)
+        codes = decode_varints(valuestring, 1)
         if codes is None:
             return pos_legacy(self, valuestring)
         position, out = 0, []
@@ -87,7 +87,7 @@ def _apply_positions_decode() -> None:
         return out
 
     def characters_decode_positions(self, valuestring):
-        codes = _varints(valuestring, 3)
+        codes = decode_varints(valuestring, 3)
         if codes is None:
             return char_pos_legacy(self, valuestring)
         position, out = 0, []
@@ -97,7 +97,7 @@ def _apply_positions_decode() -> None:
         return out
 
     def characters_decode(self, valuestring):
-        codes = _varints(valuestring, 3)
+        codes = decode_varints(valuestring, 3)
         if codes is None:
             return char_legacy(self, valuestring)
         position = endchar = 0

@@ -50,14 +50,8 @@ class DirectSegment(evaluate.Segment):
             raise evaluate.Unsupported("term missing from the segment")
         return info
 
-    def _lookup_term_bytes(self, fieldname: str, text) -> bytes | None:
-        if fieldname not in self.schema:
-            return None
-        try:
-            btext = self.schema[fieldname].to_bytes(text)
-        except ValueError:
-            return None
-        return btext if self.files.term_info(fieldname, btext) is not None else None
+    def _has_term(self, fieldname: str, btext: bytes) -> bool:
+        return self.files.term_info(fieldname, btext) is not None
 
     def _side_postings(self, offset: int, length: int):
         side = self._shared.get("sidecar", evaluate._NOT_OPENED)
@@ -173,17 +167,7 @@ def search(
             stored = index.stored_fields(docnum)
             snippet = _snippet(index.schema, stored, terms) if snippets else ""
             hits.append(S.hit_from_stored(stored, offset + i + 1, score, snippet))
-        out = S.SearchResults(
-            query=clean(query),
-            total=total,
-            total_exact=exact,
-            hits=hits,
-            offset=offset,
-            limit=limit,
-            sort="relevance",
-            mode=built.mode,
-            synonyms=S.synonym_rows(built),
-        )
+        out = S.results_of(query, built, hits, total, exact, offset=offset, limit=limit, sort="relevance")
         if suggest_spelling:
             known = (w for m in built.synonyms for w in m.matched.lower().split())
             if S.suggest(_Searcher(index), clean(query), known=known) is not None:

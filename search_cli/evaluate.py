@@ -232,7 +232,10 @@ class Segment:
             btext = self.schema[fieldname].to_bytes(text)
         except ValueError:
             return None
-        return btext if (fieldname, btext) in self.reader else None
+        return btext if self._has_term(fieldname, btext) else None
+
+    def _has_term(self, fieldname: str, btext: bytes) -> bool:
+        return (fieldname, btext) in self.reader
 
     def has(self, fieldname: str, btext: bytes, d: int) -> bool:
         """Whether live document ``d`` has the term (a lookup, no score)."""

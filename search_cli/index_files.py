@@ -163,28 +163,14 @@ class PositionsFormat:
         return name in ("frequency", "weight", "positions")
 
     def decode_positions(self, value: bytes) -> list[int]:
-        if len(value) < 4:
-            raise Unsupported("short positions value")
-        n = int.from_bytes(value[:4], "big")
-        pos, out, position = 4, [], 0
-        try:
-            for _ in range(n):
-                b = value[pos]
-                pos += 1
-                i = b & 0x7F
-                shift = 7
-                while b & 0x80:
-                    b = value[pos]
-                    pos += 1
-                    i |= (b & 0x7F) << shift
-                    shift += 7
-                position += i
-                out.append(position)
-        except IndexError:
-            raise Unsupported("legacy positions value") from None
-        if pos != len(value):
+        from itertools import accumulate
+
+        from indexer.patches import decode_varints
+
+        codes = decode_varints(value, 1)
+        if codes is None:
             raise Unsupported("legacy positions value")
-        return out
+        return list(accumulate(delta for (delta,) in codes))
 
 
 class _OtherFormat:

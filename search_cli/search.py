@@ -250,9 +250,22 @@ def _make_hit(hit, rank: int, snippets: bool) -> Hit:
     return hit_from_stored(hit.fields(), rank, hit.score, _snippet(hit) if snippets else "")
 
 
-def synonym_rows(built) -> list[dict]:
-    """The synonym expansions of a built query, as results report them."""
-    return [{"matched": m.matched, "expanded": list(m.alternatives), "source": m.source} for m in built.synonyms]
+def results_of(
+    query: str, built, hits: list[Hit], total: int, exact: bool, *, offset: int, limit: int, sort: str
+) -> SearchResults:
+    """The results of ``query`` (built as ``built``), before facets and spelling suggestions."""
+    synonyms = [{"matched": m.matched, "expanded": list(m.alternatives), "source": m.source} for m in built.synonyms]
+    return SearchResults(
+        query=clean(query),
+        total=total,
+        total_exact=exact,
+        hits=hits,
+        offset=offset,
+        limit=limit,
+        sort=sort,
+        mode=built.mode,
+        synonyms=synonyms,
+    )
 
 
 def hit_from_stored(stored: dict, rank: int, score, snippet: str) -> Hit:
@@ -418,17 +431,7 @@ def search(
         built = build_query(searcher.schema, query, synonyms=table, ranking=ranking, plain=plain)
         results, total, exact = _run(searcher, built, limit, offset, sort)
         hits = [_make_hit(h, offset + i + 1, snippets) for i, h in enumerate(results[offset : offset + limit])]
-        out = SearchResults(
-            query=clean(query),
-            total=total,
-            total_exact=exact,
-            hits=hits,
-            offset=offset,
-            limit=limit,
-            sort=sort,
-            mode=built.mode,
-            synonyms=synonym_rows(built),
-        )
+        out = results_of(query, built, hits, total, exact, offset=offset, limit=limit, sort=sort)
         if facets:
             out.facets = _facet_counts(searcher, built.query, built.filter, facets)
         # "Did you mean": only words the index has never seen are corrected (from the unstemmed spelling field),
