@@ -150,7 +150,8 @@ def test_positions_with_multi_byte_deltas_decode_like_whoosh():
 
     patches.apply()
     fmt = formats.Positions()
-    for positions in ([0], [1, 2, 3], [5, 46, 47], [0, 200, 20000, 20001], list(range(0, 5000, 131))):
+    # (10, 56: the last delta is 46, so the value ends in b"." like a legacy pickle)
+    for positions in ([0], [1, 2, 3], [10, 56], [5, 46, 47], [0, 200, 20000, 20001], list(range(0, 5000, 131))):
         value = fmt.encode(positions)
         assert index_files.PositionsFormat().decode_positions(value) == fmt.decode_positions(value) == positions
     with pytest.raises(evaluate.Unsupported):
