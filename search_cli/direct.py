@@ -114,10 +114,10 @@ class _Searcher:
 def applies(query: str, *, sort: str, facets) -> bool:
     """Whether :func:`search` may take the query: plain words (no syntax, no field filters), by relevance, no
     facets."""
-    from search_cli.query import clean, is_plain
+    from search_cli.query import clean, is_plain_words
 
     text = clean(query)
-    return sort == "relevance" and not facets and bool(text) and ":" not in text and is_plain(text)
+    return sort == "relevance" and not facets and bool(text) and is_plain_words(text)
 
 
 def search(

@@ -100,7 +100,6 @@ class Field:
         kind = (type(record)._module, type(record)._name) if isinstance(record, _Record) else ("", "")
         self.is_text = kind in _TEXT_TYPES
         self.scorable = bool(getattr(record, "scorable", False))
-        self.stored = bool(getattr(record, "stored", False))
         self.spelling = bool(getattr(record, "spelling", False))
         self.plan = _plan(getattr(record, "analyzer", None)) if self.is_text else None
         # (query.analyze memoizes per analyzer; equal plans share one entry)
@@ -346,8 +345,7 @@ class SegmentFiles:
         self.field_lengths = dict(state.get("_fieldlengths") or {})
         self.folder = folder
         self._files: dict[str, OffsetFile] = {}
-        self.terms_file = self._open(".trm")
-        self.terms = HashTable(self.terms_file)
+        self.terms = HashTable(self._open(".trm"))
         fieldmap = self.terms.extras.get("fieldmap")
         if not isinstance(fieldmap, dict):
             raise Unreadable("term table without a field map")
@@ -439,7 +437,6 @@ def _big_endian_array(code: str, data: bytes):
 
 
 # --- the index -------------------------------------------------------------------------------------------------------
-_TOC_NAME = re.compile(r"^_MAIN_([0-9]+)\.toc$")
 _TOC_VERSION = -111
 
 
@@ -452,12 +449,16 @@ class DirectIndex:
             names = os.listdir(folder)
         except OSError as exc:
             raise Unreadable(str(exc)) from None
-        generations = [int(m.group(1)) for m in map(_TOC_NAME.match, names) if m]
+        from indexer.store import INDEX_NAME
+
+        prefix = f"_{INDEX_NAME}_"  # whoosh.index.TOC's file names: _<index name>_<generation>.toc
+        middles = (n[len(prefix) : -len(".toc")] for n in names if n.startswith(prefix) and n.endswith(".toc"))
+        generations = [int(g) for g in middles if g.isdigit()]
         if not generations:
             raise Unreadable("no table of contents")
         self.generation = max(generations)
         try:
-            with open(os.path.join(folder, f"_MAIN_{self.generation}.toc"), "rb") as f:
+            with open(os.path.join(folder, f"{prefix}{self.generation}.toc"), "rb") as f:
                 data = f.read()
         except OSError as exc:  # a writer removed it since: Whoosh's open retries
             raise Unreadable(str(exc)) from None

@@ -193,6 +193,11 @@ def is_plain(text: str) -> bool:
     return not (_SYNTAX_CHARS.search(probe) or _OPERATORS.search(probe))
 
 
+def is_plain_words(text: str) -> bool:
+    """True when ``text`` is words alone: no query syntax and no ``field:value`` filters."""
+    return ":" not in text and is_plain(text)
+
+
 def split_filters(text: str) -> tuple[list[str], str]:
     """Pull top-level ``field:value`` filter clauses (not on title/text) out of the query string."""
     filters: list[str] = []
@@ -618,7 +623,7 @@ def build_query(
     if not text:
         raise UserError("empty query")
     if plain or nodes is not None:
-        if nodes is not None and not plain and not (":" not in text and is_plain(text)):
+        if nodes is not None and not plain and not is_plain_words(text):
             raise ValueError("query nodes other than Whoosh's serve plain words only")
         built = free_text_query(schema, text, synonyms=synonyms, ranking=ranking, nodes=nodes)
         if nodes is None:
