@@ -28,6 +28,7 @@ only by an optimize, since a merge re-reads field lengths quantized to a byte).
 
 from __future__ import annotations
 
+import logging
 import struct
 from array import array
 from bisect import bisect_right
@@ -46,6 +47,8 @@ from whoosh.writing.posting_pool import PostingPool
 
 from indexer.schema import FastText
 from indexer.whoosh_internals import compress_block
+
+log = logging.getLogger(__name__)
 
 # Below this estimate of collected postings (about 150 articles) a segment's postings go through Whoosh's pool:
 # a small update gains nothing from the bulk path and skips its once-per-process self-check.
@@ -484,8 +487,9 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> None:
     """One term through W3FieldWriter/W3PostingsWriter with whole blocks set at once: the same state that
     ``add_posting`` would build one posting at a time (block limit, max weight, the non-empty values, min/max
     field length), then Whoosh's own block writing and ``finish_postings``.  ``lengths``: docnum ->
-    ``length_to_byte`` of the field length (0: none), or None (here and in ``_write_blocks``, ``_add_compact_term``); lengths are quantized to
-    bytes when collected, so the byte of the min/max length is the min/max byte."""
+    ``length_to_byte`` of the field length (0: none), or None (here and in ``_write_blocks``,
+    ``_add_compact_term``); lengths are quantized to bytes when collected, so the byte of the min/max length is
+    the min/max byte."""
     fw.start_term(tbytes)
     pw = fw._postwriter
     limit = pw._blocklimit
@@ -756,10 +760,13 @@ def self_check() -> bool:
         _CHECKING = True
         try:
             _CHECKED = _segment_bytes(bulk=True) == _segment_bytes(bulk=False)
-        except Exception:
+        except Exception as exc:  # any failure of the bulk path on whoosh-ng's internals: the generic path
+            log.warning("bulk segment writer off: its self-check failed (%s: %s)", type(exc).__name__, exc)
             _CHECKED = False
         finally:
             _CHECKING = False
+        if _CHECKED is False:
+            log.warning("bulk segment writer off: whoosh-ng writes other bytes than it does; Whoosh's writer is used")
     return _CHECKED
 
 

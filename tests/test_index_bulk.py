@@ -307,8 +307,9 @@ def test_parallel_writer_uses_a_worker_and_keeps_every_document(tmp_path, recs):
     assert not [n for n in os.listdir(d) if n.endswith(".tmp") or ".tmp." in n]
 
 
-def test_self_check_falls_back_to_the_generic_writer_when_the_codec_differs(tmp_path, monkeypatch, recs):
-    """If whoosh-ng's writers no longer produce what the bulk path writes, writers take Whoosh's generic path."""
+def test_self_check_falls_back_to_the_generic_writer_when_the_codec_differs(tmp_path, monkeypatch, recs, caplog):
+    """If whoosh-ng's writers no longer produce what the bulk path writes, writers take Whoosh's generic path, and
+    say so (the pinned whoosh-ng passes the check: this test fails loudly when it does not)."""
     import indexer.bulk as B
 
     assert B.self_check()
@@ -320,6 +321,7 @@ def test_self_check_falls_back_to_the_generic_writer_when_the_codec_differs(tmp_
 
     monkeypatch.setattr(B, "_add_compact_term", off_by_one)
     assert not B.self_check()
+    assert "bulk segment writer off" in caplog.text
     d = tmp_path / "idx"
     whoosh_internals.apply()
     ix, _ = create_or_open_for_writing(d, S.SCHEMA_VERSION)
