@@ -484,7 +484,16 @@ def _term(fieldname: str, btext: bytes, boost: float):
     return wq.Term(fieldname, btext, boost=boost)
 
 
+def _sparse(parts: list[Part]) -> bool:
+    """Whether every part is exact and kept as sorted ids with scores (combined without arrays over the
+    segment: a long query's per-word clauses stay as small as their postings)."""
+    return all(p._bound is None and p.check is None for p in parts)
+
+
 def _or(parts: list[Part], n: int) -> Part:
+    if _sparse(parts):
+        ids, inverse = np.unique(np.concatenate([p.ids for p in parts]), return_inverse=True)
+        return Part(ids, np.bincount(inverse, weights=np.concatenate([p.scores for p in parts]), minlength=len(ids)))
     bound, maybe = np.zeros(n), np.zeros(n, dtype=bool)
     for p in parts:
         if p._bound is None:
@@ -505,6 +514,11 @@ def _or(parts: list[Part], n: int) -> Part:
 
 
 def _and(parts: list[Part], n: int) -> Part:
+    if _sparse(parts):
+        ids = parts[0].ids
+        for p in parts[1:]:
+            ids = np.intersect1d(ids, p.ids, assume_unique=True)
+        return Part(ids, np.sum([p.scores[np.searchsorted(p.ids, ids)] for p in parts], axis=0))
     maybe = np.logical_and.reduce([p.maybe(n) for p in parts])
     bound = np.where(maybe, np.sum([p.bound(n) for p in parts], axis=0), 0.0)
     if not any(p.check for p in parts):
@@ -535,6 +549,8 @@ def _max(parts: list[Part], n: int, tiebreak: float) -> Part:
 
 
 def _boosted(part: Part, boost: float, n: int) -> Part:
+    if _sparse([part]):
+        return Part(part.ids, part.scores * boost)
     inner = part.check
     return Part(
         bound=part.bound(n) * boost,

@@ -53,6 +53,8 @@ _FILTER_CLAUSE = re.compile(r"""(?<!\S)([A-Za-z_]+):("[^"]*"|[\[{][^\]}]*[\]}]|\
 _SYNTAX_CHARS = re.compile(r"""["'()\[\]{}*~^:]|(?<!\S)[+-]\w|\?\S|\w\?\w""")
 _OPERATORS = re.compile(r"(?<!\S)(AND|OR|NOT|ANDNOT|ANDMAYBE)(?!\S)")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+# A plain-words query is cut to this many words (a pasted page would otherwise be hundreds of clauses).
+MAX_QUERY_WORDS = int(os.environ.get("HEALTHDEX_MAX_QUERY_WORDS", "200"))
 SYN_BAG_SHARE = 0.5  # of a multi-word synonym's weight given for all its words; the rest if they form the phrase
 
 
@@ -131,6 +133,7 @@ class BuiltQuery:
         filter: object = None,  # whoosh.query.Query every hit must match (top-level field filters), or None
         rerank: list | None = None,  # bonus queries: their scores are added where the query matches
         coord: tuple | None = None,  # (term -> word ids, number of words, power): the AND-leaning factor
+        notes: list[str] | None = None,  # what --explain should say about how the query was read
     ) -> None:
         self.query, self.mode = query, mode
         self.terms = terms if terms is not None else []
@@ -139,6 +142,7 @@ class BuiltQuery:
         self.filter = filter
         self.rerank = rerank if rerank is not None else []
         self.coord = coord
+        self.notes = notes if notes is not None else []
 
     def __repr__(self) -> str:
         return f"BuiltQuery({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
@@ -463,6 +467,10 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
     ranking = ranking or Ranking()
     fields = [f for f in TEXT_FIELDS if f in schema]
     raw_words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    notes = []
+    if len(raw_words) > MAX_QUERY_WORDS:
+        notes.append(f"only the first {MAX_QUERY_WORDS} of {len(raw_words)} words searched (HEALTHDEX_MAX_QUERY_WORDS)")
+        raw_words = raw_words[:MAX_QUERY_WORDS]
     use_stop = len(raw_words) >= ranking.stopword_min_words
     stop = query_stopwords() if use_stop else frozenset()
     kept = [w for w in raw_words if w not in stop] or raw_words
@@ -560,11 +568,11 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
                 rerank.append(c)
 
     if not clauses:
-        return BuiltQuery(wq.NullQuery, "plain", [], [])
+        return BuiltQuery(wq.NullQuery, "plain", [], [], notes=notes)
     q = wq.Or(clauses) if len(clauses) > 1 else clauses[0]
     power = _coord_power(len(qtf), ranking)
     coord = (word_of_term, len(qtf), power) if power > 0 else None
-    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, coord=coord)
+    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, coord=coord, notes=notes)
 
 
 def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False) -> BuiltQuery:

@@ -377,7 +377,7 @@ def explanation(built, ev: Evaluation, ranking: Ranking, res: SearchResults) -> 
             {"field": f, "term": t, "boost": round(v["boost"], 4), "idf": v["idf"], "docs": v["docs"]}
             for (f, t), v in sorted(ev.terms.items(), key=lambda kv: (-kv[1]["boost"], kv[0]))
         ],
-        "notes": list(ev.notes),
+        "notes": built.notes + ev.notes,
         "spelling": f"did you mean: {res.suggestion}" if res.suggestion else "no correction offered",
     }
 

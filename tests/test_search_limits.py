@@ -47,3 +47,11 @@ def test_an_endless_batch_file_is_refused(index, monkeypatch):
 def test_limit_zero_tells_how_many_results_there_are(index):
     r = search(index, "asthma", "--limit", "0")
     assert r.code == 0 and "2 results, none shown" in r.out and "No results" not in r.out
+
+
+def test_a_pasted_page_is_searched_by_its_first_words(index, monkeypatch):
+    from search_cli import query
+
+    monkeypatch.setattr(query, "MAX_QUERY_WORDS", 3)
+    r = search(index, "asthma children inhaler " + "filler " * 5000, "--explain")
+    assert r.code == 0 and "only the first 3 of 5003 words searched" in r.out
