@@ -453,5 +453,3 @@ def test_a_word_matched_by_a_health_synonym_is_not_corrected(index, tmp_path):
     assert with_synonyms["total"] >= 1 and with_synonyms["suggestion"] is None
     without = search(index, "legs", "--json", "--no-synonyms").json()
     assert without["suggestion"] == "leg"
-
-
