@@ -1,6 +1,6 @@
 """Posting blocks and stored fields compressed by ``indexer.whoosh_internals.compress_block`` (libdeflate, zlib
-format), and Whoosh's term-table hash through the built-in md5: what healthdex writes must stay readable by plain zlib and
-Whoosh, with the same term hashes Whoosh computes."""
+format), and Whoosh's term-table hash through the built-in md5: what healthdex writes must stay readable by plain
+zlib and Whoosh, with the same term hashes Whoosh computes."""
 
 from __future__ import annotations
 
