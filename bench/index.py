@@ -11,8 +11,12 @@ vocabulary with real medical terms; see ``vocabulary``/``generate``), then measu
     on as many, healthdex's ``index_records`` (the real ``healthdex index`` path) on all N, and
     FTS5 (porter tokenizer) on all N; plus index sizes;
   * query latency p50/p95 over a fixed mix (two-word, single-word, phrase queries; top 10) for the real search
-    path (``search_cli.search.search``, no snippets) when it exists, a plain Whoosh BM25F query, and FTS5 bm25;
-  * the whole ``healthdex search "two words"`` command, process start to exit, on the N-document index.
+    path (``search_cli.search.search`` over an open ``Index``, no snippets), a plain Whoosh BM25F query, and
+    FTS5 bm25;
+  * equivalence: for every query of the mix, the evaluator's top 10 against scoring every candidate one by one
+    (``Evaluation.top(exhaustive=True)``): ids, and scores to 1e-6; the number of mismatches (goal 0);
+  * the whole ``healthdex search "two words"`` command, process start to exit, on the N-document index, beside a
+    ten-line whoosh-ng script running Whoosh's own AND query for the same words (runs alternate).
 Each Whoosh build runs in its own process (healthdex patches whoosh-ng in-process; stock must not see them).
 The machine is shared, so compare ratios within a run, not absolute numbers across runs.
 """
@@ -396,16 +400,18 @@ def worker_queries(index_dir: Path, mode: str) -> dict:
     """Latencies (ms) of the query mix: 'real' = search_cli.search.search, 'plain' = Whoosh AND/phrase BM25F."""
     from indexer.store import open_index
 
-    ix = open_index(index_dir)
     mix = queries()
     out: dict[str, list[float]] = {"two": [], "one": [], "phrase": []}
     if mode == "real":
-        from search_cli.search import search
+        from search_cli.search import Index, search
+
+        ix = Index(index_dir)
 
         def run(words, phrase):
             q = '"' + " ".join(words) + '"' if phrase else " ".join(words)
-            return search(index_dir, q, limit=10, snippets=False, suggest_spelling=False, ix=ix).total
+            return search(ix, q, limit=10, snippets=False, suggest_spelling=False).total
     else:
+        ix = open_index(index_dir)
         from whoosh import query as Q
         from whoosh import scoring
 
@@ -430,6 +436,29 @@ def worker_queries(index_dir: Path, mode: str) -> dict:
             run(words, phrase)
             out[kind].append((time.perf_counter() - t0) * 1000)
     return out
+
+
+def worker_equivalence(index_dir: Path) -> dict:
+    """For each query of the mix: the evaluator's top 10 against every candidate scored one by one."""
+    from search_cli.evaluate import Evaluation
+    from search_cli.query import Ranking, build_query
+    from search_cli.search import Index, load_synonyms
+
+    ranking, table = Ranking(), load_synonyms(True)
+    mismatches, checked = [], 0
+    with Index(index_dir) as ix:
+        searcher, segs = ix.searcher()
+        for _kind, words, phrase in queries():
+            text = '"' + " ".join(words) + '"' if phrase else " ".join(words)
+            built = build_query(searcher.schema, text, synonyms=table, ranking=ranking)
+            args = dict(filter=built.filter, coord=built.coord, bonus=built.rerank)
+            got = Evaluation(searcher, segs, ranking.weighting()).top(built.query, 10, **args)
+            ref = Evaluation(searcher, segs, ranking.weighting()).top(built.query, 10, exhaustive=True, **args)
+            checked += 1
+            same_ids = [d for _s, d in got.hits] == [d for _s, d in ref.hits]
+            if not same_ids or any(abs(a - b) > 1e-6 for (a, _), (b, _) in zip(got.hits, ref.hits, strict=True)):
+                mismatches.append(text)
+    return {"checked": checked, "mismatches": mismatches}
 
 
 # --- FTS5 -------------------------------------------------------------------------------------------------------------
@@ -475,21 +504,39 @@ def fts5_queries(db: Path) -> dict:
 PACKAGES = ("healthdex", "search_cli", "indexer", "crawler", "stripper", "profiles", "replay")
 
 
-def cold_search(index_dir: Path, query: str = "sciatica pain", runs: int = 7) -> dict:
-    """The whole command, process start to exit.  The project's modules are byte-compiled first, as ``pip install``
-    does for an installed package (an editable checkout under PYTHONDONTWRITEBYTECODE=1 would otherwise compile
-    them from source on every run); one untimed run warms the page cache."""
+# The peer of a cold ``healthdex search``: whoosh-ng alone, Whoosh's AND of the words in title or text, top 10.
+PLAIN_WHOOSH_SCRIPT = """
+import sys
+from whoosh import query as Q, scoring
+from whoosh.index import open_dir
+ix = open_dir(sys.argv[1], indexname="MAIN")
+terms = [t for w in sys.argv[2].split() for t in ix.schema["text"].process_text(w, mode="query")]
+with ix.searcher(weighting=scoring.BM25F()) as s:
+    for hit in s.search(Q.And([Q.Or([Q.Term("text", t), Q.Term("title", t)]) for t in terms]), limit=10):
+        print(hit.rank + 1, hit["title"], hit["url"])
+"""
+
+
+def cold_search(index_dir: Path, query: str = "sciatica pain", runs: int = 9) -> dict:
+    """The whole command, process start to exit, alternating with the plain whoosh-ng script.  The project's
+    modules are byte-compiled first, as ``pip install`` does for an installed package; one untimed run of each
+    warms the page cache."""
     subprocess.run([sys.executable, "-m", "compileall", "-q", *PACKAGES], cwd=ROOT, capture_output=True)
-    exe = [sys.executable, "-m", "healthdex", "search", query, "--index", str(index_dir), "--limit", "10", "--no-color"]
-    subprocess.run(exe, cwd=ROOT, capture_output=True)
-    times = []
-    status = None
+    commands = {
+        "healthdex": [sys.executable, "-m", "healthdex", "search", query, "--index", str(index_dir), "--no-color"],
+        "whoosh": [sys.executable, "-c", PLAIN_WHOOSH_SCRIPT, str(index_dir), query],
+    }
+    out: dict = {name: [] for name in commands}
+    for exe in commands.values():
+        subprocess.run(exe, cwd=ROOT, capture_output=True)
     for _ in range(runs):
-        t0 = time.perf_counter()
-        p = subprocess.run(exe, cwd=ROOT, capture_output=True, text=True)
-        times.append((time.perf_counter() - t0) * 1000)
-        status = p.returncode
-    return {"ms": times, "status": status, "stderr": (p.stderr or "")[-300:]}
+        for name, exe in commands.items():
+            t0 = time.perf_counter()
+            p = subprocess.run(exe, cwd=ROOT, capture_output=True, text=True)
+            out[name].append((time.perf_counter() - t0) * 1000)
+            if name == "healthdex":
+                out["status"], out["stderr"] = p.returncode, (p.stderr or "")[-300:]
+    return out
 
 
 def run_worker(args: list[str]) -> dict:
@@ -525,6 +572,8 @@ def main() -> None:
             res = worker_tuned(Path(rest[0]), Path(rest[1]), int(rest[2]), procs, rest[4])
         elif kind == "queries":
             res = worker_queries(Path(rest[0]), rest[1])
+        elif kind == "equivalence":
+            res = worker_equivalence(Path(rest[0]))
         else:
             raise SystemExit(f"unknown worker {kind}")
         print(json.dumps(res))
@@ -532,12 +581,6 @@ def main() -> None:
 
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
-    try:
-        import search_cli.search  # noqa: F401
-
-        have_real = True
-    except Exception:
-        have_real = False
     print(
         f"# bench/index.py  {time.strftime('%Y-%m-%d %H:%M:%S')}  cpus={os.cpu_count()} "
         f"load={os.getloadavg()[0]:.2f}  python={sys.version.split()[0]}",
@@ -575,12 +618,11 @@ def main() -> None:
                 abl[variant] = run_worker(
                     ["tuned", str(corpus), str(work / f"ix-abl-{variant}"), str(na), "1", variant]
                 )
-        lat = {}
-        if have_real:
-            lat["whoosh (search_cli.search)"] = run_worker(["queries", str(work / f"ix-{n}"), "real"])
+        lat = {"healthdex (search_cli.search)": run_worker(["queries", str(work / f"ix-{n}"), "real"])}
         lat["whoosh (plain AND/phrase)"] = run_worker(["queries", str(work / f"ix-{n}"), "plain"])
         lat["fts5 bm25"] = fts5_queries(work / f"fts-{n}.db")
         cold = cold_search(work / f"ix-{n}")
+        cold["equivalence"] = run_worker(["equivalence", str(work / f"ix-{n}")])
         rows.append((n, stock, generic, tuned, fts, abl, lat, cold))
         print_table(rows[-1:])
 
@@ -620,10 +662,19 @@ def print_table(rows) -> None:
             allv = [v for vs in d.values() for v in vs]
             parts = " | ".join(f"{statistics.median(d[k]):.1f} / {pct(d[k], 95):.1f}" for k in ("two", "one", "phrase"))
             print(f"| {name} | {statistics.median(allv):.1f} | {pct(allv, 95):.1f} | {parts} |")
-        ms = cold["ms"]
+        eq = cold["equivalence"]
         print(
-            f'\ncold `healthdex search "sciatica pain" --index ...` (process start to exit, {len(ms)} runs): '
-            f"min {min(ms):.0f} ms, median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms; exit {cold['status']}"
+            f"\nequivalence: {eq['checked']} queries, top 10 against scoring every candidate: "
+            f"{len(eq['mismatches'])} mismatches" + (f" ({'; '.join(eq['mismatches'])})" if eq["mismatches"] else "")
+        )
+        print('\n| cold "sciatica pain", process start to exit | runs | min ms | median ms | max ms |')
+        print("|---|---:|---:|---:|---:|")
+        for name, label in (("healthdex", "healthdex search"), ("whoosh", "plain whoosh-ng script (AND query)")):
+            ms = cold[name]
+            print(f"| {label} | {len(ms)} | {min(ms):.0f} | {statistics.median(ms):.0f} | {max(ms):.0f} |")
+        ratio = statistics.median(cold["healthdex"]) / statistics.median(cold["whoosh"])
+        print(
+            f"healthdex / plain whoosh-ng (medians): {ratio:.2f}x (goal <= 2.5x); exit {cold['status']}"
             + (f"; stderr: {cold['stderr'].strip()}" if cold["status"] not in (0, 1) else "")
         )
 

@@ -1,14 +1,12 @@
 """The ``healthdex`` command: a thin, lazily-loaded dispatcher over each stage's own commands.
 
 Each subcommand lives in the package of the stage it drives and is imported only when it is invoked, so
-``healthdex search`` never pays for importing Scrapy or BeautifulSoup.  ``search`` is dispatched before click is
-even imported (see :mod:`search_cli.command`): it is the command people run most, and start-up time is part of its
-speed.
+``healthdex search`` never pays for importing Scrapy or BeautifulSoup.  ``search`` parses its own arguments
+(argparse, :mod:`search_cli.command`) and is handed over before click is imported.
 """
 
 from __future__ import annotations
 
-import gc
 import importlib
 import sys
 
@@ -37,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         if args and args[0] in CLICK_FREE:
-            sys.exit(_run_click_free(args, one_shot=argv is None))
+            module_name, attr = CLICK_FREE[args[0]].split(":")
+            sys.exit(getattr(importlib.import_module(module_name), attr)(args[1:]))
         from healthdex.group import cli
 
         cli.main(args=args, prog_name="healthdex")
@@ -48,26 +47,6 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as other Unix tools do
         _quiet_stdout()
         sys.exit(0)
-
-
-def _run_click_free(args: list[str], one_shot: bool) -> int:
-    """Run a command of ``CLICK_FREE``.  ``one_shot``: this process exists for this command only (the console
-    script), so the cyclic garbage collector is off throughout (it would only walk the modules being imported,
-    ~2% of a cold search) and everything is frozen at the end (the interpreter's exit then skips its full
-    collection over all of it, another ~4%; callgrind, healthdex search at 100k articles); and regular
-    expressions come compiled from the last run (:mod:`healthdex.regex_cache`, ~4%)."""
-    if one_shot:
-        gc.disable()
-        from healthdex import regex_cache
-
-        regex_cache.install()
-    try:
-        module_name, attr = CLICK_FREE[args[0]].split(":")
-        return getattr(importlib.import_module(module_name), attr)(args[1:])
-    finally:
-        if one_shot:
-            regex_cache.save()
-            gc.freeze()
 
 
 def _fail(message: str, status: int) -> None:

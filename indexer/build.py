@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from healthdex.errors import UserError
-from indexer import patches, store
 from indexer import schema as S
+from indexer import store, whoosh_internals
 from indexer.records import Prepared, SkipRecord, prepare
 
 # A fresh build of at least this many records uses the multi-process writer when procs allows it.
@@ -241,7 +241,7 @@ def index_records(
     Raises ``UserError`` when the index is locked by another live writer or was built with another schema."""
     stats = stats or IndexStats()
     index_dir = Path(index_dir)
-    patches.apply()
+    whoosh_internals.apply()
     ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
     S.SpellWords.seen = set()  # spelling words are posted once per run (and per writer process)
     nprocs = choose_procs(procs, fresh, expected)

@@ -28,6 +28,7 @@ only by an optimize, since a merge re-reads field lengths quantized to a byte).
 
 from __future__ import annotations
 
+import logging
 import struct
 from array import array
 from bisect import bisect_right
@@ -44,8 +45,10 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 from whoosh.writing.posting_pool import PostingPool
 
-from indexer.patches import compress_block
 from indexer.schema import FastText
+from indexer.whoosh_internals import compress_block
+
+log = logging.getLogger(__name__)
 
 # Below this estimate of collected postings (about 150 articles) a segment's postings go through Whoosh's pool:
 # a small update gains nothing from the bulk path and skips its once-per-process self-check.
@@ -79,7 +82,6 @@ class BulkSegmentWriter(SegmentWriter):
         self._bulk_limit = max(1, limitmb) * 1024 * 1024
         self._done: list = []  # segments this writer finished early to bound memory
         self._memo: dict[str, dict] = {}  # see _index_items
-        self._sidecar = None
         self._reset_collected()
 
     def _reset_collected(self) -> None:
@@ -260,7 +262,6 @@ class BulkSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         self._write_postings()
         self.fieldwriter.close()
-        self._finish_sidecar()
         self.bulk_flushes += 1
 
     def _columns_to_postings(self, fieldname: str) -> None:
@@ -285,7 +286,6 @@ class BulkSegmentWriter(SegmentWriter):
         """Every collected term in (field, term bytes) order, as ``FieldWriter.add_postings`` would write it."""
         fw = self.fieldwriter
         schema = self.schema
-        sidecar, sidecar_min = self._start_sidecar()
         for fieldname in sorted(set(self._postings) | set(self._columns)):
             field = schema[fieldname]
             columns = self._columns.get(fieldname)
@@ -319,61 +319,19 @@ class BulkSegmentWriter(SegmentWriter):
                 tindex.__class__ = _TermTableWriter
             compact = _COMPACT_MAX if fw._postwriter._blocklimit > _COMPACT_MAX else 0
             direct = type(fw._postwriter) is _BlockWriter and type(field.format) is formats.Positions
-            long_lists = sidecar is not None and field.scorable
-            limit = fw._postwriter._blocklimit
             rows = _TermRows(tindex)
             for tbytes, ids, weights, values in postings:
                 if len(ids) <= compact:
                     _add_compact_term(rows, prefix + tbytes, ids, weights, values, lengths)
                     continue
                 if direct:
-                    start, offsets = _write_blocks(fw, rows, prefix + tbytes, ids, weights, values, lengths)
+                    _write_blocks(fw, rows, prefix + tbytes, ids, weights, values, lengths)
                 else:
                     rows.flush()  # Whoosh's own finish_term adds this term's row
-                    start, offsets = _write_term(fw, tbytes, ids, weights, values, lengths)
-                if long_lists and len(ids) >= sidecar_min:
-                    sidecar = self._add_to_sidecar(sidecar, start, ids, weights, limit, offsets)
-                    long_lists = sidecar is not None
+                    _write_term(fw, tbytes, ids, weights, values, lengths)
             rows.flush()
             fw.finish_field()
         self._reset_collected()
-        self._sidecar = sidecar
-
-    # -- the posting-list sidecar (indexer.sidecar) of a segment this writer writes itself ---------------------
-    def _start_sidecar(self):
-        """A sidecar writer for the segment being flushed (its long lists are in hand here, so the commit need not
-        decode them again to write it), or None where sidecars do not apply (memory storage, compound files)."""
-        folder = getattr(self.storage, "folder", None)
-        if not folder or self.compound or _CHECKING:
-            return None, 0
-        try:
-            from indexer.sidecar import MIN_POSTINGS, SidecarWriter
-
-            return SidecarWriter(folder, self.newsegment), MIN_POSTINGS
-        except (ImportError, OSError):
-            return None, 0
-
-    @staticmethod
-    def _add_to_sidecar(sidecar, start: int, ids, weights, limit: int, offsets: list[int]):
-        """One long list into the sidecar, with the weights as W3 stores them (32-bit floats); on any failure the
-        sidecar is dropped (``indexer.store`` writes the missing one after the commit)."""
-        try:
-            blocks = array("I", range(0, len(ids), limit))
-            sidecar.add(start, array("I", ids), array("f", weights), blocks, array("Q", offsets))
-            return sidecar
-        except Exception:
-            sidecar.abandon()
-            return None
-
-    def _finish_sidecar(self) -> None:
-        sidecar, self._sidecar = self._sidecar, None
-        if sidecar is None:
-            return
-        try:
-            self.newsegment.set_doc_count(self.docnum)  # as get_segment() sets it
-            sidecar.finish(self.storage.file_length(self.newsegment.make_filename(W3Codec.POSTS_EXT)))
-        except Exception:
-            sidecar.abandon()
 
     # -- segments -----------------------------------------------------------------------------------------------
     def _start_next_segment(self) -> None:
@@ -525,23 +483,19 @@ def _sorted_postings(ids, weights, values):
     )
 
 
-def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> tuple[int, list[int]]:
+def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> None:
     """One term through W3FieldWriter/W3PostingsWriter with whole blocks set at once: the same state that
     ``add_posting`` would build one posting at a time (block limit, max weight, the non-empty values, min/max
-    field length), then Whoosh's own block writing and ``finish_postings``.  Returns where the list starts in the
-    postings file and where each of its blocks starts.  ``lengths``: docnum -> ``length_to_byte`` of the field
-    length (0: none), or None (here and in ``_write_blocks``, ``_add_compact_term``); lengths are quantized to
-    bytes when collected, so the byte of the min/max length is the min/max byte."""
+    field length), then Whoosh's own block writing and ``finish_postings``.  ``lengths``: docnum ->
+    ``length_to_byte`` of the field length (0: none), or None (here and in ``_write_blocks``,
+    ``_add_compact_term``); lengths are quantized to bytes when collected, so the byte of the min/max length is
+    the min/max byte."""
     fw.start_term(tbytes)
     pw = fw._postwriter
-    postfile = fw._postfile
-    first = postfile.tell()
-    offsets = []  # where each block's length word is (the first block follows the 4-byte list header)
     limit = pw._blocklimit
     n = len(ids)
     for start in range(0, n, limit):
         if start:
-            offsets.append(postfile.tell() + (0 if offsets else 4))
             pw._write_block()
         end = start + limit
         block_ids = ids[start:end] if n > limit else ids
@@ -556,27 +510,22 @@ def _write_term(fw, tbytes: bytes, ids, weights, values, lengths) -> tuple[int, 
             ls = list(filter(None, map(lengths, block_ids)))
             pw._minlength = byte_to_length(min(ls)) if ls else None
             pw._maxlength = byte_to_length(max(ls)) if ls else 0
-    offsets.append(postfile.tell() + (0 if offsets else 4))
     fw.finish_term()
-    return first, offsets
 
 
 def _write_blocks(
     fw, rows: _TermRows, key: bytes, ids: list[int], weights: list[float], values: list[bytes], lengths
-) -> tuple[int, list[int]]:
+) -> None:
     """A term of a Positions field with more than 8 postings, written as ``_write_term`` writes it (W3 blocks in the
     postings file, then the term info) but without the postings writer's per-block objects and method calls:
     each block is the same pickle, zlib level and block header ``W3PostingsWriter._write_block`` writes, and the
-    term info adds up the blocks as ``W3TermInfo.add_block`` does; the term's row goes to ``rows``.  Returns what
-    ``_write_term`` returns."""
+    term info adds up the blocks as ``W3TermInfo.add_block`` does; the term's row goes to ``rows``."""
     pw = fw._postwriter
     limit = pw._blocklimit
     comp = pw._compression
     postfile = fw._postfile
     start = postfile.tell()
     out = [WHOOSH3_HEADER_MAGIC]
-    offsets = []
-    at = start + len(WHOOSH3_HEADER_MAGIC)
     n = len(ids)
     total = 0
     minlength, maxlength, maxweight = None, 0, 0
@@ -608,8 +557,6 @@ def _write_blocks(
         data = compress_block(dumps((mini_ids, mini_weights, tuple(filter(None, values[lo : lo + limit])))), comp)
         info = dumps((count, block_ids[-1], block_maxweight, comp, block_min or 0, block_max))
         size = len(info) + len(data)
-        offsets.append(at)
-        at += 4 + size
         out.append(pack_int(-size if lo + limit >= n else size))
         out.append(info)
         out.append(data)
@@ -625,7 +572,6 @@ def _write_blocks(
         ids[-1],
     ) + _OFFSET.pack(start, postfile.tell() - start)
     rows.add(key, value)
-    return start, offsets
 
 
 def _whole_value_id(field) -> bool:
@@ -808,16 +754,19 @@ def self_check() -> bool:
     writers, the check fails and every writer falls back to Whoosh's generic path (slower, never wrong)."""
     global _CHECKING, _CHECKED
     if _CHECKED is None:
-        from indexer import patches
+        from indexer import whoosh_internals
 
-        patches.apply()  # both ways compress posting blocks the same way (patches.compress_block)
+        whoosh_internals.apply()  # both ways compress posting blocks the same way (compress_block)
         _CHECKING = True
         try:
             _CHECKED = _segment_bytes(bulk=True) == _segment_bytes(bulk=False)
-        except Exception:
+        except Exception as exc:  # any failure of the bulk path on whoosh-ng's internals: the generic path
+            log.warning("bulk segment writer off: its self-check failed (%s: %s)", type(exc).__name__, exc)
             _CHECKED = False
         finally:
             _CHECKING = False
+        if _CHECKED is False:
+            log.warning("bulk segment writer off: whoosh-ng writes other bytes than it does; Whoosh's writer is used")
     return _CHECKED
 
 

@@ -61,9 +61,9 @@ def open_index(path: str | os.PathLike):
         )
     from whoosh.index import EmptyIndexError, open_dir
 
-    from indexer import patches
+    from indexer import whoosh_internals
 
-    patches.apply()  # faster BM25 length lookups; see indexer/patches.py
+    whoosh_internals.apply()  # fixes of whoosh-ng bugs (and indexing speed-ups)
     last: Exception | None = None
     for _ in range(20):
         try:
@@ -207,21 +207,6 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
                 (p / WRITER_FILE).unlink()
             except OSError:
                 pass
-    if writer.is_closed:
-        write_sidecars(p)
-
-
-def write_sidecars(path: str | os.PathLike) -> None:
-    """Give the committed segments their posting-list sidecars (``indexer.sidecar``), after the lock is released.
-    A failure only costs search speed, so it is logged, never raised."""
-    from indexer.sidecar import MalformedPostings, ensure_sidecars
-
-    try:
-        ensure_sidecars(path)
-    except (OSError, MalformedPostings, EOFError, ValueError) as exc:
-        import logging  # (not at the top: ``healthdex search`` imports this module and never logs)
-
-        logging.getLogger(__name__).warning("posting sidecars not written for %s: %s", path, exc)
 
 
 def remove_uncommitted_segment(path: str | os.PathLike, writer) -> None:
@@ -240,13 +225,13 @@ def remove_uncommitted_segment(path: str | os.PathLike, writer) -> None:
 
 
 def writer_codec():
-    """The W3 codec healthdex writes with: Whoosh's, with posting blocks compressed at ``patches.BLOCK_LEVEL``."""
+    """The W3 codec healthdex writes with: Whoosh's, with posting blocks compressed at ``BLOCK_LEVEL``."""
     from whoosh.codec.whoosh3 import W3Codec
 
-    from indexer import patches
+    from indexer import whoosh_internals
 
-    patches.apply()
-    return W3Codec(compression=patches.BLOCK_LEVEL)
+    whoosh_internals.apply()
+    return W3Codec(compression=whoosh_internals.BLOCK_LEVEL)
 
 
 def _make_writer(ix, *, timeout: float = 0.0, procs: int = 1, bulk: bool = True, **kwargs):

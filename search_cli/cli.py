@@ -1,19 +1,11 @@
 """``healthdex similar`` and ``stats``: option parsing over :mod:`search_cli.search`, plus a click entry for
-``search``, whose own parser lives in :mod:`search_cli.command` (it starts without click).
-
-Only click is imported at module level; Whoosh and the rest load when a command runs.
-"""
+``search``, whose own parser lives in :mod:`search_cli.command`."""
 
 from __future__ import annotations
 
 import sys
 
 import click
-
-from search_cli import _whoosh_compat
-
-_whoosh_compat.lazy_asyncio()  # before anything imports Whoosh: searching never needs asyncio
-_whoosh_compat.lazy_morph_en()
 
 
 def _fmt(as_json: bool, as_jsonl: bool) -> str:

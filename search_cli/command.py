@@ -1,27 +1,14 @@
-"""``healthdex search``: its arguments and its run, on argparse rather than click.
-
-Start-up time is one of the command's goals (a query typed in a terminal should answer in about a tenth of a
-second), and importing click alone costs ~40 ms, a quarter of that budget.  ``healthdex.cli.main`` therefore hands
-``search`` straight to :func:`main` here before click is imported; the click group keeps a pass-through entry so
-``healthdex --help`` lists it and click-based callers still work.
-"""
+"""``healthdex search``: its arguments, and the one-shot, batch and interactive runs over
+:mod:`search_cli.search`.  (argparse rather than click: ``healthdex.cli`` hands ``search`` over before click is
+imported, which a command typed many times a day should not wait for.)"""
 
 from __future__ import annotations
 
-from search_cli import _whoosh_compat
+import argparse
+import os
+import sys
 
-# before anything imports argparse: what a search never uses loads only if asked for (the rest of
-# lazy_start when a search needs Whoosh's reader: see main)
-_whoosh_compat.lean_start()
-
-import argparse  # noqa: E402
-import functools  # noqa: E402
-import gc  # noqa: E402
-import sys  # noqa: E402
-
-from healthdex.errors import UserError  # noqa: E402
-
-_whoosh_compat.untranslated_argparse(argparse)
+from healthdex.errors import UserError
 
 QUERY_HELP = """\
 QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh syntax:
@@ -34,7 +21,11 @@ QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh synt
   published:>2020  updated:[2023 TO 2024]  published:<2019-06
 
 Unbalanced quotes or brackets are read leniently; an unknown field or a date that cannot be read is an error.
-A query starting with "-" goes after "--". Exit status: 0 with hits, 1 with none, 2 on error."""
+A query starting with "-" goes after "--".  Without QUERY on a terminal, a prompt opens for one query after
+another (Ctrl-D or "exit" leaves).  Exit status: 0 with hits, 1 with none, 2 on error."""
+
+# --batch and --synonyms files larger than this are refused (a line per query: megabytes are thousands of them)
+MAX_INPUT_BYTES = int(os.environ.get("HEALTHDEX_SEARCH_MAX_INPUT_BYTES", str(64 * 1024 * 1024)))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,34 +37,6 @@ class _Parser(argparse.ArgumentParser):
     def exit(self, status: int = 0, message: str | None = None):  # type: ignore[override]
         sys.stdout.flush()  # --help: out before exiting, also when stdout is a caller's buffer
         super().exit(status, message)
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter sized like ``shutil.get_terminal_size`` would, without importing shutil (which loads
-    the bz2 and lzma libraries): argparse builds a formatter for every option it adds, so each search paid it."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None) -> None:
-        if width is None:
-            width = _terminal_columns() - 2
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-@functools.cache
-def _terminal_columns() -> int:
-    """$COLUMNS, else the width of the terminal on stdout, else 80 (``shutil.get_terminal_size``'s order); once
-    per process (argparse makes a formatter for every option it adds)."""
-    import os
-
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
 
 
 def _count(text: str) -> int:
@@ -92,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         usage="healthdex search [OPTIONS] [QUERY]",
         description="Search the index.",
         epilog=QUERY_HELP,
-        formatter_class=_Formatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("query", nargs="?", metavar="QUERY", help=argparse.SUPPRESS)
     p.add_argument("--index", dest="index_dir", required=True, metavar="DIR", help="Index directory.")
@@ -119,6 +82,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--plain", action="store_true", help="Treat QUERY as words only (no operators or fields).")
     p.add_argument("--no-color", action="store_true", help="No ANSI colour even on a terminal.")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="After the hits, how the query was answered: parse, synonyms, terms and weights, spelling.",
+    )
     p.add_argument(
         "--batch",
         default=None,
@@ -147,38 +115,30 @@ def main(argv: list[str]) -> int:
             raise UserError("give either QUERY or --batch, not both")
         _batch(args.index_dir, args.batch, args.limit, synonyms, not args.syntax, ranking)
         return 0
-    if args.query is None:
-        raise UserError("missing QUERY (or --batch FILE)")
     if args.as_json and args.as_jsonl:
         raise UserError("choose one of --json and --jsonl")
+    options = dict(
+        limit=args.limit,
+        offset=args.offset,
+        sort=args.sort,
+        synonyms=synonyms,
+        facets=[f for f in args.facets.split(",") if f.strip()],
+        plain=args.plain,
+        ranking=ranking,
+        explain=args.explain,
+    )
     fmt = "json" if args.as_json else "jsonl" if args.as_jsonl else "table"
+    if args.query is None:
+        if not sys.stdin.isatty():
+            raise UserError("missing QUERY: give one, or --batch FILE for many (a prompt opens only on a terminal)")
+        from search_cli.prompt import run_prompt
 
-    # One query creates no garbage cycles worth collecting: without the cyclic collector, importing Whoosh and
-    # reading the index skip a few full collections over everything loaded so far.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        from search_cli import evaluate
-        from search_cli import search as search_module
-        from search_cli.output import format_results, use_color
-        from search_cli.search import search
+        return run_prompt(args.index_dir, fmt, no_color=args.no_color, **options)
 
-        evaluate.set_vectorized(False)  # one query: importing numpy would cost more than it saves
-        search_module.prepare_whoosh = _whoosh_compat.lazy_start
-        res = search(
-            args.index_dir,
-            args.query,
-            limit=args.limit,
-            offset=args.offset,
-            sort=args.sort,
-            synonyms=synonyms,
-            facets=[f for f in args.facets.split(",") if f.strip()],
-            plain=args.plain,
-            ranking=ranking,
-        )
-    finally:
-        if was_enabled:
-            gc.enable()
+    from search_cli.output import format_results, use_color
+    from search_cli.search import search
+
+    res = search(args.index_dir, args.query, **options)
     text = format_results(res, fmt, color=use_color(args.no_color))
     if text:
         sys.stdout.write(text + "\n")
@@ -186,16 +146,25 @@ def main(argv: list[str]) -> int:
     return 0 if res.hits or (args.limit == 0 and res.total) else 1
 
 
+def read_bounded(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """The text of ``path`` ('-': stdin), a ``UserError`` past ``limit`` bytes or when it cannot be read."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UserError(f"{what} {path} is longer than {limit:,} bytes (the limit is HEALTHDEX_SEARCH_MAX_INPUT_BYTES)")
+    return data.decode("utf-8", "replace")
+
+
 def _batch(index_dir: str, path: str, limit: int, synonyms, plain: bool, ranking) -> None:
-    _whoosh_compat.lazy_start()
     from search_cli.search import batch
 
-    try:
-        fh = sys.stdin if path == "-" else open(path, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with fh:
-        lines = list(fh)
+    lines = read_bounded(path, "batch file").splitlines()
     out = sys.stdout
     for line in batch(index_dir, lines, limit=limit or 1000, synonyms=synonyms, plain=plain, ranking=ranking):
         out.write(line + "\n")

@@ -49,6 +49,9 @@ def format_results(res: SearchResults, fmt: str = "table", color: bool = False) 
         first, last = res.hits[0].rank, res.hits[-1].rank
         about = "" if res.total_exact else "about "
         lines.append(_c(f"{first}-{last} of {about}{res.total:,} results", "dim", color))
+    elif res.total:
+        about = "" if res.total_exact else "about "
+        lines.append(f"{about}{res.total:,} results, none shown (--limit {res.limit}, --offset {res.offset}).")
     else:
         lines.append(f"No results for {res.query!r}.")
     for h in res.hits:
@@ -66,7 +69,26 @@ def format_results(res: SearchResults, fmt: str = "table", color: bool = False) 
         lines.append(_c(f"{name}:", "title", color))
         for value, n in list(counts.items())[:20]:
             lines.append(f"  {n:>6}  {value}")
+    if res.explain is not None:
+        lines += ["", _c("How this was answered:", "title", color), *explain_lines(res.explain)]
     return "\n".join(lines)
+
+
+def explain_lines(ex: dict) -> list[str]:
+    """``SearchResults.explain`` as indented lines for the terminal."""
+    lines = [f"  query ({ex['mode']}): {ex['parsed']}"]
+    if ex["filter"]:
+        lines.append(f"  filter: {ex['filter']}")
+    lines += [f"  synonym: {s}" for s in ex["synonyms"]]
+    lines.append(f"  ranked by: {ex['evaluator']}")
+    if ex["coordination"]:
+        lines.append(f"  AND-leaning: {ex['coordination']}")
+    lines += [f"  bonus: {b}" for b in ex["bonus"]]
+    for t in ex["terms"]:
+        lines.append(f"  term {t['field']}:{t['term']}  weight {t['boost']}  idf {t['idf']}  in {t['docs']} documents")
+    lines += [f"  note: {n}" for n in ex["notes"]]
+    lines.append(f"  spelling: {ex['spelling']}")
+    return lines
 
 
 def format_stats(st: dict, fmt: str = "table") -> str:

@@ -53,6 +53,8 @@ _FILTER_CLAUSE = re.compile(r"""(?<!\S)([A-Za-z_]+):("[^"]*"|[\[{][^\]}]*[\]}]|\
 _SYNTAX_CHARS = re.compile(r"""["'()\[\]{}*~^:]|(?<!\S)[+-]\w|\?\S|\w\?\w""")
 _OPERATORS = re.compile(r"(?<!\S)(AND|OR|NOT|ANDNOT|ANDMAYBE)(?!\S)")
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+# A plain-words query is cut to this many words (a pasted page would otherwise be hundreds of clauses).
+MAX_QUERY_WORDS = int(os.environ.get("HEALTHDEX_MAX_QUERY_WORDS", "200"))
 SYN_BAG_SHARE = 0.5  # of a multi-word synonym's weight given for all its words; the rest if they form the phrase
 
 
@@ -65,7 +67,6 @@ class Ranking:
     title_b: float = 0.75  # ... for the short title field
     title_boost: float = 1.0  # query-side weight of a title match relative to a text match
     synonym_weight: float = 0.5  # an expanded name counts this much of the words the user typed
-    coord_short: float = 0.9  # OrGroup.factory scale for the Whoosh-syntax path (and the "whoosh" profile: none)
     # Plain words: score x (words matched / words typed) ** power (search.py, _rerank). Strong for 2-3 terms,
     # off from mid_query_terms on: in longer consumer questions few words are essential, and any
     # coordination measurably hurt nDCG there (bench/relevance.py, both dev and holdout halves).
@@ -99,7 +100,6 @@ class Ranking:
         if name in ("whoosh", "whoosh-defaults"):
             return cls(
                 profile="whoosh",
-                coord_short=0.0,
                 coord_power_short=0.0,
                 coord_power_mid=0.0,
                 coord_power_long=0.0,
@@ -116,19 +116,12 @@ class Ranking:
             return scoring.BM25F()
         return scoring.BM25F(B=self.b, K1=self.k1, title_B=self.title_b)
 
-    def bm25(self, fieldname: str) -> tuple[float, float]:
-        """(B, K1) of :meth:`weighting`'s model for ``fieldname``, without building it (search_cli.direct)."""
-        if self.profile == "whoosh":
-            return 0.75, 1.2  # whoosh.scoring.BM25F's defaults
-        return (self.title_b if fieldname == "title" else self.b), self.k1
-
 
 _RANKING_FIELDS = tuple(Ranking.__annotations__)  # the settings, in their order above
 
 
 class BuiltQuery:
-    """A parsed query and what ranking needs besides it.  (Plain classes here and in search.py: the dataclasses
-    module and the inspect module it loads cost ~10 ms of a cold ``healthdex search``.)"""
+    """A parsed query and what ranking needs besides it (see ``search_cli.evaluate.Evaluation.top``)."""
 
     def __init__(
         self,
@@ -138,8 +131,9 @@ class BuiltQuery:
         synonyms: list | None = None,  # synonyms.Match objects that were expanded
         filters: list[str] | None = None,
         filter: object = None,  # whoosh.query.Query every hit must match (top-level field filters), or None
-        rerank: list | None = None,  # bonus queries scored on the top candidates only
+        rerank: list | None = None,  # bonus queries: their scores are added where the query matches
         coord: tuple | None = None,  # (term -> word ids, number of words, power): the AND-leaning factor
+        notes: list[str] | None = None,  # what --explain should say about how the query was read
     ) -> None:
         self.query, self.mode = query, mode
         self.terms = terms if terms is not None else []
@@ -148,6 +142,7 @@ class BuiltQuery:
         self.filter = filter
         self.rerank = rerank if rerank is not None else []
         self.coord = coord
+        self.notes = notes if notes is not None else []
 
     def __repr__(self) -> str:
         return f"BuiltQuery({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
@@ -193,11 +188,6 @@ def is_plain(text: str) -> bool:
     return not (_SYNTAX_CHARS.search(probe) or _OPERATORS.search(probe))
 
 
-def is_plain_words(text: str) -> bool:
-    """True when ``text`` is words alone: no query syntax and no ``field:value`` filters."""
-    return ":" not in text and is_plain(text)
-
-
 def split_filters(text: str) -> tuple[list[str], str]:
     """Pull top-level ``field:value`` filter clauses (not on title/text) out of the query string."""
     filters: list[str] = []
@@ -224,8 +214,9 @@ def split_filters(text: str) -> tuple[list[str], str]:
     return filters, " ".join(rest.split())
 
 
-def make_parser(schema, *, scale: float = 0.9):
-    """The Whoosh parser for query syntax: title+text by default, aliases, fuzzy, GtLt and dates."""
+def make_parser(schema):
+    """The Whoosh parser for query syntax: title+text by default, aliases, fuzzy, GtLt and dates; words joined by
+    OR (scored as written: no AND-leaning factor on this path)."""
     from whoosh.qparser import (
         FieldAliasPlugin,
         FuzzyTermPlugin,
@@ -236,7 +227,7 @@ def make_parser(schema, *, scale: float = 0.9):
     from whoosh.qparser.dateparse import DateParserPlugin
 
     fields = [f for f in TEXT_FIELDS if f in schema]
-    parser = MultifieldParser(fields, schema, group=OrGroup.factory(scale))
+    parser = MultifieldParser(fields, schema, group=OrGroup)
     aliases: dict[str, list[str]] = {}
     for alias, target in FIELD_ALIASES.items():
         if alias != target and target in schema:
@@ -246,8 +237,7 @@ def make_parser(schema, *, scale: float = 0.9):
     parser.add_plugin(GtLtPlugin())
     errors: list[str] = []
     parser.add_plugin(DateParserPlugin(callback=errors.append))
-    parser._healthdex_date_errors = errors  # read back by parse_syntax
-    return parser
+    return parser, errors
 
 
 def _check_parsed(q) -> None:
@@ -266,9 +256,9 @@ def _walk(q):
             yield from _walk(c)
 
 
-def parse_syntax(schema, text: str, *, scale: float = 0.9):
+def parse_syntax(schema, text: str):
     """Parse ``text`` with the Whoosh parser; date and range errors become UserError."""
-    parser = make_parser(schema, scale=scale)
+    parser, errors = make_parser(schema)
     try:
         q = parser.parse(text)
     except UserError:
@@ -280,7 +270,6 @@ def parse_syntax(schema, text: str, *, scale: float = 0.9):
                 "updated:[2023 TO 2024], published:2021-06)"
             ) from None
         raise UserError(f"cannot parse query: {exc}") from None
-    errors = parser._healthdex_date_errors
     if errors:
         raise UserError(f"cannot parse date in query: {errors[0]}")
     _check_parsed(q)
@@ -310,7 +299,7 @@ def _hoist_nots(q):
             neg = [c.query for c in subs if isinstance(c, wq.Not)]
             pos = [c for c in subs if not isinstance(c, wq.Not)]
             if neg and pos:
-                keep = wq.Or(pos, boost=q.boost, scale=getattr(q, "scale", None)) if len(pos) > 1 else pos[0]
+                keep = wq.Or(pos, boost=q.boost) if len(pos) > 1 else pos[0]
                 drop = wq.Or(neg) if len(neg) > 1 else neg[0]
                 return wq.AndNot(keep, drop)
         import copy
@@ -457,37 +446,10 @@ def filter_query(schema, clause: str):
 
 
 def analyze(schema, fieldname: str, word: str) -> list[str]:
-    """The index terms ``word`` becomes in ``fieldname`` (stemmed, stopwords dropped by the field's analyzer).
-    Memoized per analyzer configuration: a query with synonyms analyses each word for each text field (80 runs of
-    Whoosh's analyzer chain for "sciatica pain", 7 distinct words), and the text fields share one configuration."""
-    try:
-        field = schema[fieldname]
-        key = (type(field), _analyzer_key(field), word)
-        got = _ANALYZED.get(key)
-        if got is None:
-            if len(_ANALYZED) > 4096:
-                _ANALYZED.clear()
-            got = _ANALYZED[key] = tuple(t for t in field.process_text(word, mode="query") if t)
-        return list(got)
-    except Exception:
+    """The index terms ``word`` becomes in ``fieldname`` (stemmed, stopwords dropped by the field's analyzer)."""
+    if fieldname not in schema:
         return []
-
-
-_ANALYZED: dict[tuple[type, int, str], tuple[str, ...]] = {}
-_ANALYZERS: list = []  # distinct (by ==) field analyzers seen, kept alive so their index stays theirs
-
-
-def _analyzer_key(field) -> int:
-    """The index in ``_ANALYZERS`` of an analyzer equal to the field's (Whoosh analyzers compare by settings)."""
-    analyzer = getattr(field, "analyzer", None)
-    for i, known in enumerate(_ANALYZERS):
-        if known is analyzer:
-            return i
-    for i, known in enumerate(_ANALYZERS):
-        if type(known) is type(analyzer) and known == analyzer:
-            return i
-    _ANALYZERS.append(analyzer)
-    return len(_ANALYZERS) - 1
+    return [t for t in schema[fieldname].process_text(word, mode="query") if t]
 
 
 def _coord_power(n_terms: int, ranking: Ranking) -> float:
@@ -498,16 +460,17 @@ def _coord_power(n_terms: int, ranking: Ranking) -> float:
     return ranking.coord_power_mid if n_terms >= ranking.mid_query_terms else ranking.coord_power_short
 
 
-def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, nodes=None) -> BuiltQuery:
-    """Ranked query for plain words: see the module docstring.  ``nodes``: the module of query classes
-    (``whoosh.query``, or ``search_cli.qnodes`` for a query only ``search_cli.evaluate`` runs)."""
-    if nodes is None:
-        from whoosh import query as nodes
-    wq = nodes
+def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None) -> BuiltQuery:
+    """Ranked query for plain words: see the module docstring."""
+    from whoosh import query as wq
 
     ranking = ranking or Ranking()
     fields = [f for f in TEXT_FIELDS if f in schema]
     raw_words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    notes = []
+    if len(raw_words) > MAX_QUERY_WORDS:
+        notes.append(f"only the first {MAX_QUERY_WORDS} of {len(raw_words)} words searched (HEALTHDEX_MAX_QUERY_WORDS)")
+        raw_words = raw_words[:MAX_QUERY_WORDS]
     use_stop = len(raw_words) >= ranking.stopword_min_words
     stop = query_stopwords() if use_stop else frozenset()
     kept = [w for w in raw_words if w not in stop] or raw_words
@@ -591,8 +554,8 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
                     span_terms.update(term_ids[t] for t in analyze(schema, "text", w) if t in term_ids)
                 note(clauses[-1], frozenset(span_terms))
 
-    # Proximity bonus for adjacent word pairs: positional matching over common words is the costliest part of a
-    # query, so it re-scores only the best candidates of the bag-of-words ranking (search.py, RERANK_DEPTH).
+    # Proximity bonus for adjacent word pairs (their positions are checked only for the candidates that can still
+    # reach the top hits: search_cli.evaluate).
     rerank = list(later)
     if ranking.pair_boost > 0 and len(kept) >= 2:
         seen = set()
@@ -605,34 +568,26 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
                 rerank.append(c)
 
     if not clauses:
-        return BuiltQuery(wq.NullQuery, "plain", [], [])
+        return BuiltQuery(wq.NullQuery, "plain", [], [], notes=notes)
     q = wq.Or(clauses) if len(clauses) > 1 else clauses[0]
     power = _coord_power(len(qtf), ranking)
     coord = (word_of_term, len(qtf), power) if power > 0 else None
-    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, coord=coord)
+    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, coord=coord, notes=notes)
 
 
-def build_query(
-    schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False, nodes=None
-) -> BuiltQuery:
-    """The query for a user's string. ``plain=True`` treats the whole string as words (batch topics).  ``nodes``:
-    ``search_cli.qnodes`` to build a plain-words query from its classes (only for text ``is_plain`` takes, without
-    filters: query syntax is Whoosh's)."""
+def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False) -> BuiltQuery:
+    """The query for a user's string. ``plain=True`` treats the whole string as words (batch topics)."""
+    from whoosh import query as wq
+
     ranking = ranking or Ranking()
     text = clean(text)
     if not text:
         raise UserError("empty query")
-    if plain or nodes is not None:
-        if nodes is not None and not plain and not is_plain_words(text):
-            raise ValueError("query nodes other than Whoosh's serve plain words only")
-        built = free_text_query(schema, text, synonyms=synonyms, ranking=ranking, nodes=nodes)
-        if nodes is None:
-            from whoosh import query as nodes
-        if built.query is nodes.NullQuery:
+    if plain:
+        built = free_text_query(schema, text, synonyms=synonyms, ranking=ranking)
+        if built.query is wq.NullQuery:
             raise UserError("query has no searchable words")
         return built
-
-    from whoosh import query as wq
 
     check_fields(text, schema)
     filters, rest = split_filters(text)
@@ -642,7 +597,7 @@ def build_query(
         if built.query is wq.NullQuery and not filter_qs:
             raise UserError("query has no searchable words")
     elif rest:
-        q = parse_syntax(schema, rest, scale=ranking.coord_short)
+        q = parse_syntax(schema, rest)
         built = BuiltQuery(q, "syntax", [], [])
     else:
         built = BuiltQuery(wq.Every(), "filter", [], [])

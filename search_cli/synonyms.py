@@ -3,29 +3,20 @@
 The data lives in ``synonyms.tsv`` next to this module (data only, one concept a line:
 ``terms separated by |<TAB>source``). A user file in the same format replaces it via ``--synonyms FILE`` or the
 ``HEALTHDEX_SYNONYMS`` environment variable. Matching is on lowercased word sequences, longest match first, so
-"high blood pressure" wins over "blood pressure".
-
-Parsing the shipped file costs a cold ``healthdex search`` about 6 ms of its ~150 ms budget, so a parsed table is
-kept in the user's cache folder (``$HEALTHDEX_CACHE_DIR``, else ``$XDG_CACHE_HOME/healthdex``, else
-``~/.cache/healthdex``; ``HEALTHDEX_CACHE_DIR=`` turns it off), valid while the file's path, size and modification
-time are unchanged.  A cache that cannot be read or written is ignored.
+"high blood pressure" wins over "blood pressure".  A synonym file may be at most ``MAX_FILE_BYTES``
+(``HEALTHDEX_SYNONYMS_MAX_BYTES``) long.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
-import sys
-import zlib
 
-from healthdex import usercache
 from healthdex.errors import UserError
 
 DEFAULT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "synonyms.tsv")
 ENV_VAR = "HEALTHDEX_SYNONYMS"
-CACHE_ENV_VAR = usercache.CACHE_ENV_VAR
-_CACHE_FORMAT = 1
+MAX_FILE_BYTES = int(os.environ.get("HEALTHDEX_SYNONYMS_MAX_BYTES", str(16 * 1024 * 1024)))
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -34,8 +25,6 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-# Plain classes, not dataclasses: ``healthdex search`` imports this module, and the dataclasses module (with the
-# inspect module it loads) costs ~10 ms of a cold search whose budget is ~150 ms.
 class Concept:
     __slots__ = ("terms", "source")
 
@@ -153,60 +142,21 @@ def resolve_path(path: str | os.PathLike | None = None) -> str:
 
 
 def load(path: str | os.PathLike | None = None) -> SynonymTable:
+    """The synonym table of ``path`` (see :func:`resolve_path`), parsed once per process."""
     p = resolve_path(path)
     key = str(p)
     if key not in _CACHE:
         try:
-            stamp = _stamp(key)
-            table = _read_cached(key, stamp)
-            if table is None:
-                with open(p, encoding="utf-8") as fh:
-                    table = parse_lines(fh, key)
-                _write_cached(key, stamp, table)
-            _CACHE[key] = table
+            with open(p, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise UserError(f"cannot read synonyms file {p}: {exc.strerror or exc}") from None
+        if len(data) > MAX_FILE_BYTES:
+            raise UserError(
+                f"synonyms file {p} is longer than {MAX_FILE_BYTES:,} bytes (the limit is HEALTHDEX_SYNONYMS_MAX_BYTES)"
+            )
+        try:
+            _CACHE[key] = parse_lines(data.decode("utf-8").splitlines(), key)
         except UnicodeDecodeError:
             raise UserError(f"synonyms file {p} is not UTF-8 text") from None
     return _CACHE[key]
-
-
-# --- the parsed-table cache -------------------------------------------------------------------------------------
-def _stamp(path: str) -> tuple:
-    """What a cached table must have been parsed from: this file, as it is now (raises OSError when missing)."""
-    st = os.stat(path)
-    return (_CACHE_FORMAT, sys.version_info[:2], os.path.abspath(path), st.st_size, st.st_mtime_ns)
-
-
-def cache_file(path: str) -> str | None:
-    """Where the parsed table of the synonym file ``path`` is cached, or None when caching is off."""
-    folder = usercache.folder()
-    if folder is None:
-        return None
-    name = os.path.abspath(path)
-    return os.path.join(folder, f"synonyms-{zlib.crc32(name.encode('utf-8', 'surrogatepass')):08x}.marshal")
-
-
-def _read_cached(path: str, stamp: tuple) -> SynonymTable | None:
-    target = cache_file(path)
-    if target is None:
-        return None
-    try:
-        with open(target, "rb") as fh:
-            got_stamp, concepts, index, longest = marshal.loads(fh.read())
-    except (OSError, EOFError, ValueError, TypeError):
-        return None
-    if got_stamp != stamp:
-        return None
-    table = SynonymTable(path=path)
-    table.concepts = [Concept(terms, source) for terms, source in concepts]
-    table._index, table._longest = index, longest
-    return table
-
-
-def _write_cached(path: str, stamp: tuple, table: SynonymTable) -> None:
-    target = cache_file(path)
-    if target is None:
-        return
-    data = (stamp, [(c.terms, c.source) for c in table.concepts], table._index, table._longest)
-    usercache.write_atomically(target, marshal.dumps(data))

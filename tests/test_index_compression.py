@@ -1,6 +1,6 @@
-"""Posting blocks and stored fields compressed by ``indexer.patches.compress_block`` (libdeflate, zlib format), and
-Whoosh's term-table hash through the built-in md5: what healthdex writes must stay readable by plain zlib and
-Whoosh, with the same term hashes Whoosh computes."""
+"""Posting blocks and stored fields compressed by ``indexer.whoosh_internals.compress_block`` (libdeflate, zlib
+format), and Whoosh's term-table hash through the built-in md5: what healthdex writes must stay readable by plain
+zlib and Whoosh, with the same term hashes Whoosh computes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import zlib
 
 import pytest
 
-from indexer import patches
+from indexer import whoosh_internals
 from indexer.build import index_records
 from indexer.store import open_index
 
@@ -25,7 +25,7 @@ def _blobs() -> list[bytes]:
 @pytest.mark.parametrize("level", [1, 3, 6])
 def test_compressed_blocks_are_zlib_streams(level):
     for blob in _blobs():
-        assert zlib.decompress(patches.compress_block(blob, level)) == blob
+        assert zlib.decompress(whoosh_internals.compress_block(blob, level)) == blob
 
 
 def test_without_libdeflate_blocks_are_compressed_by_zlib(monkeypatch):
@@ -38,22 +38,22 @@ def test_without_libdeflate_blocks_are_compressed_by_zlib(monkeypatch):
             raise ImportError("no deflate here")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(patches, "_COMPRESS", None)
+    monkeypatch.setattr(whoosh_internals, "_COMPRESS", None)
     monkeypatch.setattr(builtins, "__import__", no_deflate)
     for blob in _blobs():
-        assert patches.compress_block(blob, 1) == zlib.compress(blob, 1)
+        assert whoosh_internals.compress_block(blob, 1) == zlib.compress(blob, 1)
 
 
 def test_libdeflate_is_used_when_installed(monkeypatch):
     import deflate  # a declared dependency (pyproject.toml); the zlib fallback has its own test above
 
-    monkeypatch.setattr(patches, "_COMPRESS", None)
+    monkeypatch.setattr(whoosh_internals, "_COMPRESS", None)
     blob = b"sciatica pain " * 200
-    assert patches.compress_block(blob, 1) == deflate.zlib_compress(blob, 1)
+    assert whoosh_internals.compress_block(blob, 1) == deflate.zlib_compress(blob, 1)
 
 
 def test_term_hash_is_whoosh_md5_hash():
-    patches.apply()
+    whoosh_internals.apply()
     from whoosh.filedb import filetables
 
     rng = random.Random(8)
@@ -63,10 +63,8 @@ def test_term_hash_is_whoosh_md5_hash():
 
 
 def test_an_index_written_so_reads_back_with_plain_zlib(tmp_path):
-    """Every posting block of a built index decompresses with zlib, its header records the codec's level, and the
-    stored fields come back whole."""
-    from indexer.sidecar import iter_blocks
-
+    """Every posting block of a built index decompresses with zlib (Whoosh reads them with ``zlib.decompress``),
+    the segment records the codec's level, and the stored fields come back whole."""
     recs = [
         {"url": f"https://example.org/a/{i}", "title": f"Sciatica note {i}", "text": "sciatica pain nerve " * (5 + i)}
         for i in range(300)
@@ -74,14 +72,11 @@ def test_an_index_written_so_reads_back_with_plain_zlib(tmp_path):
     index_records(recs, tmp_path / "idx", procs=1)
     ix = open_index(tmp_path / "idx")
     (segment,) = ix._segments()
-    assert segment.codec()._compression == patches.BLOCK_LEVEL
+    assert segment.codec()._compression == whoosh_internals.BLOCK_LEVEL
     with ix.reader() as r:
-        terms = r._terms
-        info = terms.term_info("text", b"pain")
-        offset, length = info.extent()
-        length = length[0] if isinstance(length, tuple) else length
-        blocks = list(iter_blocks(terms._postfile.get(offset, length)))
-        assert sum(len(ids) for _at, ids, _w, _v in blocks) == 300 and len(blocks) >= 3
+        (leaf, _offset), *_ = r.leaf_readers()
+        ids, _weights, _values = whoosh_internals.read_postings(leaf, "text", b"pain")
+        assert ids == list(range(300))
         stored = [r.stored_fields(d) for d in range(r.doc_count_all())]
     assert sorted(s["url"] for s in stored) == sorted(rec["url"] for rec in recs)
     with ix.searcher() as s:

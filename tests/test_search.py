@@ -402,34 +402,14 @@ def test_missing_index_is_one_line_exit_2(tmp_path):
         assert "no index" in proc.stderr
 
 
-# A plain-words query reads the index directly (search_cli.direct); one with query syntax goes through Whoosh's
-# reader, with every stand-in of _whoosh_compat.lazy_start.
-DIRECT, THROUGH_WHOOSH = "asthma", "asthma OR inhaler"
-
-
-def _after_a_search(index: str, code: str, query: str = DIRECT) -> subprocess.CompletedProcess:
+def _after_a_search(index: str, code: str, query: str = "asthma") -> subprocess.CompletedProcess:
     """Run ``healthdex search QUERY`` through the console entry point in a fresh interpreter, then ``code`` in the
-    same process (to see what the search loaded, and that deferred modules still work)."""
+    same process (to see what the search loaded)."""
     prefix = (
         f"import sys\nfrom healthdex.cli import main\ntry:\n    main(['search',{query!r},'--index',{index!r}])\n"
         "except SystemExit:\n    pass\n"
-        "print('WHOOSH READER', type(sys.modules.get('whoosh.index')).__name__ == 'module')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", prefix + code], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert f"WHOOSH READER {query == THROUGH_WHOOSH}" in proc.stdout, proc.stdout + proc.stderr
-    return proc
-
-
-def _unloaded_after_a_search(index: str, modules: tuple[str, ...], code: str, query: str = DIRECT) -> str:
-    """``_after_a_search`` that first checks none of ``modules`` was loaded for real (a stand-in may be there);
-    returns the output of ``code`` run afterwards."""
-    proc = _after_a_search(
-        index,
-        f"print('LOADED', sorted(m for m in {modules!r} if type(sys.modules.get(m)).__name__ == 'module'))\n" + code,
-        query,
-    )
-    assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr
-    return proc.stdout + proc.stderr
+    return subprocess.run([sys.executable, "-c", prefix + code], capture_output=True, text=True, cwd=ROOT, timeout=60)
 
 
 def test_search_does_not_import_the_crawler(index):
@@ -439,24 +419,6 @@ def test_search_does_not_import_the_crawler(index):
         "print('BAD', bad)\n",
     )
     assert "BAD []" in proc.stdout, proc.stdout + proc.stderr
-
-
-@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
-def test_search_starts_without_click_or_inspect_and_both_still_work(query, index):
-    """Start-up time: ``healthdex search`` parses its arguments without click and never loads inspect (Whoosh
-    imports it for its async helpers only); both still work when something asks for them afterwards."""
-    proc = _after_a_search(
-        index,
-        "print('CLICK', 'click' in sys.modules)\n"
-        "print('INSPECT', type(sys.modules.get('inspect')).__name__ == 'module', 'ast' in sys.modules)\n"
-        "import inspect\nasync def co():\n    pass\nprint('CORO', inspect.iscoroutinefunction(co))\n"
-        "from search_cli import _whoosh_compat as c\nimport functools\n"
-        "print('SAME', [c._iscoroutinefunction(f) for f in (co, functools.partial(co), len, main)])\n",
-        query=query,
-    )
-    out = proc.stdout
-    assert "CLICK False" in out and "INSPECT False False" in out, out + proc.stderr
-    assert "CORO True" in out and "SAME [True, True, False, False]" in out, out + proc.stderr
 
 
 def test_search_usage_errors_are_one_line(index):
@@ -482,153 +444,6 @@ def test_ranking_profiles(index, tmp_path):
     assert search(index, "asthma", "--ranking", "bm25plus").code == 2
 
 
-@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
-def test_cold_search_does_not_load_asyncio_but_it_still_works(query, index):
-    proc = _after_a_search(
-        index,
-        "print('LOADED', 'asyncio.base_events' in sys.modules)\n"
-        "import asyncio\nasync def f():\n    return 42\nprint('RUN', asyncio.run(f()))\n",
-        query=query,
-    )
-    assert "LOADED False" in proc.stdout and "RUN 42" in proc.stdout, proc.stdout + proc.stderr
-
-
-def test_cold_search_defers_the_word_variation_table_and_variations_still_work(index):
-    proc = _after_a_search(
-        index,
-        "print('DEFERRED', type(sys.modules['whoosh.lang.morph_en']).__name__ == '_DeferredModule')\n"
-        "from whoosh.query.terms import variations\nprint('VARIANTS', sorted(variations('rendering')))\n",
-        query=THROUGH_WHOOSH,
-    )
-    real = subprocess.run(
-        [sys.executable, "-c", "from whoosh.lang.morph_en import variations; print(sorted(variations('rendering')))"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert "DEFERRED True" in proc.stdout, proc.stdout + proc.stderr
-    assert f"VARIANTS {real.stdout.strip()}" in proc.stdout and "render" in real.stdout
-
-
-@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
-def test_cold_search_defers_unused_modules_and_they_still_work(query, index):
-    """``search_cli._whoosh_compat.lazy_start``: a search loads neither OpenSSL's hashes, decimal, shutil, tempfile
-    nor Whoosh's highlighting; each stand-in behaves as the real module once something uses it."""
-    out = _unloaded_after_a_search(
-        index,
-        ("_hashlib", "_decimal", "shutil", "tempfile", "html", "bz2"),
-        "import hashlib, decimal, shutil, io\n"
-        "from whoosh.filedb.filetables import md5_hash\n"
-        "print('MD5', md5_hash(b'asthma') == int(hashlib.md5(b'asthma').hexdigest(), 16) & 0xFFFFFFFF)\n"
-        "print('SHA', hashlib.sha256(b'x').hexdigest()[:8])\n"
-        "from whoosh.fields.base import Decimal as D\n"
-        "print('DEC', isinstance(decimal.Decimal('1.5'), D), isinstance(1.5, D), D('2.5') + 1)\n"
-        "from whoosh.filedb.compound import copyfileobj\n"
-        "out = io.BytesIO()\ncopyfileobj(io.BytesIO(b'abc'), out)\nprint('COPY', out.getvalue())\n"
-        "from whoosh.searching.results import highlight\nprint('HL', type(highlight.Highlighter()).__name__)\n",
-        query=query,
-    )
-    assert "MD5 True" in out and "SHA 2d711642" in out, out
-    assert "DEC True False 3.5" in out and "COPY b'abc'" in out and "HL Highlighter" in out, out
-
-
-def test_lazy_highlighter_reads_and_writes_the_real_one():
-    from whoosh import highlight
-
-    from search_cli._whoosh_compat import LazyHighlighter
-
-    lazy = LazyHighlighter()
-    fragmenter = highlight.SentenceFragmenter()
-    lazy.fragmenter = fragmenter
-    assert isinstance(lazy._real, highlight.Highlighter) and lazy._real.fragmenter is fragmenter
-    assert lazy.fragmenter is fragmenter and lazy.formatter is lazy._real.formatter
-
-
-@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
-def test_cold_search_defers_typing_and_threading_and_they_still_work(query, index):
-    """A search loads neither ``typing`` nor ``threading`` (Whoosh imports them for annotations and one lock); a
-    dataclass made before they load, and both modules afterwards (a thread, generics, Whoosh's async helper), work."""
-    out = _unloaded_after_a_search(
-        index,
-        ("typing", "threading", "whoosh.util.async_utils"),
-        "import dataclasses\n"
-        "@dataclasses.dataclass\nclass Point:\n    x: int = 1\n    y: 'int' = 2\n"
-        "print('DATACLASS', Point(3), [f.name for f in dataclasses.fields(Point)])\n"
-        "import threading\nseen = []\nt = threading.Thread(target=seen.append, args=(7,))\nt.start()\nt.join()\n"
-        "print('THREAD', seen)\n"
-        "import typing\nprint('TYPING', typing.Optional[int])\n"
-        "from whoosh.util import run_async_from_sync\nasync def f():\n    return 42\n"
-        "print('ASYNC', run_async_from_sync(f()))\n",
-        query=query,
-    )
-    assert "DATACLASS Point(x=3, y=2) ['x', 'y']" in out and "THREAD [7]" in out, out
-    assert "TYPING typing.Optional[int]" in out and "ASYNC 42" in out, out
-
-
-def test_cold_search_skips_argparse_translation_lookups_only_when_none_can_exist(index, tmp_path, monkeypatch):
-    """Without a ``share/locale`` folder under the interpreter's base prefix no catalog can translate argparse's
-    messages: a search then loads neither gettext nor locale, and gettext still works when asked for.  With the
-    folder (or gettext already loaded) argparse keeps its real translation functions."""
-    proc = _after_a_search(
-        index,
-        "import os\nprint('FOLDER', os.path.isdir(os.path.join(sys.base_prefix, 'share', 'locale')))\n"
-        "print('LOADED', sorted(m for m in ('gettext', 'locale') if type(sys.modules.get(m)).__name__ == 'module'))\n"
-        "import gettext\nprint('GETTEXT', gettext.gettext('usage: '), gettext.ngettext('a', 'b', 2))\n",
-    )
-    out = proc.stdout
-    assert "GETTEXT usage:  b" in out, out + proc.stderr
-    if "FOLDER False" in out:
-        assert "LOADED []" in out, out
-    from search_cli import _whoosh_compat
-
-    class FakeArgparse:
-        _ = ngettext = "real"
-
-    (tmp_path / "share" / "locale").mkdir(parents=True)
-    monkeypatch.setattr(sys, "base_prefix", str(tmp_path))
-    monkeypatch.setitem(sys.modules, "gettext", _whoosh_compat._DeferredModule("gettext"))
-    _whoosh_compat.untranslated_argparse(FakeArgparse)
-    assert FakeArgparse._ == "real" and FakeArgparse.ngettext == "real"
-    monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "elsewhere"))
-    _whoosh_compat.untranslated_argparse(FakeArgparse)
-    assert FakeArgparse._("x") == "x" and FakeArgparse.ngettext("one", "many", 1) == "one"
-
-
-@pytest.mark.parametrize("query", [DIRECT, THROUGH_WHOOSH])
-def test_cold_search_uses_the_c_datetime_and_pickle_and_the_modules_still_work(query, index):
-    """A search does not load the Python code of ``datetime`` and ``pickle`` (their C modules do the work); the
-    stand-ins give the C objects, and anything else loads the real module."""
-    out = _unloaded_after_a_search(
-        index,
-        ("datetime", "pickle"),
-        "import datetime, pickle, _datetime, _pickle\n"
-        "print('SAME', datetime.datetime is _datetime.datetime, pickle.loads is _pickle.loads)\n"
-        "d = datetime.datetime(2020, 5, 17, tzinfo=datetime.UTC)\n"
-        "print('ROUND', pickle.loads(pickle.dumps(d, pickle.HIGHEST_PROTOCOL)) == d, d.isoformat())\n"
-        "print('REAL', pickle.whichmodule(len, 'len'), datetime.MAXYEAR, pickle.DEFAULT_PROTOCOL)\n",
-        query=query,
-    )
-    assert "SAME True True" in out, out
-    assert "ROUND True 2020-05-17T00:00:00+00:00" in out and "REAL builtins 9999 4" in out, out
-
-
-def test_cold_search_defers_span_queries_and_the_search_context(index):
-    """The fast path makes no span query and no Whoosh search context (a dataclass); their stand-ins create, check
-    and subclass-check like the real classes once something uses them."""
-    out = _unloaded_after_a_search(
-        index,
-        ("whoosh.query.spans", "whoosh.searching.context", "dataclasses"),
-        "from whoosh.query import SpanNear, SpanQuery, Term\n"
-        "q = SpanNear(Term('text', 'asthma'), Term('text', 'inhaler'))\n"
-        "print('SPAN', type(q).__name__, isinstance(q, SpanNear), issubclass(type(q), SpanQuery))\n"
-        "from search_cli.search import search\n"
-        f"r = search({index!r}, 'asthm*', limit=1)\n"
-        "print('WILDCARD', r.total > 0)\n",
-        query=THROUGH_WHOOSH,
-    )
-    assert "SPAN SpanNear True True" in out and "WILDCARD True" in out, out
-
-
 def test_a_word_matched_by_a_health_synonym_is_not_corrected(index, tmp_path):
     """A word the index lacks but a synonym concept knows finds articles through its synonyms and is not offered a
     spelling correction ("flu" is no typo for "four"); without synonyms the same word is corrected."""
@@ -638,34 +453,3 @@ def test_a_word_matched_by_a_health_synonym_is_not_corrected(index, tmp_path):
     assert with_synonyms["total"] >= 1 and with_synonyms["suggestion"] is None
     without = search(index, "legs", "--json", "--no-synonyms").json()
     assert without["suggestion"] == "leg"
-
-
-def test_cold_search_reads_the_index_without_whoosh_readers_and_they_still_work(index):
-    """A plain query reads the index files directly (search_cli.direct): Whoosh's index, codec, reader, searcher,
-    field and analysis modules stay unloaded; afterwards the deferred ``whoosh.reading`` and ``whoosh.analysis``
-    are the real modules (the exception class Whoosh catches is the same class), and a query that needs Whoosh's
-    reader runs in the same process."""
-    out = _unloaded_after_a_search(
-        index,
-        (
-            "whoosh.index",
-            "whoosh.codec.whoosh3",
-            "whoosh.fields",
-            "whoosh.columns",
-            "whoosh.reading",
-            "whoosh.reading.segment_reader",
-            "whoosh.searching.searcher",
-            "whoosh.analysis",
-            "whoosh.analysis.analyzers",
-        ),
-        "import whoosh.query.qcore as qcore\n"
-        "from whoosh.reading import SegmentReader, TermNotFound\n"
-        "from whoosh.analysis import RegexTokenizer, Token\n"
-        "print('SAME', qcore.TermNotFound is TermNotFound, issubclass(TermNotFound, Exception))\n"
-        "print('TOKENS', [t.text for t in RegexTokenizer()('asthma inhaler')], isinstance(Token(), Token))\n"
-        "from search_cli.search import search\n"
-        f"r = search({index!r}, 'asth* OR inhaler', limit=1)\n"
-        f"p = search({index!r}, 'asthma', limit=1)\n"
-        "print('WHOOSH', r.total > 0, p.total > 0, p.hits[0].key == r.hits[0].key or True)\n",
-    )
-    assert "SAME True True" in out and "TOKENS ['asthma', 'inhaler'] True" in out and "WHOOSH True True" in out, out

@@ -1,0 +1,99 @@
+"""``indexer.whoosh_internals``: every private whoosh-ng name it relies on is there (whoosh-ng is pinned), each bug
+it fixes is still a bug in whoosh-ng's own code (so the fix goes when whoosh-ng fixes it), and its readers give what
+Whoosh's public API gives."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+
+from indexer import whoosh_internals
+from indexer.build import index_records
+from indexer.store import open_index
+
+
+def test_every_internal_is_where_it_is_expected():
+    assert whoosh_internals.problems() == []
+
+
+def test_the_pinned_whoosh_ng_is_installed():
+    import tomllib
+    from importlib.metadata import version
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    pins = [d for d in project["dependencies"] if d.startswith("whoosh-ng")]
+    assert pins == [f"whoosh-ng=={version('whoosh-ng')}"]
+
+
+def test_whoosh_still_reads_positions_ending_in_a_full_stop_as_a_pickle():
+    from whoosh import formats
+
+    whoosh_internals.apply()
+    value = (2).to_bytes(4, "big") + bytes([3, 46])  # positions 3 and 49: the last varint byte is b"."
+    fmt = formats.Positions()
+    with pytest.raises(Exception):  # noqa: B017 (whoosh-ng raises whatever unpickling the varints raises)
+        whoosh_internals.ORIGINALS["Positions.decode_positions"](fmt, value)
+    assert fmt.decode_positions(value) == [3, 49]
+
+
+def test_whoosh_still_calls_an_empty_postings_file_corrupt(tmp_path):
+    from whoosh.codec.base import Segment
+    from whoosh.filedb.filestore import FileStorage
+
+    whoosh_internals.apply()
+    (tmp_path / "x.pst").write_bytes(b"")
+    storage = FileStorage(str(tmp_path))
+    with pytest.raises(Exception, match="(?i)empty|corrupt"):
+        whoosh_internals.ORIGINALS["Segment._validate_named"](None, storage, "x.pst")
+    assert Segment._validate_named(None, storage, "x.pst") is None
+
+
+def test_whoosh_still_deletes_the_generation_a_reader_just_opened(tmp_path):
+    path = tmp_path / "idx"
+    index_records([{"url": "https://example.org/1", "title": "a", "text": "sciatica pain"}], path, procs=1)
+    index_records([{"url": "https://example.org/2", "title": "b", "text": "gout pain"}], path, procs=1)
+    *_, previous, last = sorted(p.name for p in path.glob("_MAIN_*.toc"))  # healthdex keeps the previous TOC
+    ix = open_index(path)
+    whoosh_internals.ORIGINALS["index.clean_files"](ix.storage, "MAIN", ix.latest_generation(), ix._segments())
+    assert {p.name for p in path.glob("_MAIN_*.toc")} == {last}
+
+
+def test_whoosh_still_copies_a_compound_segments_files():
+    from whoosh.filedb.structfile import BufferFile
+
+    whoosh_internals.apply()
+    view = memoryview(bytearray(b"posting bytes"))
+    original = BufferFile.__new__(BufferFile)
+    whoosh_internals.ORIGINALS["BufferFile.__init__"](original, view)
+    assert isinstance(original.file, io.BytesIO)  # a copy of the whole view
+    fixed = BufferFile(view)
+    assert not isinstance(fixed.file, io.BytesIO) and fixed.read(7) == b"posting"
+
+
+def test_postings_and_lengths_read_as_whoosh_reads_them(tmp_path):
+    rng = random.Random(2)
+    words = ["pain", "nerve", "sciatica", "back"] + [f"w{i}" for i in range(50)]
+    recs = [
+        {"url": f"https://example.org/{i}", "title": "note", "text": " ".join(rng.choices(words, k=rng.randint(1, 90)))}
+        for i in range(400)
+    ]
+    index_records(recs, tmp_path / "idx", procs=1)
+    with open_index(tmp_path / "idx").reader() as r:
+        (leaf, _offset), *_ = r.leaf_readers()
+        for term in (b"pain", b"note"):
+            field = "title" if term == b"note" else "text"
+            ids, weights, values = whoosh_internals.read_postings(leaf, field, term)
+            m = leaf.postings(field, term)
+            expected = []
+            while m.is_active():
+                expected.append((m.id(), m.weight(), m.value()))
+                m.next()
+            assert list(zip(ids, weights, values, strict=True)) == expected
+            assert len(expected) > 128  # several posting blocks
+        lengths = whoosh_internals.length_bytes(leaf, "text")
+        from whoosh.util.numeric import byte_to_length
+
+        assert [byte_to_length(b) for b in lengths] == [leaf.doc_field_length(d, "text") for d in range(400)]
