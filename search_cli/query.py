@@ -585,6 +585,9 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
                 if typed and typed <= set(toks):
                     # "diabetes" -> "diabetes mellitus": finds nothing new, only ranks; scored on the top candidates
                     later.append(phrase_clause(alt.split(), weight))
+                elif len(toks) > 1 and ranking.synonym_mode == "max":
+                    # A multi-word name: all its words in a field (a phrase bonus would be added beside the max)
+                    alts.append(phrase_clause(alt.split(), weight, positional=False))
                 elif len(toks) > 1:
                     # A multi-word name finds documents by all its words; being an exact phrase adds the rest of
                     # its weight (positions are checked only for candidates that can reach the top hits).
