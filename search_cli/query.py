@@ -3,11 +3,11 @@
 Two paths:
 
 * **Plain words** (no operators, quotes, brackets, wildcards or fuzzy marks; ``field:value`` filters allowed):
-  ranked by :func:`free_text_query` — query-side stopwords for long questions, every term searched in title and
-  text, an AND-leaning coordination bonus whose strength depends on query length, a small bonus for adjacent
-  word pairs found as near-phrases, and health synonyms as lower-weighted alternatives.
+  ranked by :func:`free_text_query` — query-side stopwords for long questions, each word one BM25F score over the
+  title, text and description (``search_cli.evaluate.FieldsTerm``), a small bonus for adjacent word pairs found as
+  near-phrases, and health synonyms as lower-weighted alternatives (see :class:`Ranking`).
 * **Query syntax** (AND/OR/NOT, "phrases", "a b"~3, wild*, fuzzy~, (grouping), ``field:`` anywhere): parsed
-  by Whoosh's query parser with field aliases, GtLt and date plugins and an AND-leaning OrGroup.
+  by Whoosh's query parser with field aliases, GtLt and date plugins, words joined by OR.
 
 Errors the user can fix (unknown field, unparseable date) raise :class:`healthdex.errors.UserError`.
 """
