@@ -207,6 +207,10 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
                 (p / WRITER_FILE).unlink()
             except OSError:
                 pass
+    if writer.is_closed:
+        from indexer.sidecar import ensure_sidecars
+
+        ensure_sidecars(ix)  # (after the lock is released: searches read the new commit meanwhile)
 
 
 def remove_uncommitted_segment(path: str | os.PathLike, writer) -> None:

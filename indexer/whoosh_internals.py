@@ -15,8 +15,10 @@ Private names used, by what for:
   ``_ids``, ``_weights``, ``_values``, ``_maxweight``, ``_minlength``, ``_maxlength``, ``_blocklimit``,
   ``_write_block`` (type asserts per posting), ``codec.whoosh3.zlib`` and ``STORED_COLUMN`` (compression by
   libdeflate), ``filedb.filetables.md5_hash`` and ``_hash_functions`` (term hashes through the built-in md5);
-- reading (:func:`read_postings`, :func:`length_bytes`): ``W3LeafMatcher._read_ids``, ``_read_weights``,
-  ``_read_values``, ``_ids``, ``_weights``, ``_values``, ``_next_block``; ``SegmentReader._perdoc``,
+- reading (:func:`read_postings`, :func:`block_reader`, :func:`length_bytes`, :func:`segment_files`):
+  ``W3LeafMatcher._read_values``, ``_data`` (a block's id differences, weights and values), ``_values``,
+  ``_blocklength``, ``_byteids``, ``_baseoffset``, ``_nextoffset``, ``_next_block``, ``_goto``;
+  ``SegmentReader._storage``, ``_segment``, ``_perdoc``,
   ``codec.whoosh3._lenfield`` and ``LENGTHS_COLUMN``, and the length column's ``_dbfile``, ``_basepos``,
   ``_count`` and ``_fixedlen`` (a field's lengths as one byte string).
 
@@ -85,31 +87,81 @@ def _replace(owner, name: str, new, key: str) -> None:
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
-def read_postings(reader, fieldname: str, btext: bytes) -> tuple[list[int], list[float], list | None]:
-    """A term's postings in a segment reader: document numbers, weights and encoded values (None when the field's
-    format keeps none), decoded by Whoosh a block at a time.  (Whoosh's matchers offer only a posting at a time.)"""
+def read_postings(reader, fieldname: str, btext: bytes, *, blocks: bool = False):
+    """A term's postings in a segment reader as (document numbers, weights, encoded values or None when the field's
+    format keeps none): numpy arrays of int64 and float64, and a list.  Whoosh reads each block (its header, then
+    ``zlib`` and ``pickle``: ``W3LeafMatcher._read_values``); the block's document numbers, the first one and
+    then differences (``_data[0]``), are summed here by numpy for all blocks at once rather than one at a time
+    (Whoosh's matchers offer only a posting at a time).  ``blocks``: also where each block starts, as the index
+    of its first posting and its position in the postings file (for :func:`block_reader`)."""
+    import numpy as np
     from whoosh.codec.whoosh3 import W3LeafMatcher
 
-    m = reader.postings(fieldname, btext)
-    ids: list[int] = []
-    weights: list[float] = []
+    m = _postings(reader, fieldname, btext)
     values: list = []
     if type(m) is not W3LeafMatcher:  # postings inlined in the term table (at most a few): one at a time
+        ids, weights = [], []
         while m.is_active():
             ids.append(m.id())
             weights.append(m.weight())
             values.append(m.value())
             m.next()
-    else:
-        while m.is_active():
-            m._read_ids()
-            m._read_weights()
-            m._read_values()
-            ids.extend(m._ids)
-            weights.extend(m._weights)
-            values.extend(m._values)
-            m._next_block()
-    return ids, weights, values if values and values[0] is not None else None
+        return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float64), values if values[0] else None
+    if m._byteids:
+        raise InternalChanged("a posting list with undelta'd ids")
+    deltas: list[int] = []
+    weights: list = []  # per block: None (every weight 1.0), one float for all, or the weights
+    starts = []
+    positions = [m._baseoffset]
+    while m.is_active():
+        m._read_values()  # reads the block: (id differences, weights, values)
+        block_ids, block_weights, _values = m._data
+        starts.append(len(deltas))
+        deltas.extend(block_ids)
+        weights.append(
+            np.full(m._blocklength, 1.0 if block_weights is None else block_weights)
+            if block_weights is None or isinstance(block_weights, float)
+            else np.asarray(block_weights)
+        )
+        values.extend(m._values)
+        positions.append(m._nextoffset)
+        m._next_block()
+    sums = np.cumsum(np.array(deltas, dtype=np.int64))
+    before = np.zeros(len(starts), dtype=np.int64)  # what the blocks before each one added to the running sum
+    before[1:] = sums[np.array(starts[1:], dtype=np.intp) - 1]
+    ids = sums - np.repeat(before, np.diff(np.array([*starts, len(deltas)])))
+    weights = np.concatenate(weights).astype(np.float64) if weights else np.zeros(0)
+    values = values if values and values[0] is not None else None
+    if blocks:
+        return ids, weights, values, np.array(starts, dtype=np.int64), np.array(positions[:-1], dtype=np.int64)
+    return ids, weights, values
+
+
+def _postings(reader, fieldname: str, btext: bytes):
+    """The segment's matcher of every posting of a term, deleted documents included (the reader wraps it in a
+    filter that skips them one at a time; the evaluator masks them all at once)."""
+    from whoosh.matching.wrappers import FilterMatcher
+
+    m = reader.postings(fieldname, btext)
+    return m.child if type(m) is FilterMatcher else m
+
+
+def block_reader(reader, fieldname: str, btext: bytes):
+    """A function of a block's ``position`` in the postings file (as :func:`read_postings` gives it) to the encoded
+    values of that posting block of the term: Whoosh reads that block alone."""
+    m = _postings(reader, fieldname, btext)
+
+    def values(position: int) -> tuple:
+        m._goto(position)
+        m._read_values()
+        return m._values
+
+    return values
+
+
+def segment_files(reader) -> tuple[str | None, str]:
+    """The folder of a segment reader's files (None for an index in memory) and the segment's id."""
+    return getattr(reader._storage, "folder", None), reader._segment.segment_id()
 
 
 def length_bytes(reader, fieldname: str) -> bytes | None:

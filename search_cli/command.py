@@ -146,25 +146,12 @@ def main(argv: list[str]) -> int:
     return 0 if res.hits or (args.limit == 0 and res.total) else 1
 
 
-def read_bounded(path: str, what: str, limit: int = MAX_INPUT_BYTES) -> str:
-    """The text of ``path`` ('-': stdin), a ``UserError`` past ``limit`` bytes or when it cannot be read."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-    except OSError as exc:
-        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise UserError(f"{what} {path} is longer than {limit:,} bytes (the limit is HEALTHDEX_SEARCH_MAX_INPUT_BYTES)")
-    return data.decode("utf-8", "replace")
-
-
 def _batch(index_dir: str, path: str, limit: int, synonyms, plain: bool, ranking) -> None:
+    from healthdex.inputs import read_bounded
     from search_cli.search import batch
 
-    lines = read_bounded(path, "batch file").splitlines()
+    lines = read_bounded(path, "batch file", MAX_INPUT_BYTES, "HEALTHDEX_SEARCH_MAX_INPUT_BYTES")
+    lines = lines.decode("utf-8", "replace").splitlines()
     out = sys.stdout
     for line in batch(index_dir, lines, limit=limit or 1000, synonyms=synonyms, plain=plain, ranking=ranking):
         out.write(line + "\n")

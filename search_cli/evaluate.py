@@ -35,13 +35,14 @@ from whoosh import query as wq
 from whoosh import scoring
 
 from healthdex.errors import UserError
-from indexer import whoosh_internals
+from indexer import sidecar, whoosh_internals
 
 log = logging.getLogger(__name__)
 
 # A phrase query with more candidates (documents having every word) than this counts its matches from a sample.
 VERIFY_ALL_LIMIT = 500
-ESTIMATE_SAMPLE = 200
+ESTIMATE_SAMPLE = 200  # candidates checked, in runs of neighbours (they share posting blocks) spread over the list
+ESTIMATE_RUNS = 10
 # A wildcard, fuzzy term or term range may stand for at most this many words, found within this many seconds.
 MAX_EXPANSIONS = int(os.environ.get("HEALTHDEX_MAX_EXPANSIONS", "1000"))
 EXPANSION_SECONDS = float(os.environ.get("HEALTHDEX_EXPANSION_SECONDS", "5"))
@@ -59,6 +60,20 @@ class Segment:
             self.live[np.asarray(dead, dtype=np.intp)] = False
         self._lengths: dict[str, np.ndarray | None] = {}
         self._dates: dict[str, np.ndarray | None] = {}
+        self.sidecar = sidecar.open_sidecar(self.reader)  # long lists as arrays (None: Whoosh's blocks only)
+
+    def postings(self, fieldname: str, btext: bytes):
+        """(ids, weights, encoded values or None) of a term in this segment, from the sidecar for a long list (its
+        length checked against Whoosh's term info), else from Whoosh's blocks."""
+        side = self.sidecar.lookup(fieldname, btext) if self.sidecar is not None else None
+        if side is not None:
+            ids, weights, first, positions = side
+            if len(ids) == self.reader.doc_frequency(fieldname, btext):
+                return ids, weights, _BlockValues(self.reader, fieldname, btext, first, positions)
+            log.debug(
+                "evaluator: sidecar list of %s:%r disagrees with the segment; read from its blocks", fieldname, btext
+            )
+        return whoosh_internals.read_postings(self.reader, fieldname, btext)
 
     def lengths(self, fieldname: str) -> np.ndarray | None:
         """The field's length byte per document (``whoosh.util.numeric.byte_to_length``), or None."""
@@ -121,6 +136,22 @@ class FieldsTerm(wq.Or):
         fields = ", ".join(f"{t.fieldname}:{t.text}" + (f"^{t.boost:g}" if t.boost != 1 else "") for t in self)
         alone = f" + {self.alone:g} {self.subqueries[0].fieldname} alone" if self.alone else ""
         return f"BM25F({fields}{alone})" + (f"^{self.boost:g}" if self.boost != 1 else "")
+
+
+class _BlockValues:
+    """A term's encoded values (word positions) by posting index, each Whoosh block read on first use."""
+
+    def __init__(self, reader, fieldname: str, btext: bytes, first: np.ndarray, positions: np.ndarray) -> None:
+        self.first, self.positions = first, positions
+        self._read_block = whoosh_internals.block_reader(reader, fieldname, btext)
+        self._blocks: dict[int, tuple] = {}
+
+    def __getitem__(self, i: int):
+        b = int(np.searchsorted(self.first, i, side="right")) - 1
+        values = self._blocks.get(b)
+        if values is None:
+            values = self._blocks[b] = self._read_block(int(self.positions[b]))
+        return values[i - int(self.first[b])]
 
 
 def segments(searcher) -> list[Segment]:
@@ -207,8 +238,7 @@ class Evaluation:
         got = self._postings.get(key)
         if got is None:
             if (fieldname, btext) in seg.reader:
-                ids, weights, values = whoosh_internals.read_postings(seg.reader, fieldname, btext)
-                got = (np.asarray(ids, dtype=np.intp), np.asarray(weights, dtype=np.float64), values)
+                got = seg.postings(fieldname, btext)
             else:
                 got = (_EMPTY_IDS, np.zeros(0), None)
             self._postings[key] = got
@@ -381,7 +411,6 @@ class Evaluation:
     def _phrase(self, q, seg: Segment, weight: float) -> Part:
         """The words in order, each 1..``slop`` positions after the previous (Whoosh's ``Phrase``); scored as the
         sum of the words' scores.  Bounded by the bag of words; positions checked per document."""
-        n = seg.n
         words = [self._btext(q.fieldname, w) for w in q.words]
         if not words or None in words:
             return _empty()
@@ -391,35 +420,35 @@ class Evaluation:
         if not fmt.supports("positions"):
             raise UserError(f"the field {q.fieldname} keeps no word positions: phrases cannot be searched in it")
         posts = [self._read(seg, q.fieldname, w) for w in words]
-        maybe = seg.live.copy()
-        total = np.zeros(n)
-        for w, (ids, _weights, _values) in zip(words, posts, strict=True):
-            if not len(ids):
-                return _empty()
-            present = np.zeros(n, dtype=bool)
-            present[ids] = True
-            maybe &= present
-            ids, scores = self.term_scores(seg, q.fieldname, w)
-            total[ids] += scores
+        ids = posts[0][0]
+        for other, _weights, _values in posts[1:]:
+            ids = _intersect(ids, other)  # the documents with every word
+        if not len(ids):
+            return _empty()
+        total = np.zeros(len(ids))
+        for w in words:
+            word_ids, scores = self.term_scores(seg, q.fieldname, w)
+            total += scores[np.searchsorted(word_ids, ids)]
             self._note_term(q.fieldname, w, weight * q.boost)
-        bound = np.where(maybe, total * q.boost, 0.0)
+        total *= q.boost
         slop = q.slop
 
         def check(d: int) -> float | None:
-            if not maybe[d]:
+            i = int(np.searchsorted(ids, d))
+            if i == len(ids) or ids[i] != d:
                 return None
             frontier = None
-            for ids, _weights, values in posts:
-                positions = fmt.decode_positions(values[int(np.searchsorted(ids, d))])
+            for word_ids, _weights, values in posts:
+                positions = fmt.decode_positions(values[int(np.searchsorted(word_ids, d))])
                 if frontier is None:
                     frontier = positions
                     continue
                 frontier = [p for p in positions if any(0 < p - f <= slop for f in frontier)]
                 if not frontier:
                     return None
-            return float(bound[d])
+            return float(total[i])
 
-        return Part(bound=bound, maybe=maybe, check=check)
+        return Part(ids, total, check=check)
 
     def _every(self, q, seg: Segment) -> Part:
         if not q.fieldname:
@@ -542,15 +571,19 @@ class Evaluation:
         """(words matched / words typed) ** power per document (1.0 where none of the words is matched: a document
         found through other clauses keeps its score)."""
         word_of_term, nwords, power = coord
-        seen = [np.zeros(seg.n, dtype=bool) for _ in range(nwords)]
+        terms_of_word: list[list[np.ndarray]] = [[] for _ in range(nwords)]
         for (fieldname, text), word_ids in word_of_term.items():
             btext = self._btext(fieldname, text)
-            if btext is None:
-                continue
-            ids = self._read(seg, fieldname, btext)[0]
-            for w in word_ids:
-                seen[w][ids] = True
-        matched = np.sum(seen, axis=0) if seen else np.zeros(seg.n)
+            if btext is not None:
+                for w in word_ids:
+                    terms_of_word[w].append(self._read(seg, fieldname, btext)[0])
+        matched = np.zeros(seg.n, dtype=np.int32)
+        seen = np.zeros(seg.n, dtype=bool)
+        for id_lists in terms_of_word:
+            seen[:] = False
+            for ids in id_lists:
+                seen[ids] = True
+            matched += seen
         return np.where(matched > 0, (matched / nwords) ** power, 1.0)
 
     def facet_counts(self, docs: list[int], fieldname: str) -> dict[str, int]:
@@ -575,14 +608,23 @@ def _term(fieldname: str, btext: bytes, boost: float):
     return wq.Term(fieldname, btext, boost=boost)
 
 
-def _sparse(parts: list[Part]) -> bool:
-    """Whether every part is exact and kept as sorted ids with scores (combined without arrays over the
-    segment: a long query's per-word clauses stay as small as their postings)."""
-    return all(p._bound is None and p.check is None for p in parts)
+def _sparse(parts: list[Part], n: int) -> bool:
+    """Whether to combine ``parts`` as sorted ids with scores rather than arrays over the segment: when each is
+    kept so, exact, and they hold few postings against the segment's size (a long query's per-word clauses stay
+    as small as their postings; common words are cheaper added into arrays than sorted)."""
+    return all(p._bound is None and p.check is None for p in parts) and sum(len(p.ids) for p in parts) * 8 < n
+
+
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values two sorted arrays of distinct values share: the shorter looked up in the longer."""
+    if len(a) > len(b):
+        a, b = b, a
+    at = np.searchsorted(b, a)
+    return a[b[np.minimum(at, len(b) - 1)] == a] if len(b) else a[:0]
 
 
 def _or(parts: list[Part], n: int) -> Part:
-    if _sparse(parts):
+    if _sparse(parts, n):
         ids, inverse = np.unique(np.concatenate([p.ids for p in parts]), return_inverse=True)
         return Part(ids, np.bincount(inverse, weights=np.concatenate([p.scores for p in parts]), minlength=len(ids)))
     bound, maybe = np.zeros(n), np.zeros(n, dtype=bool)
@@ -605,10 +647,10 @@ def _or(parts: list[Part], n: int) -> Part:
 
 
 def _and(parts: list[Part], n: int) -> Part:
-    if _sparse(parts):
+    if _sparse(parts, n):
         ids = parts[0].ids
         for p in parts[1:]:
-            ids = np.intersect1d(ids, p.ids, assume_unique=True)
+            ids = _intersect(ids, p.ids)
         return Part(ids, np.sum([p.scores[np.searchsorted(p.ids, ids)] for p in parts], axis=0))
     maybe = np.logical_and.reduce([p.maybe(n) for p in parts])
     bound = np.where(maybe, np.sum([p.bound(n) for p in parts], axis=0), 0.0)
@@ -623,10 +665,12 @@ def _and(parts: list[Part], n: int) -> Part:
 
 
 def _max(parts: list[Part], n: int, tiebreak: float) -> Part:
-    bounds = [p.bound(n) for p in parts]
-    top = np.max(bounds, axis=0)
-    bound = top + tiebreak * (np.sum(bounds, axis=0) - top) if tiebreak else top
-    maybe = np.logical_or.reduce([p.maybe(n) for p in parts])
+    top, total, maybe = parts[0].bound(n).copy(), parts[0].bound(n).copy(), parts[0].maybe(n).copy()
+    for p in parts[1:]:
+        np.maximum(top, p.bound(n), out=top)
+        total += p.bound(n)
+        maybe |= p.maybe(n)
+    bound = top + tiebreak * (total - top) if tiebreak else top
     if not any(p.check for p in parts):
         return Part(bound=bound, maybe=maybe)
 
@@ -640,7 +684,7 @@ def _max(parts: list[Part], n: int, tiebreak: float) -> Part:
 
 
 def _boosted(part: Part, boost: float, n: int) -> Part:
-    if _sparse([part]):
+    if part._bound is None and part.check is None:
         return Part(part.ids, part.scores * boost)
     inner = part.check
     return Part(
@@ -681,7 +725,9 @@ def _count(base: Part, cands: np.ndarray) -> tuple[int, bool]:
         return len(cands), True
     if len(cands) <= VERIFY_ALL_LIMIT:
         return sum(1 for d in cands.tolist() if base.check(d) is not None), True
-    sample = cands[np.linspace(0, len(cands) - 1, ESTIMATE_SAMPLE).astype(np.intp)]
+    run = ESTIMATE_SAMPLE // ESTIMATE_RUNS
+    starts = np.linspace(0, len(cands) - run, ESTIMATE_RUNS).astype(np.intp)
+    sample = cands[(starts[:, None] + np.arange(run)).ravel()]
     found = sum(1 for d in sample.tolist() if base.check(d) is not None)
     return round(len(cands) * found / len(sample)), False
 
@@ -703,18 +749,28 @@ def _settle(
     cands: np.ndarray, upper: np.ndarray, score: Callable[[int], float | None], depth: int, exhaustive: bool
 ) -> list[tuple[float, int]]:
     """The ``depth`` best (score, doc) among ``cands``: exact scores in order of their upper bounds, until the
-    next bound is below the k-th best found (``exhaustive``: every candidate)."""
-    order = cands[np.lexsort((cands, -upper[cands]))]
+    next bound is below the k-th best found (``exhaustive``: every candidate).  The candidates are ordered a
+    slice at a time, the highest bounds first, so a common word's thousands of candidates are not all sorted."""
     heap: list[tuple[float, int]] = []  # (score, -doc): the worst of the best at heap[0]
-    for d in order.tolist():
-        if not exhaustive and len(heap) >= depth and upper[d] < heap[0][0]:
-            break
-        s = score(d)
-        if s is None:
-            continue
-        item = (s, -d)
-        if len(heap) < depth:
-            heapq.heappush(heap, item)
-        elif item > heap[0]:
-            heapq.heapreplace(heap, item)
-    return [(s, -negd) for s, negd in heap]
+    done: set[int] = set()
+    bounds = upper[cands]
+    take = len(cands) if exhaustive else min(len(cands), max(8 * depth, 512))
+    while True:
+        picked = cands if take >= len(cands) else cands[np.argpartition(-bounds, take - 1)[:take]]
+        for d in picked[np.lexsort((picked, -upper[picked]))].tolist():
+            if d in done:
+                continue
+            if not exhaustive and len(heap) >= depth and upper[d] < heap[0][0]:
+                return [(s, -negd) for s, negd in heap]
+            done.add(d)
+            s = score(d)
+            if s is None:
+                continue
+            item = (s, -d)
+            if len(heap) < depth:
+                heapq.heappush(heap, item)
+            elif item > heap[0]:
+                heapq.heapreplace(heap, item)
+        if take >= len(cands):
+            return [(s, -negd) for s, negd in heap]
+        take = min(len(cands), take * 8)

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from healthdex.errors import UserError
@@ -38,68 +39,43 @@ FACETS = {
 SNIPPET_FIELDS = ("text", "description", "title")
 
 
+@dataclass(slots=True)
 class Hit:
-    __slots__ = ("rank", "key", "url", "title", "site", "published", "updated", "score", "snippet")
-
-    def __init__(self, rank, key, url, title, site, published, updated, score, snippet) -> None:
-        self.rank, self.key, self.url, self.title, self.site = rank, key, url, title, site
-        self.published, self.updated, self.score = published, updated, score
-        self.snippet = snippet  # with MARK_START/MARK_END around matched terms
-
-    def __repr__(self) -> str:
-        return f"Hit({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+    rank: int
+    key: str
+    url: str
+    title: str
+    site: str
+    published: str | None
+    updated: str | None
+    score: float
+    snippet: str  # with MARK_START/MARK_END around matched terms
 
     def to_dict(self, marker: tuple[str, str] = ("«", "»")) -> dict:
-        d = {n: getattr(self, n) for n in self.__slots__}
+        d = asdict(self)
         d["snippet"] = self.snippet.replace(MARK_START, marker[0]).replace(MARK_END, marker[1])
         return d
 
 
+@dataclass
 class SearchResults:
-    def __init__(
-        self,
-        query: str,
-        total: int,
-        hits: list[Hit],
-        offset: int = 0,
-        limit: int = 10,
-        sort: str = "relevance",
-        mode: str = "plain",
-        suggestion: str | None = None,
-        suggestion_total: int | None = None,
-        total_exact: bool = True,  # False: ``total`` is estimated (a phrase with very many candidates)
-        facets: dict[str, dict[str, int]] | None = None,
-        synonyms: list[dict] | None = None,
-        explain: dict | None = None,
-    ) -> None:
-        self.query, self.total, self.hits = query, total, hits
-        self.offset, self.limit, self.sort, self.mode = offset, limit, sort, mode
-        self.suggestion, self.suggestion_total, self.total_exact = suggestion, suggestion_total, total_exact
-        self.facets = facets if facets is not None else {}
-        self.synonyms = synonyms if synonyms is not None else []
-        self.explain = explain  # how the query was answered (search(..., explain=True))
-
-    def __repr__(self) -> str:
-        return f"SearchResults({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+    query: str
+    total: int
+    hits: list[Hit]
+    offset: int = 0
+    limit: int = 10
+    sort: str = "relevance"
+    mode: str = "plain"
+    suggestion: str | None = None
+    suggestion_total: int | None = None
+    total_exact: bool = True  # False: ``total`` is estimated (a phrase with very many candidates)
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    synonyms: list[dict] = field(default_factory=list)
+    explain: dict | None = None  # how the query was answered (search(..., explain=True))
 
     def to_dict(self, marker: tuple[str, str] = ("«", "»")) -> dict:
-        out = {
-            "query": self.query,
-            "total": self.total,
-            "total_exact": self.total_exact,
-            "offset": self.offset,
-            "limit": self.limit,
-            "sort": self.sort,
-            "mode": self.mode,
-            "suggestion": self.suggestion,
-            "suggestion_total": self.suggestion_total,
-            "synonyms": self.synonyms,
-            "facets": self.facets,
-            "hits": [h.to_dict(marker) for h in self.hits],
-        }
-        if self.explain is not None:
-            out["explain"] = self.explain
-        return out
+        out = {k: v for k, v in asdict(self).items() if k != "hits" and (k != "explain" or v is not None)}
+        return {**out, "hits": [h.to_dict(marker) for h in self.hits]}
 
 
 class Index:

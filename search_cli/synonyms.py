@@ -146,15 +146,9 @@ def load(path: str | os.PathLike | None = None) -> SynonymTable:
     p = resolve_path(path)
     key = str(p)
     if key not in _CACHE:
-        try:
-            with open(p, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise UserError(f"cannot read synonyms file {p}: {exc.strerror or exc}") from None
-        if len(data) > MAX_FILE_BYTES:
-            raise UserError(
-                f"synonyms file {p} is longer than {MAX_FILE_BYTES:,} bytes (the limit is HEALTHDEX_SYNONYMS_MAX_BYTES)"
-            )
+        from healthdex.inputs import read_bounded
+
+        data = read_bounded(key, "synonyms file", MAX_FILE_BYTES, "HEALTHDEX_SYNONYMS_MAX_BYTES")
         try:
             _CACHE[key] = parse_lines(data.decode("utf-8").splitlines(), key)
         except UnicodeDecodeError:

@@ -91,7 +91,7 @@ def test_postings_and_lengths_read_as_whoosh_reads_them(tmp_path):
             while m.is_active():
                 expected.append((m.id(), m.weight(), m.value()))
                 m.next()
-            assert list(zip(ids, weights, values, strict=True)) == expected
+            assert list(zip(ids.tolist(), weights.tolist(), values, strict=True)) == expected
             assert len(expected) > 128  # several posting blocks
         lengths = whoosh_internals.length_bytes(leaf, "text")
         from whoosh.util.numeric import byte_to_length
