@@ -59,6 +59,8 @@ def replay_command(source: str, port: int, host: str | None, faults_file: str | 
     except BaseException:
         signal.signal(signal.SIGTERM, previous)
         raise
+    for skipped in server.archive.skipped:  # damaged WARC stretches, unusable rows and records: one line each
+        click.echo(f"replay: skipped {skipped}", err=True)
     fault_note = f", {len(server.faults)} fault rule(s)" if len(server.faults) else ""
     click.echo(f"replay: serving {len(server.archive)} pages from {server.archive.description} on "
                f"{server.proxy_url} (use it as the HTTP/HTTPS proxy){fault_note}")
