@@ -23,7 +23,12 @@ except ImportError:  # pragma: no cover - depends on the environment
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from healthdex import faultpoints
 from healthdex.warc_reader import Damage, damage_of
+
+# Fault points (tests/test_kill_crawl.py): half of a record's gzip members on disk; a whole record written
+MID_RECORD = faultpoints.register("crawl.warc.mid_record", "crawler.warc_store.WarcStore: half a record written")
+AFTER_RECORD = faultpoints.register("crawl.warc.after_record", "crawler.warc_store.WarcStore: a record written")
 
 # Hop-by-hop framing the downloader has already undone; keeping it would make readers de-chunk again.
 _FRAMING_HEADERS = {"transfer-encoding"}
@@ -150,8 +155,14 @@ class WarcStore:
                 member = _GzipMember(members, self.gzip_level)  # warcio's writes go straight to the compressor
                 WARCWriter(member, gzip=False).write_record(record)
                 member.close()
-        self._handle.write(b"".join(members))
+        data = memoryview(b"".join(members))
+        half = len(data) // 2
+        self._handle.write(data[:half])  # in two writes, so that a fault test can stop between them
         self._handle.flush()
+        faultpoints.reach(MID_RECORD)
+        self._handle.write(data[half:])
+        self._handle.flush()
+        faultpoints.reach(AFTER_RECORD)
 
     def close(self) -> None:
         if not self._handle.closed:
