@@ -15,18 +15,22 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
+
+import re2
 
 from healthdex.errors import UserError
 
 BUNDLED_DIR = Path(__file__).parent / "sites"
 PATH_ENV = "HEALTHDEX_PROFILES_PATH"
 
-# Regex constructs that make Python's backtracking engine blow up on adversarial URLs: a quantified group
-# that itself contains a quantifier, e.g. (a+)+ or (\w*)*.  Profiles are data written by users; reject these.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
-# A repeated group of alternatives, e.g. (a|a)* or (\w|\d)+: overlapping branches backtrack exponentially too.
-_QUANTIFIED_ALTERNATION = re.compile(r"\((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)\s*[+*{]")
+# URL patterns are matched by RE2 (google-re2), a linear-time engine: a profile's pattern cannot freeze the crawl
+# however it is written, e.g. ((a+))+$ against a long URL (Python's backtracking engine takes hours).  RE2 has no
+# backreferences or lookaround; a pattern that uses them is refused with a clear message when the profile loads.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would also print its parse errors to stderr
+MAX_PATTERN_CHARS = 500
 
 _TOP_KEYS = {
     "name", "site", "description", "allowed_domains", "start_urls", "sitemaps", "article_urls",
@@ -37,6 +41,14 @@ _SECTION_KEYS = {
     "politeness": {"download_delay", "concurrent_requests_per_domain", "max_crawl_delay", "autothrottle"},
     "extract": {"content", "remove"},
 }
+
+
+class UrlPattern(Protocol):
+    """A compiled profile pattern (RE2's, with the ``re.Pattern`` methods profiles use)."""
+
+    pattern: str
+
+    def search(self, text: str) -> object | None: ...
 
 
 class ProfileError(UserError):
@@ -51,9 +63,9 @@ class Profile:
     allowed_domains: tuple[str, ...]
     start_urls: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
-    article_urls: tuple[re.Pattern[str], ...] = ()
-    follow_urls: tuple[re.Pattern[str], ...] = ()
-    deny_urls: tuple[re.Pattern[str], ...] = ()
+    article_urls: tuple[UrlPattern, ...] = ()  # compiled by RE2 (linear time)
+    follow_urls: tuple[UrlPattern, ...] = ()
+    deny_urls: tuple[UrlPattern, ...] = ()
     contact: str | None = None
     description: str = ""
     limits: dict[str, int] = field(default_factory=dict)
@@ -227,18 +239,19 @@ class _Checker:
             self.fail(prefix + key, f"must be a non-negative number, got {value!r}")
         return value
 
-    def patterns(self, data: dict, key: str) -> tuple[re.Pattern[str], ...]:
+    def patterns(self, data: dict, key: str) -> tuple[UrlPattern, ...]:
         compiled = []
         for source in self.strings(data, key):
-            if len(source) > 500:
-                self.fail(key, "pattern longer than 500 characters")
-            if _NESTED_QUANTIFIER.search(source):
-                self.fail(key, f"pattern {source!r} nests quantifiers (catastrophic backtracking); simplify it")
-            if _QUANTIFIED_ALTERNATION.search(source):
-                self.fail(key, f"pattern {source!r} repeats a group of alternatives (catastrophic backtracking); "
-                               "simplify it")
+            if len(source) > MAX_PATTERN_CHARS:
+                self.fail(key, f"pattern longer than {MAX_PATTERN_CHARS} characters")
             try:
-                compiled.append(re.compile(source))
+                re.compile(source)
             except re.error as exc:
                 self.fail(key, f"invalid regular expression {source!r}: {exc}")
+            try:
+                compiled.append(re2.compile(source, options=_RE2_OPTIONS))
+            except re2.error as exc:
+                reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+                self.fail(key, f"pattern {source!r} needs a feature the linear-time matcher (RE2) does not have "
+                               f"({reason}): backreferences and lookaround are not available")
         return tuple(compiled)
