@@ -9,6 +9,7 @@ No Scrapy import here: the stripper's CLI uses profiles too.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -77,8 +78,7 @@ class Profile:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             return False
-        host = (parts.hostname or "").lower()
-        if not any(host == d or host.endswith("." + d) for d in self.allowed_domains):
+        if not _on_domains((parts.hostname or "").lower(), self.allowed_domains):
             return False
         return not any(p.search(url) for p in self.deny_urls)
 
@@ -95,6 +95,10 @@ class Profile:
         if not self.follow_urls:
             return True
         return any(p.search(url) for p in self.follow_urls) or self.is_article(url)
+
+
+def _on_domains(host: str, domains: Iterable[str]) -> bool:
+    return any(host == d or host.endswith("." + d) for d in domains)
 
 
 def search_dirs() -> list[Path]:
@@ -143,7 +147,19 @@ def profile_for_url(url: str, profiles: Iterable[Profile] | None = None) -> Prof
 
 
 def parse_profile(path: Path) -> Profile:
-    """Read and validate one profile file; every problem is a ProfileError naming the file and field."""
+    """Read and validate one profile file; every problem is a ProfileError naming the file and field.  A file
+    unchanged since it was last parsed in this process is not parsed again (a crawl loads its profiles in the
+    command and in the spider; a profile with 200,000 start URLs takes seconds to read)."""
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile ({exc.__class__.__name__}: {exc})") from None
+    return _parse_unchanged(Path(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_unchanged(path: Path, mtime_ns: int, size: int) -> Profile:
+    """:func:`parse_profile` of ``path`` as it was at (``mtime_ns``, ``size``); a Profile is immutable."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -159,8 +175,8 @@ def parse_profile(path: Path) -> Profile:
     for domain in domains:
         if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", domain):
             check.fail("allowed_domains", f"{domain!r} is not a domain name")
-    start_urls = tuple(check.url(u, "start_urls") for u in check.strings(data, "start_urls"))
-    sitemaps = tuple(check.url(u, "sitemaps") for u in check.strings(data, "sitemaps"))
+    start_urls = check.urls(data, "start_urls", domains)
+    sitemaps = check.urls(data, "sitemaps", domains)
     if not start_urls and not sitemaps:
         check.fail("start_urls", "a profile needs start_urls or sitemaps")
     extract = data.get("extract", {})
@@ -227,11 +243,20 @@ class _Checker:
             self.fail(prefix + key, "must not be empty")
         return list(value)
 
-    def url(self, value: str, field_name: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.fail(field_name, f"{value!r} is not an http(s) URL")
-        return value
+    def urls(self, data: dict, key: str, domains: tuple[str, ...]) -> tuple[str, ...]:
+        """http(s) URLs on the allowed domains (the crawl would drop others as offsite without a word)."""
+        values = self.strings(data, key)
+        outside = []
+        for value in values:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                self.fail(key, f"{value!r} is not an http(s) URL")
+            if not _on_domains(parts.hostname, domains):
+                outside.append(value)
+        if outside:
+            shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+            self.fail(key, f"{len(outside)} URL(s) not on the allowed domains ({', '.join(domains)}): {shown}")
+        return tuple(values)
 
     def number(self, table: dict, key: str, prefix: str, kinds: type | tuple[type, ...]):
         value = table[key]
