@@ -238,7 +238,7 @@ def load_manifest(manifest: Path) -> Archive:
                     raise UserError(f"{manifest}:{line}: bad status {status_text!r}") from None
                 ctype = (row.get("content_type") or "").strip() or "text/html"
                 page = Page(url=url, key=key, status=status, headers=[("Content-Type", ctype)],
-                            loader=lambda file=file: file.read_bytes(), last_modified=int(stat.st_mtime),
+                            loader=_file_loader(file, folder), last_modified=int(stat.st_mtime),
                             meta={k: v for k, v in row.items() if k is not None})
                 archive.add(page)
     except UnicodeDecodeError as exc:
@@ -248,6 +248,20 @@ def load_manifest(manifest: Path) -> Archive:
     except OSError as exc:
         raise UserError(f"cannot read {manifest}: {exc.strerror or exc}") from None
     return archive
+
+
+def _file_loader(file: Path, folder: Path) -> Callable[[], bytes]:
+    """Reads ``file`` when it is served, checked again then: still inside ``folder`` and not (now) a symlink; an
+    OSError otherwise (the server answers 500)."""
+
+    def load() -> bytes:
+        if not file.resolve().is_relative_to(folder):
+            raise OSError(f"{file} now points outside {folder}")
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))  # ELOOP if replaced by a symlink
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    return load
 
 
 def _warc_loader(path: Path, offset: int) -> Callable[[], bytes]:
