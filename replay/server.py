@@ -47,7 +47,7 @@ log = logging.getLogger("healthdex.replay")
 CHUNK = 64 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MAX_CONNECTIONS = 128  # connections served at once (one thread each)
-IDLE_TIMEOUT_S = 10.0  # to deliver a whole request after the previous response; also each response write
+IDLE_TIMEOUT_S = 5.0  # to deliver a whole request after the previous response; also each response write
 CONNECTION_LIFETIME_S = 300.0  # then "Connection: close" on the next response
 TLS_HOSTS = 256  # per-host TLS contexts kept (least recently used dropped)
 
