@@ -77,6 +77,14 @@ def _assert_complete(site, out: Path, loop: KillLoop, final) -> None:
     assert report["resumes"] == loop.kills, (report["resumes"], loop)
 
 
+def test_the_points_are_the_crawls():
+    import crawler.pipelines.jsonl_writer  # noqa: F401 - registers its points
+    import crawler.warc_store  # noqa: F401
+    from healthdex import faultpoints
+
+    assert set(POINTS) <= set(faultpoints.POINTS), set(POINTS) - set(faultpoints.POINTS)
+
+
 def test_crawl_survives_kills_at_every_point(tmp_path):
     site, out, loop, final = kill_loop(tmp_path, n_kills=len(POINTS), seed=3)
     _assert_complete(site, out, loop, final)
