@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -137,10 +137,11 @@ def warcinfo_maxsize(record) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def skipped_record_ids(warc_path: Path) -> set[str]:
-    """warc_record_ids the crawl chose not to emit (``duplicates.jsonl`` beside the WARC)."""
+def skipped_record_ids(warc_path: Path) -> dict[str, str]:
+    """warc_record_id -> kind (``exact``, ``near``, ``unchanged``, ``canonical``) of the responses the crawl chose not
+    to emit (``duplicates.jsonl`` beside the WARC)."""
     path = Path(warc_path).parent / DUPLICATES_FILE
-    ids: set[str] = set()
+    ids: dict[str, str] = {}
     if path.is_file():
         with path.open("rb") as handle:
             for line in handle:
@@ -149,12 +150,12 @@ def skipped_record_ids(warc_path: Path) -> set[str]:
                 except ValueError:
                     continue
                 if isinstance(entry, dict) and entry.get("warc_record_id"):
-                    ids.add(entry["warc_record_id"])
+                    ids[entry["warc_record_id"]] = str(entry.get("kind") or "")
     return ids
 
 
 def iter_warc_articles(
-    warc_path: str | Path, *, skip_ids: set[str] | None = None, counts: dict[str, int] | None = None
+    warc_path: str | Path, *, skip_ids: Mapping[str, str] | set[str] | None = None, counts: dict[str, int] | None = None
 ) -> Iterator[dict[str, Any]]:
     """The article records a healthdex crawl derived from ``warc_path``, re-extracted with the current stripper.
 
@@ -164,7 +165,9 @@ def iter_warc_articles(
     whose body (decompressed) is over the crawl's size limit: the profile's ``limits.max_response_bytes``, else the
     ``DOWNLOAD_MAXSIZE`` of the latest ``warcinfo`` record before it (each run of a resumed crawl writes one), else
     :data:`DEFAULT_DOWNLOAD_MAXSIZE`, as the crawl dropped them.  ``counts["too_large"]`` (when given) counts those.
-    A damaged stretch of the WARC gives ``{"source": "FILE@OFFSET", "error": ...}`` where it was met.
+    A damaged stretch of the WARC gives ``{"source": "FILE@OFFSET", "error": ...}`` where it was met; a page the crawl
+    fetched again unchanged (``unchanged`` in duplicates.jsonl) stands in for its earlier capture when that one could
+    not be read (no article of that URL came before it), so a damaged record loses no article.
     """
     from healthdex.warc_reader import WarcReader
     from profiles import load_profile
@@ -205,8 +208,12 @@ def iter_warc_articles(
                 yield gone_record(article_id, prov)
             continue
         content_type = record.http_headers.get_header("Content-Type")
-        if prov["status"] != 200 or not is_html(content_type) or prov["warc_record_id"] in skip:
+        if prov["status"] != 200 or not is_html(content_type):
             continue
+        if prov["warc_record_id"] in skip:
+            unchanged = isinstance(skip, Mapping) and skip[prov["warc_record_id"]] == "unchanged"
+            if not unchanged or prov["final_url"] in known or prov["requested_url"] in known:
+                continue
         # The spider gives a profile's requests its limit (request meta download_maxsize); 0: no limit.
         limit = int(profile.limits["max_response_bytes"]) if "max_response_bytes" in profile.limits else maxsize
         try:  # bounded, and a record that cannot be decoded is no article (the crawl could not read it either)

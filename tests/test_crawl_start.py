@@ -49,8 +49,10 @@ def test_start_urls_are_produced_lazily_while_the_crawl_is_busy(tmp_path):
 
 @pytest.mark.parametrize("key", ["start_urls", "sitemaps"])
 def test_urls_outside_the_allowed_domains_are_named(tmp_path, key):
-    text = (f'site = "{DOMAIN}"\nallowed_domains = ["{DOMAIN}"]\nstart_urls = ["{BASE}/"]\n'
-            f'{key} = {json.dumps([f"{BASE}/x", "https://other.example/a", "https://sub.faultsite.example/b"])}\n')
+    text = (
+        f'site = "{DOMAIN}"\nallowed_domains = ["{DOMAIN}"]\nstart_urls = ["{BASE}/"]\n'
+        f"{key} = {json.dumps([f'{BASE}/x', 'https://other.example/a', 'https://sub.faultsite.example/b'])}\n"
+    )
     if key == "start_urls":
         text = text.replace(f'start_urls = ["{BASE}/"]\n', "")
     path = tmp_path / "p.toml"

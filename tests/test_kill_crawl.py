@@ -59,11 +59,13 @@ def kill_loop(root: Path, n_kills: int, seed: int, n_pages: int = 30) -> tuple:
             loop.points.append(point)
             env = healthdex_env(profiles, fault_env(point))
             proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
-            assert proc.returncode == -signal.SIGKILL, f"{point} was not reached: exit {proc.returncode} " \
-                                                      f"{proc.stderr[-2000:]}"
+            assert proc.returncode == -signal.SIGKILL, (
+                f"{point} was not reached: exit {proc.returncode} {proc.stderr[-2000:]}"
+            )
             loop.kills += 1
-        final = subprocess.run(args, cwd=REPO, env=healthdex_env(profiles, fault_env(None)), capture_output=True,
-                               text=True, timeout=180)
+        final = subprocess.run(
+            args, cwd=REPO, env=healthdex_env(profiles, fault_env(None)), capture_output=True, text=True, timeout=180
+        )
     return site, out, loop, final
 
 

@@ -23,8 +23,10 @@ from support import run_healthdex
 
 def _page(i: int) -> bytes:
     words = " ".join(f"word{(i * 7 + k) % 97}" for k in range(300))
-    return (f"<html><head><title>Page {i}</title></head><body><article><h1>Page {i}</h1>"
-            f"<p>Sleep and health page {i}. {words}</p></article></body></html>").encode()
+    return (
+        f"<html><head><title>Page {i}</title></head><body><article><h1>Page {i}</h1>"
+        f"<p>Sleep and health page {i}. {words}</p></article></body></html>"
+    ).encode()
 
 
 def _write_warc(path, n: int = 12, gzip: bool = True) -> None:
@@ -33,9 +35,15 @@ def _write_warc(path, n: int = 12, gzip: bool = True) -> None:
         for i in range(n):
             body = _page(i)
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(f"https://www.example.org/p{i}.html", "response",
-                                                          payload=io.BytesIO(body), length=len(body),
-                                                          http_headers=http))
+            writer.write_record(
+                writer.create_warc_record(
+                    f"https://www.example.org/p{i}.html",
+                    "response",
+                    payload=io.BytesIO(body),
+                    length=len(body),
+                    http_headers=http,
+                )
+            )
 
 
 def _urls(path) -> list[str]:
@@ -71,8 +79,11 @@ def test_plain_warc_damaged_in_the_middle_resynchronises(tmp_path, where):
     _write_warc(path, gzip=False)
     start, end = _spans(path)[6]
     record = path.read_bytes()[start:end]
-    offset = {"body": record.index(b"Sleep and health"), "content-length": record.index(b"Content-Length: ") + 16,
-              "header": 2}[where]
+    offset = {
+        "body": record.index(b"Sleep and health"),
+        "content-length": record.index(b"Content-Length: ") + 16,
+        "header": 2,
+    }[where]
     _flip(path, start + offset)
     reader = WarcReader(path, on_damage=lambda damage: None)
     urls = [record.rec_headers.get_header("WARC-Target-URI") for _, record in reader.records()]
@@ -168,8 +179,14 @@ def test_resume_after_a_damaged_byte_keeps_every_readable_record(tmp_path):
     warc = out / "pages.warc.gz"
     with ReplayServer(site.folder) as server:
         args = [sys.executable, "-m", "healthdex", *crawl_args(out, server.proxy_url)]
-        killed = subprocess.run(args, cwd=REPO, env=healthdex_env(profiles, fault_env("crawl.article.after_line#8")),
-                                capture_output=True, text=True, timeout=180)
+        killed = subprocess.run(
+            args,
+            cwd=REPO,
+            env=healthdex_env(profiles, fault_env("crawl.article.after_line#8")),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert killed.returncode == -9, killed.stderr[-2000:]
         articles = [json.loads(line) for line in (out / "articles.jsonl").read_text().splitlines()]
         spans = _spans(warc)
@@ -179,8 +196,9 @@ def test_resume_after_a_damaged_byte_keeps_every_readable_record(tmp_path):
         end = next(e for s, e in spans if s == start)
         before = _warc_ids(warc)
         _flip(warc, (start + end) // 2)
-        resumed = subprocess.run(args, cwd=REPO, env=healthdex_env(profiles, fault_env(None)), capture_output=True,
-                                 text=True, timeout=180)
+        resumed = subprocess.run(
+            args, cwd=REPO, env=healthdex_env(profiles, fault_env(None)), capture_output=True, text=True, timeout=180
+        )
     assert resumed.returncode == 0 and "Traceback" not in resumed.stderr, resumed.stderr[-3000:]
     after = _warc_ids(warc)
     assert before - {victim["warc_record_id"]} <= after  # every readable record kept
@@ -192,3 +210,10 @@ def test_resume_after_a_damaged_byte_keeps_every_readable_record(tmp_path):
     assert {a["warc_record_id"] for a in lines} <= after | {victim["warc_record_id"]}
     urls = [a["url"] for a in lines if "error" not in a and not a.get("gone")]
     assert sorted(urls) == sorted(set(urls)) and set(site.good) <= set(urls)
+    # healthdex clean over the WARC: the damage is one error line, and the page fetched again (unchanged) stands in
+    # for its unreadable capture, so every article is there
+    clean = run_healthdex("clean", str(warc), env={"HEALTHDEX_PROFILES_PATH": str(profiles)}, timeout=180)
+    assert clean.returncode == 0 and "Traceback" not in clean.stderr, clean.stderr[-2000:]
+    out = [json.loads(line) for line in clean.stdout.splitlines()]
+    assert [o["source"] for o in out if "error" in o] == [f"{warc}@{start}"]
+    assert sorted(o["url"] for o in out if "error" not in o) == sorted(urls)
