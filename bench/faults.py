@@ -8,7 +8,10 @@ Rows:
   127.0.0.1): a trial survives when the crawl exits 0 without a traceback, every good article comes out once, the
   victim comes out or is in the report's ``failed_pages`` with the expected reason, nothing off-site is requested
   and memory/time stay under the caps.  Lost = expected articles missing; duplicated = articles written twice.
-- crawl SIGKILL: each kill is a trial; lost/duplicated are counted over the final output after the restarts.
+- crawl SIGKILL: each kill (at a fault point: half a WARC record, before/after an article line ...) is a trial;
+  lost/duplicated are counted over the final output after the restarts.
+- issue 18 (one function each): a damaged byte mid-WARC then resume; damaged WARCs through clean and replay; profile
+  regexes that backtrack; replay's idle/trickling connections and TLS hosts; 200,000 start URLs with --max-pages 5.
 - index SIGKILL: each kill is a trial (the index must open and answer a search after it); lost/duplicated compare
   the final document keys with the records.
 - clean: each page (../shared/data/health-pages when present, plus generated malformed HTML) is a trial; lost =
@@ -37,6 +40,14 @@ class Row:
         self.name, self.trials, self.survived, self.lost, self.duplicated = name, 0, 0, 0, 0
         self.notes: list[str] = []
         self.seconds = 0.0
+        self.peak_mb = 0.0  # the largest peak RSS of a process a trial ran (0: not measured)
+
+
+def _self_peak_mb() -> float:
+    """The peak RSS of this process or of any child it waited for (e.g. a ``healthdex clean``)."""
+    import resource
+
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
 def http_rows(repeat: int, only: list[str] | None) -> list[Row]:
@@ -64,6 +75,253 @@ def http_rows(repeat: int, only: list[str] | None) -> list[Row]:
     return list(rows.values())
 
 
+def warc_resume_row(trials: int) -> Row:
+    """Issue 18 (1): a crawl killed at a fault point, one byte of its WARC damaged (a different record each trial),
+    then resumed.  Survived: exit 0, no traceback, the damage in crawl-report.json, every record readable before
+    still readable after.  Lost: good articles missing + readable records gone; duplicated: articles written twice."""
+    import json
+    import subprocess
+    from collections import Counter
+
+    from faultlib import (
+        _RSS_WRAPPER,
+        REPO,
+        article_urls,
+        build_site,
+        crawl_args,
+        healthdex_env,
+        read_articles,
+        write_profile,
+    )
+    from faultpoints_env import fault_env
+
+    from healthdex.warc_reader import WarcReader
+    from replay.server import ReplayServer
+
+    row = Row("damaged byte mid-WARC + resume")
+    started = time.monotonic()
+    for trial in range(trials):
+        with tempfile.TemporaryDirectory(prefix="fault-warc-resume-") as tmp:
+            root = Path(tmp)
+            site = build_site(root, n_good=12)
+            write_profile(root / "profiles")
+            out, rss = root / "out", root / "rss.json"
+            warc = out / "pages.warc.gz"
+            with ReplayServer(site.folder) as server:
+                args = [sys.executable, "-c", _RSS_WRAPPER, str(rss), *crawl_args(out, server.proxy_url)]
+                killed = subprocess.run(args, cwd=REPO, env=healthdex_env(root / "profiles",
+                                        fault_env("crawl.article.after_line#8")), capture_output=True, timeout=180)
+                spans = list(WarcReader(warc).spans())
+                ids = {o: r.rec_headers.get_header("WARC-Record-ID") for o, r in WarcReader(warc).records()}
+                quiet = WarcReader(warc, on_damage=lambda damage: None)
+                start, end = spans[2 + trial % (len(spans) - 2)]
+                data = bytearray(warc.read_bytes())
+                data[(start + end) // 2] ^= 0x55
+                warc.write_bytes(bytes(data))
+                resumed = subprocess.run(args, cwd=REPO, env=healthdex_env(root / "profiles", fault_env(None)),
+                                         capture_output=True, text=True, timeout=180)
+            row.peak_mb = max(row.peak_mb, json.loads(rss.read_text() or "{}").get("self_kb", 0) / 1024)
+            after = {r.rec_headers.get_header("WARC-Record-ID") for _, r in quiet.records()}
+            gone = [i for o, i in ids.items() if o != start and i not in after]
+            counts = Counter(article_urls(read_articles(out)))
+            row.trials += 1
+            row.lost += sum(1 for url in site.good if counts[url] == 0) + len(gone)
+            row.duplicated += sum(1 for n in counts.values() if n > 1)
+            report = json.loads((out / "crawl-report.json").read_text())
+            damage = [(d["offset"], d["bytes"]) for d in report.get("warc_damage", [])]
+            ok = (killed.returncode == -9 and resumed.returncode == 0 and "Traceback" not in resumed.stderr
+                  and damage == [(start, end - start)] and not gone)
+            row.survived += ok
+            if not ok:
+                row.notes.append(f"trial {trial}: exit {resumed.returncode}, damage {damage}, gone {len(gone)}, "
+                                 f"{resumed.stderr[-300:]}")
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def damaged_warc_row() -> Row:
+    """Issue 18 (4): damaged WARCs through ``healthdex clean`` and replay's loader, gzip and plain, damage in a gzip
+    member, a record's header, its Content-Length, its block, or a record cut short under a huge Content-Length.
+    A trial survives when clean exits 0 without a traceback, reports the damage in one error line, and every other
+    page comes out (clean) and is served (replay); lost = other pages missing, duplicated = pages out twice."""
+    import gzip as gz
+    import io
+    import json
+    import subprocess
+    from collections import Counter
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from healthdex.warc_reader import WarcReader
+    from replay.source import load_source
+
+    def write(path: Path, compress: bool) -> None:
+        with path.open("wb") as handle:
+            writer = WARCWriter(handle, gzip=compress)
+            for i in range(10):
+                body = f"<html><body><article><h1>Page {i}</h1><p>{'Sleep and health. ' * 60}</p></article>" \
+                       f"</body></html>".encode()
+                http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
+                writer.write_record(writer.create_warc_record(f"https://www.example.org/p{i}.html", "response",
+                                                              payload=io.BytesIO(body), length=len(body),
+                                                              http_headers=http))
+
+    def damage(path: Path, kind: str) -> None:
+        start, end = list(WarcReader(path).spans())[4]
+        data = bytearray(path.read_bytes())
+        record, gzipped = bytes(data[start:end]), path.suffix == ".gz"
+        if kind == "cut short":  # a Content-Length far past the record's block
+            plain = gz.decompress(record) if gzipped else record
+            plain = plain.replace(b"Content-Length: ", b"Content-Length: 99", 1)
+            data[start:end] = gz.compress(plain) if gzipped else plain
+        else:
+            offset = {"header": 2, "Content-Length": record.find(b"Content-Length: ") + 16, "member": len(record) // 2,
+                      "block": record.find(b"Sleep and health")}[kind]
+            data[start + offset] ^= 0x55
+        path.write_bytes(bytes(data))
+
+    row = Row("damaged WARC: clean + replay")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fault-warc-") as tmp:
+        for compress in (True, False):
+            for kind in (("member", "cut short") if compress else ("header", "Content-Length", "block", "cut short")):
+                path = Path(tmp) / f"{kind}.warc{'.gz' if compress else ''}".replace(" ", "-")
+                write(path, compress)
+                damage(path, kind)
+                clean = subprocess.run([sys.executable, "-m", "healthdex", "clean", str(path)], cwd=ROOT,
+                                       capture_output=True, text=True, timeout=120)
+                out = [json.loads(line) for line in clean.stdout.splitlines()]
+                pages = Counter(o["url"] for o in out if "error" not in o)
+                served = len(load_source(path))
+                row.trials += 1
+                row.lost += (9 - len(pages)) + (9 - served)
+                row.duplicated += sum(1 for n in pages.values() if n > 1)
+                ok = (clean.returncode == 0 and "Traceback" not in clean.stderr and len(pages) == 9 and served == 9
+                      and sum(1 for o in out if "error" in o) == 1)
+                row.survived += ok
+                if not ok:
+                    row.notes.append(f"{path.name}: exit {clean.returncode}, {len(pages)} pages, {served} served")
+    row.peak_mb = _self_peak_mb()
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def regex_row() -> Row:
+    """Issue 18 (7): profile patterns that backtrack catastrophically in Python's engine, each against hostile URLs
+    in a child process that must finish within 10 s (the crawl matches links on its reactor thread)."""
+    import subprocess
+
+    patterns = [r"((a+))+$", r"(\w+(x)?)+$", ".*" * 11 + "=$", r"(a|a)*$", r"(\w*)*x", r"^(([a-z])+.)+[A-Z]([a-z])+$"]
+    urls = ["https://www.example.org/" + "a" * 60 + "!", "https://www.example.org/?" + "a=" * 40 + "b",
+            "https://www.example.org/" + "ab" * 40 + "%"]
+    child = ("import sys, re2, json; from pathlib import Path; from profiles import parse_profile\n"
+             "p = parse_profile(Path(sys.argv[1]))\nfor u in sys.argv[2:]: p.is_article(u); p.should_follow(u)")
+    row = Row("profile regexes that backtrack")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fault-regex-") as tmp:
+        for i, pattern in enumerate(patterns):
+            path = Path(tmp) / f"p{i}.toml"
+            path.write_text('allowed_domains = ["example.org"]\nstart_urls = ["https://www.example.org/"]\n'
+                            f"article_urls = [{json_string(pattern)}]\n", encoding="utf-8")
+            row.trials += 1
+            try:
+                done = subprocess.run([sys.executable, "-c", child, str(path), *urls], cwd=ROOT, timeout=10,
+                                      capture_output=True, text=True)
+                ok = done.returncode == 0 and not done.stderr.strip()
+            except subprocess.TimeoutExpired:
+                ok, done = False, None
+            row.survived += ok
+            if not ok:
+                row.notes.append(f"{pattern}: {'over 10 s' if done is None else done.stderr[-200:]}")
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def json_string(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+def replay_connections_row() -> Row:
+    """Issue 18 (10): replay with default limits: 130 idle TCP connections, then 10 clients trickling a request a
+    byte at a time, each followed by a real request that must be answered within 10 s; then CONNECT tunnels for 600
+    distinct hosts (the TLS cache must stay bounded)."""
+    import http.client
+    import socket
+    import ssl
+
+    from replay.server import TLS_HOSTS, ReplayServer
+
+    row = Row("replay: idle/trickling connections, TLS hosts")
+    started = time.monotonic()
+    request = b"GET http://www.example.org/b.html HTTP/1.1\r\nHost: www.example.org\r\nConnection: close\r\n\r\n"
+    with tempfile.TemporaryDirectory(prefix="fault-replay-") as tmp:
+        folder = Path(tmp)
+        (folder / "b.html").write_bytes(b"<html><body><p>B</p></body></html>")
+        (folder / "MANIFEST.tsv").write_text("file\toriginal_url\nb.html\thttp://www.example.org/b.html\n")
+        with ReplayServer(folder) as server:
+            for label, count, trickle in (("idle", 130, False), ("trickle", 10, True)):
+                holders = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(count)]
+                if trickle:
+                    for sock in holders:
+                        sock.sendall(b"GET http://www.example.org/b.html HTTP/1.1\r\nX")
+                row.trials += 1
+                try:
+                    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+                        client.sendall(request)
+                        ok = client.recv(20).startswith(b"HTTP/1.1 200")
+                except OSError as exc:
+                    ok = False
+                    row.notes.append(f"{label}: {exc}")
+                row.survived += ok
+                row.lost += not ok
+                for sock in holders:
+                    sock.close()
+            row.trials += 1
+            context = ssl.create_default_context(cadata=server.ca_pem.decode())
+            for i in range(600):
+                conn = http.client.HTTPSConnection("127.0.0.1", server.port, timeout=10, context=context)
+                conn.set_tunnel(f"h{i}.example.org", 443)
+                conn.request("GET", "/b.html")
+                conn.getresponse().read()
+                conn.close()
+            kept = len(server._ca._contexts)
+            row.survived += kept <= TLS_HOSTS
+            row.notes.append(f"TLS contexts kept after 600 hosts: {kept} (limit {TLS_HOSTS})")
+    row.peak_mb = _self_peak_mb()
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def many_start_urls_row(n_urls: int) -> Row:
+    """Issue 18 (11): a profile with ``n_urls`` start URLs crawled with --max-pages 5 (through replay): survived when
+    the crawl exits 0 without a traceback and fetches at most 5 pages (and the site's robots.txt) in under 60 s;
+    seconds and peak MB of the crawl process."""
+    from faultlib import BASE, build_site, run_crawl, write_profile
+
+    from replay.server import ReplayServer
+
+    row = Row(f"{n_urls:,} start URLs, --max-pages 5")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fault-start-urls-") as tmp:
+        root = Path(tmp)
+        site = build_site(root, n_good=10)
+        urls = [f"{BASE}/articles/good-{i % 10}.html?n={i}" for i in range(n_urls)]
+        write_profile(root / "profiles", start_urls=urls)
+        limit = {"CLOSESPIDER_PAGECOUNT": "5", "HEALTHDEX_MAX_PAGES": "5"}  # what --max-pages 5 sets
+        with ReplayServer(site.folder) as server:
+            run = run_crawl(root / "out", server.proxy_url, root / "profiles", settings=limit, timeout=300)
+        fetched = run.report.get("pages_fetched", 99)
+        row.trials = 1
+        row.survived = int(run.returncode == 0 and "Traceback" not in run.stderr and fetched <= 6 and run.wall_s < 60)
+        row.peak_mb = run.peak_rss_mb
+        row.notes.append(f"crawl {run.wall_s:.1f} s, {run.peak_rss_mb:.0f} MB, {fetched} pages fetched")
+    row.seconds = time.monotonic() - started
+    return row
+
+
 def crawl_kill_row(kills: int, seed: int) -> Row:
     from collections import Counter
 
@@ -81,13 +339,12 @@ def crawl_kill_row(kills: int, seed: int) -> Row:
         from faultlib import check_outputs
 
         outcome = check_outputs(out, site.good)
-        ok = final.returncode == 0 and outcome.survived
+        ok = final.returncode == 0 and outcome.survived and "Traceback" not in final.stderr
         row.survived = loop.kills if ok else 0
         import json
 
         resumes = json.loads((out / "crawl-report.json").read_text()).get("resumes")
-        row.notes.append(f"{loop.kills} kills ({loop.interrupted_runs} mid-run, {loop.finished_early} runs ended "
-                         f"before their kill); report resumes={resumes}; seconds after start-up {loop.moments}")
+        row.notes.append(f"{loop.kills} kills at fault points {loop.points}; report resumes={resumes}")
         if not ok:
             row.notes.append(f"final exit {final.returncode}: {outcome.explain()[:300]} {final.stderr[-300:]}")
     row.seconds = time.monotonic() - started
@@ -246,14 +503,22 @@ def main() -> int:
     rows = http_rows(args.repeat, args.only)
     if not args.only:
         rows.append(crawl_kill_row(kills, args.seed))
+        rows.append(warc_resume_row(2 if args.quick else 5))
+        rows.append(damaged_warc_row())
+        rows.append(regex_row())
+        rows.append(replay_connections_row())
+        rows.append(many_start_urls_row(20_000 if args.quick else 200_000))
         rows.append(index_kill_row(kills, args.seed))
         rows.append(clean_row(500, shared=not args.quick))
         rows.append(search_row(queries))
         rows.append(profiles_row())
     width = max(len(r.name) for r in rows)
-    print(f"{'fault class':<{width}}  {'trials':>6}  {'survived':>8}  {'lost':>5}  {'duplicated':>10}  {'time s':>7}")
+    print(f"{'fault class':<{width}}  {'trials':>6}  {'survived':>8}  {'lost':>5}  {'duplicated':>10}  "
+          f"{'peak MB':>7}  {'time s':>7}")
     for r in rows:
-        print(f"{r.name:<{width}}  {r.trials:>6}  {r.survived:>8}  {r.lost:>5}  {r.duplicated:>10}  {r.seconds:>7.0f}")
+        peak = f"{r.peak_mb:7.0f}" if r.peak_mb else f"{'-':>7}"
+        print(f"{r.name:<{width}}  {r.trials:>6}  {r.survived:>8}  {r.lost:>5}  {r.duplicated:>10}  {peak}  "
+              f"{r.seconds:>7.0f}")
     print(f"total wall time {time.monotonic() - started:.0f} s")
     bad = [r for r in rows if r.survived != r.trials or r.lost or r.duplicated or r.trials == 0]
     for r in rows:
