@@ -323,8 +323,7 @@ class BulkSegmentWriter(SegmentWriter):
             limit = fw._postwriter._blocklimit
             rows = _TermRows(tindex)
             for tbytes, ids, weights, values in postings:
-                if len(ids) <= compact:
-                    _add_compact_term(rows, prefix + tbytes, ids, weights, values, lengths)
+                if len(ids) <= compact and _add_compact_term(rows, prefix + tbytes, ids, weights, values, lengths):
                     continue
                 if direct:
                     start, offsets = _write_blocks(fw, rows, prefix + tbytes, ids, weights, values, lengths)
@@ -654,19 +653,25 @@ _COMPACT_ONE = struct.Struct(f"!{_TERMINFO_FORMAT}IfH")
 _COMPACT_SHORT = [struct.Struct(f"!{_TERMINFO_FORMAT}B{n}I{n}f{n}H") for n in range(_COMPACT_MAX + 1)]
 
 
-def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths) -> None:
+def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths) -> bool:
     """A term of 1-8 postings straight into the term table: the bytes ``W3PostingsWriter.finish_postings`` and
-    ``W3TermInfo.to_bytes`` produce for it (flags 2 or 3, postings inline), as a row of ``rows``."""
+    ``W3TermInfo.to_bytes`` produce for it (flags 2 or 3, postings inline), as a row of ``rows``.  False (nothing
+    written) when a value is too long for the inline form: the term goes to the postings file, as in
+    :func:`keep_long_values_in_blocks`."""
     n = len(ids)
     w32 = array("f", weights).tolist()  # the postings writer keeps weights as 32-bit floats
     if n == 1:  # most terms: one struct for the term info, the posting and its value's length
         w = w32[0]
         v = values[0] or b""
+        if len(v) > _INLINE_VALUE_MAX:
+            return False
         docnum = ids[0]
         lb = lengths(docnum) if lengths else 0
         rows.add(key, _COMPACT_ONE.pack(_FLAG_ONE, 0 + w, 1, lb, lb, max(0, w), docnum, docnum, docnum, w, len(v)) + v)
-        return
+        return True
     vals = list(filter(None, values))
+    if vals and max(map(len, vals)) > _INLINE_VALUE_MAX:
+        return False
     if lengths:
         ls = list(filter(None, map(lengths, ids)))
         minb = min(ls) if ls else 0
@@ -679,6 +684,32 @@ def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths
         _FLAG_SHORT, 0 + sum(w32), n, minb, maxb, max(0, max(w32)), ids[0], ids[-1], n, *ids, *w32, *map(len, vals)
     )
     rows.add(key, head + b"".join(vals))
+    return True
+
+
+# --- whoosh-ng internals (for the lead's one internals module) ----------------------------------------------------
+# The inline (compact) term info stores each posting value's length in 2 bytes ("!H").
+_INLINE_VALUE_MAX = 0xFFFF
+
+
+def keep_long_values_in_blocks() -> None:
+    """whoosh-ng 5.4 bug: ``W3PostingsWriter.finish_postings`` puts a term of at most 8 postings inline in the
+    term table, whose value lengths are 2 bytes, so a posting value over 64 KB (one word's positions in an article
+    that repeats it ~65,000 times) raised ``struct.error`` at commit and the whole segment was lost.  Such a term
+    is written to the postings file instead (one block, which every W3 reader reads as any other), as
+    :func:`_add_compact_term` does on the bulk path.  Uses ``_ids`` and ``_values`` (tests/test_index_bulk.py's
+    poison records fail loudly should they change)."""
+    original = W3PostingsWriter.finish_postings
+    if getattr(original, "_healthdex_patched", False):
+        return
+
+    def finish_postings(self, allow_compact=True):
+        if allow_compact and len(self._ids) <= _COMPACT_MAX and any(len(v) > _INLINE_VALUE_MAX for v in self._values):
+            allow_compact = False
+        return original(self, allow_compact)
+
+    finish_postings._healthdex_patched = True
+    W3PostingsWriter.finish_postings = finish_postings
 
 
 class _TermRows:

@@ -244,8 +244,10 @@ def writer_codec():
     from whoosh.codec.whoosh3 import W3Codec
 
     from indexer import patches
+    from indexer.bulk import keep_long_values_in_blocks
 
     patches.apply()
+    keep_long_values_in_blocks()
     return W3Codec(compression=patches.BLOCK_LEVEL)
 
 
