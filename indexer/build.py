@@ -9,6 +9,7 @@ written.  A run that changes nothing cancels its writer, so the index generation
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -19,11 +20,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from healthdex import faultpoints
 from healthdex.errors import UserError
 from indexer import patches, store
 from indexer import schema as S
 from indexer.records import Prepared, SkipRecord, prepare
 
+# A full disk, a disk quota, a file size limit (ulimit -f): the index cannot be written.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 # A fresh build of at least this many records uses the multi-process writer when procs allows it.
 BULK_MIN_DOCS = 5000
 DEFAULT_LIMITMB = 256
@@ -31,6 +35,32 @@ DEFAULT_LIMITMB = 256
 # lines are reported and skipped without being held in memory.  A crawl keeps pages up to 10 MiB
 # (DOWNLOAD_MAXSIZE), so an article's text is smaller than that.
 MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+# Where a fault test stops or kills ``healthdex index`` (healthdex.faultpoints; NAME#N: the N-th arrival).
+ADD_POINT = faultpoints.register("index.add", "indexer.build: a new or changed record handed to the writer")
+COMMIT_POINT = faultpoints.register("index.commit", "indexer.build: every record handed over, before the commit")
+MERGED_POINT = faultpoints.register(
+    "index.merged", "the commit: segments merged as the merge policy chose (all with --optimize), before the TOC"
+)
+TOC_POINT = faultpoints.register("index.toc", "the commit: every new segment file written, the TOC not yet")
+
+
+def _commit_points() -> Callable[..., None]:
+    """A commit progress callback for Whoosh's ``commit`` (stages "merge" before and after the merge policy,
+    "segment", "toc", "finish") that reaches the fault points inside a commit."""
+    merges = 0
+
+    def callback(stage: str, **info) -> None:
+        nonlocal merges
+        if stage == "merge":
+            merges += 1
+            if merges == 2:
+                faultpoints.reach(MERGED_POINT)
+        elif stage == "toc" and info.get("started"):
+            faultpoints.reach(TOC_POINT)
+
+    return callback
 
 
 def _stderr(message: str) -> None:
@@ -303,20 +333,18 @@ def index_records(
     stats = stats or IndexStats()
     index_dir = Path(index_dir)
     patches.apply()
-    ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
-    S.SpellWords.seen = set()  # spelling words are posted once per run (and per writer process)
-    nprocs = choose_procs(procs, fresh, expected)
-    stats.procs = nprocs
-
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=expected, unit="doc", dynamic_ncols=True, leave=False)
-
-    it = iter(records)
-    pending: Prepared | None = None
     try:
+        ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
+        S.SpellWords.seen = set()  # spelling words are posted once per run (and per writer process)
+        nprocs = choose_procs(procs, fresh, expected)
+        stats.procs = nprocs
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=expected, unit="doc", dynamic_ncols=True, leave=False)
+        it = iter(records)
+        pending: Prepared | None = None
         while True:
             try:
                 _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar, bulk)
@@ -324,6 +352,14 @@ def index_records(
             except _Conflict as conflict:  # rare: the same key twice in one run with different content
                 pending = conflict.prepared
                 nprocs = 1
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        # (store.writing has removed this run's files)
+        raise UserError(
+            f"cannot write the index at {index_dir}: {exc.strerror}; nothing from this run was committed (the "
+            f"index is as at its last commit): free some space and run again"
+        ) from None
     finally:
         if bar is not None:
             bar.close()
@@ -355,7 +391,7 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
                 if not p.gone and written[p.key] == p.index_hash:
                     stats.unchanged += 1
                     return
-                w.commit(optimize=False)
+                w.commit(optimize=False, callback=_commit_points())
                 stats.committed = True
                 raise _Conflict(p)
             docnums = list(s.document_numbers(**{S.KEY: p.key})) if reader.doc_count_all() else []
@@ -377,6 +413,7 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
             for d in docnums:
                 w.delete_document(d)
             w.add_document(**p.fields)
+            faultpoints.reach(ADD_POINT)
             written[p.key] = p.index_hash
             changes += 1
             if docnums:
@@ -401,11 +438,11 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
         if changes or (optimize and (len(reader.leaf_readers()) > 1 or reader.has_deletions())):
             if bar is not None:
                 bar.set_description("committing")
-            w.commit(optimize=optimize)
+            faultpoints.reach(COMMIT_POINT)
+            w.commit(optimize=optimize, callback=_commit_points())
             stats.committed = True
         else:
-            w.cancel()
-            store.remove_uncommitted_segment(index_dir, w)
+            store.cancel(w, index_dir)
 
 
 def _decode(value) -> str:
