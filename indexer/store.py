@@ -11,8 +11,8 @@ carries on: a killed run never committed, so the index is exactly the last commi
 that no table of contents lists (a failed or killed run's) are removed by every writer once it holds the lock,
 and by a failing or cancelled writer before it lets go of it (:func:`remove_orphan_segments`).
 
-The reading side imports only ``os``, ``time`` and (lazily) ``whoosh.index`` so ``healthdex search`` pays as little
-as possible to start; the writing side imports ``json``, ``pathlib`` and ``shutil`` where it needs them.
+The reading side imports only ``os``, ``re``, ``time`` and (lazily) ``whoosh.index`` so ``healthdex search`` pays as
+little as possible to start; the writing side imports ``json``, ``pathlib`` and ``shutil`` where it needs them.
 """
 
 from __future__ import annotations
