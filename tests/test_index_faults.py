@@ -90,7 +90,7 @@ def wait_stopped(proc: subprocess.Popen) -> None:
 
 
 def killed(proc: subprocess.Popen) -> None:
-    _, err = proc.communicate(timeout=600)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
 
 
@@ -116,7 +116,7 @@ def test_concurrent_search_during_a_long_write_never_fails(tmp_path, corpus):
             break
     assert search_works(idx) == 40  # every new file is there, the TOC is not
     os.kill(proc.pid, signal.SIGCONT)
-    out, err = proc.communicate(timeout=600)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert search_works(idx) == 40 + BIG
     assert searches >= 1
@@ -136,7 +136,7 @@ def test_second_writer_gets_a_clear_error_while_first_runs(tmp_path, corpus):
         assert "Traceback" not in second.stderr
         assert set(os.listdir(idx)) >= files  # the live writer's files are left alone
         os.kill(proc.pid, signal.SIGCONT)
-        _, err = proc.communicate(timeout=600)
+        _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert keys(idx) == expected
     finally:
@@ -243,15 +243,15 @@ def _limit_file_size(limit: int):
     return preexec
 
 
-@pytest.mark.parametrize("limit", [150_000, 2_000_000])
-def test_full_disk_is_one_line_and_keeps_the_last_commit(tmp_path, corpus, limit):
+@pytest.mark.parametrize("procs, limit", [("1", 150_000), ("1", 2_000_000), ("2", 150_000), ("2", 1_000_000)])
+def test_full_disk_is_one_line_and_keeps_the_last_commit(tmp_path, corpus, procs, limit):
     base, big, expected = corpus
     idx = tmp_path / "idx"
     subprocess.run(index_cmd(str(base), "--index", str(idx)), check=True, cwd=ROOT, capture_output=True)
     files = sorted(os.listdir(idx))
     gen = open_index(idx).latest_generation()
-    full = subprocess.run(index_cmd(str(big), "--index", str(idx)), cwd=ROOT, capture_output=True, text=True,
-                          preexec_fn=_limit_file_size(limit))
+    full = subprocess.run(index_cmd(str(big), "--index", str(idx), "--procs", procs), cwd=ROOT, capture_output=True,
+                          text=True, preexec_fn=_limit_file_size(limit), timeout=600)
     assert full.returncode == 2, full.stderr[-2000:]
     assert full.stderr.startswith(f"healthdex: cannot write the index at {idx}: File too large; nothing from this run")
     assert len(full.stderr.splitlines()) == 1
@@ -289,3 +289,22 @@ def test_damaged_table_of_contents_is_one_line(tmp_path, damage):
         )
     toc.unlink()  # the advice works: the commit before it opens, with its documents
     assert search_works(idx) == 30
+
+
+def test_a_worker_process_out_of_space_is_the_same_one_line(tmp_path, monkeypatch):
+    """A writer worker process that fails on a full disk (before: a RuntimeError with the errno lost)."""
+    import errno
+
+    from healthdex.errors import UserError
+    from indexer import bulk
+
+    def full(self):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    idx = tmp_path / "idx"
+    index_records(make_records(20, "base-"), idx)
+    files = sorted(os.listdir(idx))
+    monkeypatch.setattr(bulk.BulkSegmentWriter, "finish_segments", full)  # the forked workers' end
+    with pytest.raises(UserError, match=r"^cannot write the index at .*: No space left on device; nothing from"):
+        index_records(make_records(300, "more-"), idx, procs=2)
+    assert sorted(os.listdir(idx)) == files
