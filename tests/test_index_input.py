@@ -152,5 +152,6 @@ def test_poison_record_is_indexed_with_the_rest(tmp_path):
         result = run_healthdex("index", str(src), "--index", str(idx))
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert _keys(idx) == {f"good-{i}" for i in range(10)} | {"poison"}
-    found = run_healthdex("search", '"repeated repeated"', "--index", str(idx), "--json")
-    assert found.returncode == 0 and json.loads(found.stdout)["hits"][0]["key"] == "poison"
+    for query in ('"repeated repeated"', "repeated"):  # a phrase (Whoosh's reader), plain words (the index files)
+        found = run_healthdex("search", query, "--index", str(idx), "--json")
+        assert found.returncode == 0 and json.loads(found.stdout)["hits"][0]["key"] == "poison"
