@@ -34,6 +34,7 @@ INDEX_NAME = "MAIN"
 META_FILE = "healthdex-index.json"
 WRITER_FILE = "healthdex-writer.json"
 _TOC_FILE = re.compile(rf"^_{INDEX_NAME}_([0-9]+)\.toc$")
+_TOC_TEMP = re.compile(rf"^_{INDEX_NAME}_[0-9]+\.toc\.[0-9.]+$")  # a TOC being written (Whoosh renames it when done)
 # a segment's files, its posting sidecar and that sidecar's hidden temporary file
 _SEGMENT_FILE = re.compile(rf"^\.?({INDEX_NAME}_[0-9a-z]+)\.")
 
@@ -132,8 +133,8 @@ def read_tocs(path: str | os.PathLike) -> dict[int, set[str] | None]:
 
 def remove_orphan_segments(path: str | os.PathLike, keep: set[str] = frozenset()) -> list[str]:
     """Delete the segment files no table of contents lists (a failed or killed run's), except the segments in
-    ``keep`` (the calling writer's own); only by a process holding the write lock.  Deletes nothing while a TOC
-    cannot be read.  Returns the names removed."""
+    ``keep`` (the calling writer's own), and unfinished TOCs; only by a process holding the write lock.  Deletes
+    nothing while a TOC cannot be read.  Returns the names removed."""
     tocs = read_tocs(path)
     if any(segments is None for segments in tocs.values()):
         return []
@@ -141,7 +142,7 @@ def remove_orphan_segments(path: str | os.PathLike, keep: set[str] = frozenset()
     removed = []
     for name in sorted(os.listdir(path)):
         m = _SEGMENT_FILE.match(name)
-        if m and m.group(1) not in listed:
+        if (m and m.group(1) not in listed) or _TOC_TEMP.match(name):
             try:
                 os.remove(os.path.join(path, name))
                 removed.append(name)
