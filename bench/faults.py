@@ -12,8 +12,12 @@ Rows:
   lost/duplicated are counted over the final output after the restarts.
 - issue 18 (one function each): a damaged byte mid-WARC then resume; damaged WARCs through clean and replay; profile
   regexes that backtrack; replay's idle/trickling connections and TLS hosts; 200,000 start URLs with --max-pages 5.
-- index SIGKILL: each kill is a trial (the index must open and answer a search after it); lost/duplicated compare
-  the final document keys with the records.
+- index SIGKILL: each kill, at a seeded fault point of the writer, is a trial (the index must hold exactly the last
+  completed run's documents, open and answer a search after it); lost/duplicated compare the final document keys
+  with the records.
+- index input and files (issue 18): poison records, odd JSONL values, over-long lines, a full disk, a damaged
+  table of contents, failed runs' orphan files; each trial is a real ``healthdex index`` (peak MB is its largest
+  resident size) that must exit as expected without a traceback and keep every good record exactly once.
 - clean: each page (../shared/data/health-pages when present, plus generated malformed HTML) is a trial; lost =
   pages without an output record (an exception escaped), duplicated = pages with more than one.
 - search: each generated query is a trial (exit 0/1/2, no traceback, under 5 s).
@@ -352,40 +356,290 @@ def crawl_kill_row(kills: int, seed: int) -> Row:
 
 
 def index_kill_row(kills: int, seed: int) -> Row:
+    """``healthdex index`` SIGKILLed at seeded fault points (tests/test_kill_index.py), completed runs between."""
     from collections import Counter
 
     import test_kill_index as tki
 
-    row = Row(f"index SIGKILL x{kills} + rerun")
+    row = Row(f"index SIGKILL at fault points x{kills} + rerun")
     started = time.monotonic()
     survived_kills = 0
-    original = tki._searchable
 
     def counting(index_dir):
         nonlocal survived_kills
-        original(index_dir)
+        tki._searchable(index_dir)
         survived_kills += 1
 
-    tki._searchable = counting
-    try:
-        with tempfile.TemporaryDirectory(prefix="fault-index-kill-") as tmp:
-            try:
-                keys, index_dir, n = tki.kill_loop(Path(tmp), n_kills=kills, seed=seed,
-                                                   n_records=6000 if kills > 5 else 1500)
-            except AssertionError as exc:
-                row.trials, row.survived = kills, survived_kills
-                row.notes.append(f"failed after {survived_kills} good kills: {str(exc)[:300]}")
-                return row
-            found = Counter(tki.index_keys(index_dir))
-            row.trials = kills
-            row.lost = sum(1 for k in keys if not found[k])
-            row.duplicated = sum(1 for n in found.values() if n > 1)
-            extra = set(found) - set(keys)
-            row.survived = survived_kills if not (row.lost or row.duplicated or extra) else 0
-            row.notes.append(f"{n} of {kills} runs killed mid-way")
-    finally:
-        tki._searchable = original
+    with tempfile.TemporaryDirectory(prefix="fault-index-kill-") as tmp:
+        try:
+            loop = tki.kill_loop(Path(tmp), n_kills=kills, seed=seed, n_records=6000 if kills > 5 else 1500,
+                                 check=counting)
+        except AssertionError as exc:
+            row.trials, row.survived = kills, survived_kills
+            row.notes.append(f"failed after {survived_kills} good kills: {str(exc)[:300]}")
+            return row
+        found = Counter(tki.index_keys(loop.index_dir))
+        row.trials = kills
+        row.lost = sum(1 for k in loop.keys if not found[k])
+        row.duplicated = sum(1 for n in found.values() if n > 1)
+        extra = set(found) - set(loop.keys)
+        row.survived = survived_kills if not (row.lost or row.duplicated or extra) else 0
+        row.notes.append(f"points {Counter(p.split('#')[0] for p in loop.points)}; {loop.completed} completed runs")
     row.seconds = time.monotonic() - started
+    return row
+
+
+# --- indexer rows (issue 18): each trial is a real `healthdex index` (or search) in a subprocess ---------------
+def _healthdex(row: Row, *args: str, limit_file_size: int | None = None, env: dict[str, str] | None = None):
+    """Run ``healthdex ARGS`` (with ``env`` added to the environment, files limited to ``limit_file_size`` bytes);
+    the row's peak MB and seconds include it.  Returns the CompletedProcess."""
+    import json
+    import subprocess
+
+    from faultlib import _RSS_WRAPPER, REPO, healthdex_env
+
+    def preexec() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as rss:
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", _RSS_WRAPPER, rss.name, *args], cwd=REPO,
+                              env=healthdex_env(extra=env), capture_output=True, text=True, timeout=900,
+                              preexec_fn=preexec if limit_file_size else None)
+        row.seconds += time.monotonic() - started
+        try:
+            row.peak_mb = max(row.peak_mb, json.loads(Path(rss.name).read_text() or "{}").get("self_kb", 0) / 1024)
+        except ValueError:
+            pass
+    return proc
+
+
+def _index_keys(index_dir: Path) -> list[str]:
+    from indexer.schema import KEY
+    from indexer.store import open_index
+
+    with open_index(index_dir).searcher() as s:
+        return [d[KEY] for d in s.all_stored_fields()]
+
+
+def _judge(row: Row, name: str, proc, expected: set[str], index_dir: Path, *, code: int = 0, extra=()) -> None:
+    """One trial: ``proc`` exited ``code`` without a traceback and the index holds every key of ``expected``
+    once; ``extra`` are further problems found by the caller."""
+    from collections import Counter
+
+    problems = list(extra)
+    if proc.returncode != code:
+        problems.append(f"exit {proc.returncode}: {proc.stderr[-300:]}")
+    if "Traceback" in proc.stderr:
+        problems.append("traceback: " + proc.stderr[proc.stderr.index("Traceback"):][:300])
+    try:
+        found = Counter(_index_keys(index_dir))
+    except Exception as exc:  # noqa: BLE001 - an index that does not open is the finding
+        found = Counter()
+        problems.append(f"index does not open: {exc}")
+    lost = sum(1 for k in expected if not found[k])
+    row.lost += lost
+    row.duplicated += sum(1 for n in found.values() if n > 1)
+    row.trials += 1
+    if lost or problems or any(n > 1 for n in found.values()):
+        row.notes.append(f"{name}: lost {lost}; " + "; ".join(problems)[:400])
+    else:
+        row.survived += 1
+
+
+def _good_lines(n: int, prefix: str) -> list[str]:
+    import json
+
+    return [json.dumps({"id": f"{prefix}{i}", "text": f"sciatica back pain note {prefix}{i}"}) for i in range(n)]
+
+
+def index_poison_row() -> Row:
+    """An article repeating one word 70,000 times (its positions overflow W3's inline term entry)."""
+    import json
+
+    from test_index_faults import make_records
+
+    row = Row("index: poison record (one word x70,000)")
+    poison = json.dumps({"id": "poison-1", "text": "repeated " * 70_000})
+    poison2 = json.dumps({"id": "poison-2", "text": "echoes " * 70_000 + " repeated"})
+    big = [json.dumps(r) for r in make_records(400, "bulk-")]  # enough postings for the bulk writer's own path
+    trials = {
+        "alone": (_good_lines(20, "g") + [poison], ()),
+        "two articles": (_good_lines(20, "g") + [poison, poison2], ()),
+        "bulk path": (big + [poison, poison2], ()),
+        "--procs 2": (big + [poison, poison2], ("--procs", "2")),
+        "update + --optimize": (_good_lines(20, "g") + [poison], ("--optimize",)),
+    }
+    for name, (lines, opts) in trials.items():
+        with tempfile.TemporaryDirectory(prefix="fault-index-poison-") as tmp:
+            src, idx = Path(tmp) / "a.jsonl", Path(tmp) / "idx"
+            src.write_text("\n".join(lines) + "\n")
+            if "--optimize" in opts:  # an index with a segment already, then the poison in a second, then merged
+                _healthdex(row, "index", str(src), "--index", str(idx))
+                src.write_text("\n".join(_good_lines(20, "h") + [poison.replace("poison-1", "poison-3")]) + "\n")
+                lines = lines + _good_lines(20, "h") + [poison.replace("poison-1", "poison-3")]
+            proc = _healthdex(row, "index", str(src), "--index", str(idx), *opts)
+            _judge(row, name, proc, {json.loads(line)["id"] for line in lines}, idx)
+    return row
+
+
+def index_odd_values_row() -> Row:
+    """Odd JSON values (tests/test_index_input.py ODD_VALUES: 5,000-digit numbers, 100,000-deep nesting, lone
+    surrogates, unparsable URLs, ...) in every field: one trial per value."""
+    import re
+
+    from test_index_input import FIELDS, ODD_VALUES
+
+    row = Row("index: odd JSONL values in any field")
+    for n, value in enumerate(ODD_VALUES):
+        with tempfile.TemporaryDirectory(prefix="fault-index-odd-") as tmp:
+            src, idx = Path(tmp) / "a.jsonl", Path(tmp) / "idx"
+            good = _good_lines(5, "first-") + _good_lines(5, "last-")
+            odd = [f'{{"id": "odd-{f}", "url": "https://example.org/{f}", "text": "good text", "{f}": {value}}}'
+                   for f in FIELDS]
+            src.write_text("\n".join(good[:5] + odd + good[5:]) + "\n")
+            proc = _healthdex(row, "index", str(src), "--index", str(idx))
+            reported = set(re.findall(r"^healthdex: .*?:(\d+): .+, skipped$", proc.stderr, re.M))
+            keys = set(_index_keys(idx)) if idx.is_dir() else set()
+            quiet = sum(int(k) for k in re.findall(r"(\d+) (?:no text|error record|unchanged)", proc.stdout))
+            extra = []
+            if len(keys) - 10 + len(reported) + quiet != len(odd):
+                extra.append(f"{len(odd)} odd lines: {len(keys) - 10} indexed, {len(reported)} reported, {quiet} quiet")
+            if len(reported) != len(proc.stderr.splitlines()):
+                extra.append("stderr lines other than one per skipped line")
+            _judge(row, f"value {n} ({value[:20]})", proc, {f"{p}{i}" for p in ("first-", "last-") for i in range(5)},
+                   idx, extra=extra)
+    return row
+
+
+def index_long_lines_row() -> Row:
+    """Input lines far over --max-line-bytes (16 MiB): a 96 MB record, a 96 MB --delete-gone line, a 200 MB file
+    with no newline at all."""
+    row = Row("index: over-long input lines (96-200 MB)")
+    for name in ("record", "--delete-gone line", "no newline"):
+        with tempfile.TemporaryDirectory(prefix="fault-index-long-") as tmp:
+            src, gone, idx = Path(tmp) / "a.jsonl", Path(tmp) / "gone.txt", Path(tmp) / "idx"
+            good = _good_lines(10, "g")
+            with src.open("w") as fh:
+                fh.write("\n".join(good[:5]) + "\n")
+                if name == "record":
+                    fh.write('{"id": "huge", "text": "' + "x" * (96 << 20) + '"}\n')
+                fh.write("\n".join(good[5:]) + "\n")
+                if name == "no newline":
+                    fh.write("y" * (200 << 20))
+            gone.write_text("g0\n" + ("z" * (96 << 20) if name.startswith("--delete") else "") + "\ng1\n")
+            proc = _healthdex(row, "index", str(src), "--index", str(idx), "--delete-gone", str(gone))
+            extra = [] if "line longer than 16,777,216 bytes" in proc.stderr else ["no message for the long line"]
+            _judge(row, name, proc, {f"g{i}" for i in range(2, 10)}, idx, extra=extra)
+    return row
+
+
+def index_disk_full_row() -> Row:
+    """An update that runs out of space (file size limit, as ``ulimit -f``: EFBIG) at several moments: one line,
+    exit 2, the folder exactly as before; the same update then completes."""
+    import json
+    import os
+
+    from test_index_faults import make_records
+
+    row = Row("index: disk full (file size limit) mid-update")
+    for limit in (20_000, 100_000, 400_000, 1_000_000, 1_800_000):  # the largest new file is ~2.2 MB
+        with tempfile.TemporaryDirectory(prefix="fault-index-full-") as tmp:
+            base, update, idx = Path(tmp) / "base.jsonl", Path(tmp) / "update.jsonl", Path(tmp) / "idx"
+            base.write_text("".join(json.dumps(r) + "\n" for r in make_records(300, "base-")))
+            update.write_text("".join(json.dumps(r) + "\n" for r in make_records(3000, "new-", seed=5)))
+            _healthdex(row, "index", str(base), "--index", str(idx))
+            files = sorted(os.listdir(idx))
+            proc = _healthdex(row, "index", str(update), "--index", str(idx), limit_file_size=limit)
+            extra = []
+            if len(proc.stderr.splitlines()) != 1 or "cannot write the index" not in proc.stderr:
+                extra.append(f"message: {proc.stderr[-300:]}")
+            if sorted(os.listdir(idx)) != files:
+                extra.append(f"files changed: {sorted(set(os.listdir(idx)) ^ set(files))[:5]}")
+            _judge(row, f"limit {limit:,} B", proc, {f"base-{i:05d}" for i in range(300)}, idx, code=2, extra=extra)
+            again = _healthdex(row, "index", str(update), "--index", str(idx))
+            if again.returncode != 0 or len(_index_keys(idx)) != 3300:
+                row.survived -= 1
+                row.notes.append(f"limit {limit}: the rerun did not complete: {again.stderr[-300:]}")
+    return row
+
+
+def index_damaged_toc_row(n: int = 20) -> Row:
+    """A damaged latest table of contents (seeded bit flips, overwritten bytes, truncation, random bytes):
+    ``search`` and ``index`` say so in one line (or work, when the damage is harmless), and deleting the file as
+    the message says brings back the commit before it."""
+    import json
+    import os
+    import random
+    import shutil
+
+    from test_index_faults import make_records
+
+    row = Row("index: damaged table of contents")
+    rng = random.Random(18)
+    with tempfile.TemporaryDirectory(prefix="fault-index-toc-") as tmp:
+        first, second, empty = Path(tmp) / "a.jsonl", Path(tmp) / "b.jsonl", Path(tmp) / "empty.jsonl"
+        first.write_text("".join(json.dumps(r) + "\n" for r in make_records(30, "a-")))
+        second.write_text("".join(json.dumps(r) + "\n" for r in make_records(20, "b-")))
+        empty.write_text("")
+        pristine = Path(tmp) / "pristine"
+        _healthdex(row, "index", str(first), "--index", str(pristine))
+        _healthdex(row, "index", str(second), "--index", str(pristine))
+        toc_name = max((n for n in os.listdir(pristine) if n.endswith(".toc")), key=lambda n: int(n[6:-4]))
+        data = (pristine / toc_name).read_bytes()
+        for trial in range(n):
+            damaged = bytearray(data)
+            kind = trial % 4
+            if kind == 0:
+                damaged[rng.randrange(len(damaged))] ^= 1 << rng.randrange(8)
+            elif kind == 1:
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            elif kind == 2:
+                damaged = damaged[: rng.randrange(len(damaged))]
+            else:
+                damaged = bytearray(rng.randbytes(len(damaged)))
+            idx = Path(tmp) / f"idx{trial}"
+            shutil.copytree(pristine, idx)
+            (idx / toc_name).write_bytes(bytes(damaged))
+            extra = []
+            for args in (("search", "pain", "--index", str(idx)), ("index", str(empty), "--index", str(idx))):
+                proc = _healthdex(row, *args)
+                if "Traceback" in proc.stderr or len(proc.stderr.splitlines()) > 1:
+                    extra.append(f"{args[0]}: {proc.stderr[-300:]}")
+                elif proc.returncode == 2 and "is damaged" in proc.stderr and "delete" in proc.stderr:
+                    (idx / toc_name).unlink(missing_ok=True)  # as the message says
+            expected = {f"a-{i:05d}" for i in range(30)}
+            _judge(row, f"damage {trial} (kind {kind})", proc, expected, idx, code=proc.returncode, extra=extra)
+    return row
+
+
+def index_orphans_row() -> Row:
+    """Segment files of failed runs: killed at each fault point, or out of space; then a run with nothing to commit
+    (``--optimize`` of a one-segment index).  A trial survives when no segment file is left that no table of
+    contents lists, and the index is the last commit."""
+    import json
+
+    from test_index_faults import make_records, orphans
+
+    row = Row("index: orphan segment files of failed runs")
+    failures = [("kill", p) for p in ("index.add#500", "index.commit", "index.merged", "index.toc")] + [
+        ("full", 300_000)]
+    for how, what in failures:
+        with tempfile.TemporaryDirectory(prefix="fault-index-orphans-") as tmp:
+            base, update, idx = Path(tmp) / "base.jsonl", Path(tmp) / "update.jsonl", Path(tmp) / "idx"
+            base.write_text("".join(json.dumps(r) + "\n" for r in make_records(200, "base-")))
+            update.write_text("".join(json.dumps(r) + "\n" for r in make_records(2000, "new-", seed=6)))
+            _healthdex(row, "index", str(base), "--index", str(idx))
+            if how == "kill":
+                _healthdex(row, "index", str(update), "--index", str(idx), env={"HEALTHDEX_FAULT_POINT": what})
+            else:
+                _healthdex(row, "index", str(update), "--index", str(idx), limit_file_size=what)
+            proc = _healthdex(row, "index", "--optimize", "--index", str(idx))
+            left = orphans(idx)
+            extra = [f"{len(left)} orphan files left: {left[:3]}"] if left else []
+            _judge(row, f"{how} {what}", proc, {f"base-{i:05d}" for i in range(200)}, idx, extra=extra)
     return row
 
 
@@ -509,6 +763,8 @@ def main() -> int:
         rows.append(replay_connections_row())
         rows.append(many_start_urls_row(20_000 if args.quick else 200_000))
         rows.append(index_kill_row(kills, args.seed))
+        rows += [index_poison_row(), index_odd_values_row(), index_long_lines_row(), index_disk_full_row(),
+                 index_damaged_toc_row(), index_orphans_row()]
         rows.append(clean_row(500, shared=not args.quick))
         rows.append(search_row(queries))
         rows.append(profiles_row())
