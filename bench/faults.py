@@ -718,6 +718,49 @@ def search_row(n_queries: int) -> Row:
     return row
 
 
+def search_hostile_row() -> Row:
+    """Issue 18 (8, 9): queries standing for huge parts of a 2,000-article index with ~130,000 distinct words, and
+    endless input files: each must answer or refuse in one line (exit 0, 1 or 2, no traceback) within 10 s."""
+    import json
+    import random
+    import string
+    import subprocess
+
+    from support import run_healthdex
+
+    row = Row("search: huge expansions and endless inputs")
+    started = time.monotonic()
+    rng = random.Random(18)
+    with tempfile.TemporaryDirectory(prefix="fault-search-hostile-") as tmp:
+        records = Path(tmp) / "records.jsonl"
+        with records.open("w", encoding="utf-8") as fh:
+            for i in range(2000):
+                words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 9))) for _ in range(70)]
+                fh.write(json.dumps({"url": f"https://www.example.org/a/{i}", "title": words[0],
+                                     "text": "back pain " + " ".join(words)}) + "\n")
+        index_dir = Path(tmp) / "index"
+        assert run_healthdex("index", str(records), "--index", str(index_dir)).returncode == 0
+        cases = [["*a*"], ["??????*"], ["[a TO z]"], ["*qqqzz*"], ["x5~68546"], ["pain " * 10000],
+                 ["back pain", "--synonyms", "/dev/zero"], ["--batch", "/dev/zero"], ["back pain", "--limit", "0"]]
+        for args in cases:
+            row.trials += 1
+            cmd = [sys.executable, "-m", "healthdex", "search", *args, "--index", str(index_dir)]
+            t0 = time.monotonic()
+            try:
+                done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=10)
+                ok = done.returncode in (0, 1, 2) and "Traceback" not in done.stderr
+                ok = ok and len(done.stderr.strip().splitlines()) <= 1
+                note = f"exit {done.returncode}, {time.monotonic() - t0:.1f} s: {done.stderr.strip()[:120]}"
+            except subprocess.TimeoutExpired:
+                ok, note = False, "over 10 s"
+            row.survived += ok
+            if not ok:
+                row.notes.append(f"{args[0][:20]!r}: {note}")
+    row.peak_mb = _self_peak_mb()
+    row.seconds = time.monotonic() - started
+    return row
+
+
 def profiles_row() -> Row:
     from test_fuzz_profiles import BAD_PROFILES
 
@@ -767,6 +810,7 @@ def main() -> int:
                  index_damaged_toc_row(), index_orphans_row()]
         rows.append(clean_row(500, shared=not args.quick))
         rows.append(search_row(queries))
+        rows.append(search_hostile_row())
         rows.append(profiles_row())
     width = max(len(r.name) for r in rows)
     print(f"{'fault class':<{width}}  {'trials':>6}  {'survived':>8}  {'lost':>5}  {'duplicated':>10}  "

@@ -174,6 +174,7 @@ class Evaluation:
         self.words: set[tuple[str, str]] = set()  # (field, text) of every word matched: scored and expanded
         self._stats: dict[tuple[str, bytes], tuple] = {}
         self._expanded: dict[object, list[bytes]] = {}
+        self._deadline: float | None = None
         self._postings: dict[tuple[int, str, bytes], tuple] = {}
 
     # --- terms ----------------------------------------------------------------------------------------------
@@ -246,7 +247,9 @@ class Evaluation:
         """The words of the lexicon a wildcard, fuzzy term or term range stands for (UserError past the caps)."""
         got = self._expanded.get(q)
         if got is None:
-            deadline = time.monotonic() + EXPANSION_SECONDS
+            if self._deadline is None:  # one allowance for all of a query's expansions
+                self._deadline = time.monotonic() + EXPANSION_SECONDS
+            deadline = self._deadline
             got = []
             for i, (_field, text) in enumerate(q.expanded_terms(self.searcher.reader())):
                 if len(got) >= MAX_EXPANSIONS:
@@ -256,7 +259,7 @@ class Evaluation:
                     )
                 if i % 256 == 0 and time.monotonic() > deadline:
                     raise UserError(
-                        f"'{q}' took more than {EXPANSION_SECONDS:g} s to look up; make it more specific "
+                        f"'{q}' took the query past {EXPANSION_SECONDS:g} s of looking up words; make it more specific "
                         "(the limit is HEALTHDEX_EXPANSION_SECONDS)"
                     )
                 got.append(self._btext(q.fieldname, text))
