@@ -163,6 +163,8 @@ def block_reader(reader, fieldname: str, btext: bytes):
 
 def segment_files(reader) -> tuple[str | None, str]:
     """The folder of a segment reader's files (None for an index in memory) and the segment's id."""
+    if not hasattr(reader, "_segment"):  # an index with no documents has an EmptyReader
+        return None, ""
     return getattr(reader._storage, "folder", None), reader._segment.segment_id()
 
 

@@ -349,13 +349,15 @@ class Evaluation:
                 return None
             frontier = None
             for word_ids, _weights, values in posts:
-                positions = fmt.decode_positions(values[int(np.searchsorted(word_ids, d))])
-                if frontier is None:
-                    frontier = positions
-                    continue
-                frontier = [p for p in positions if any(0 < p - f <= slop for f in frontier)]
-                if not frontier:
+                positions = np.asarray(fmt.decode_positions(values[int(np.searchsorted(word_ids, d))]))
+                if frontier is not None:  # this word where the previous one is 1..slop positions before it
+                    at = np.searchsorted(frontier, positions - slop)  # the first previous word at p - slop or later
+                    ok = at < len(frontier)
+                    ok[ok] = frontier[at[ok]] < positions[ok]
+                    positions = positions[ok]
+                if not len(positions):
                     return None
+                frontier = positions
             return float(total[i])
 
         return Part(ids, total, check=check)
