@@ -7,6 +7,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from healthdex import faultpoints
+
+# Fault point (tests/test_kill_crawl.py): half of a line on disk
+MID_LINE = faultpoints.register("crawl.jsonl.mid_line", "crawler.jsonl_store.JsonLinesStore.write: half a line written")
+
 
 def repair_tail(path: Path) -> int:
     """Truncate ``path`` after its last newline; return the number of bytes removed."""
@@ -60,8 +65,12 @@ class JsonLinesStore:
         self._handle = self.path.open("ab")
 
     def write(self, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
-        self._handle.write(line)
+        line = memoryview(json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")
+        half = len(line) // 2
+        self._handle.write(line[:half])  # in two writes, so that a fault test can stop between them
+        self._handle.flush()
+        faultpoints.reach(MID_LINE)
+        self._handle.write(line[half:])
         self._handle.flush()
 
     def close(self) -> None:

@@ -70,6 +70,11 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str,
         "pages_per_s": round(pages / duration, 2) if duration > 0 else None,
         "resumes": stats.get("healthdex/resumes", 0),
         "resumed_from_warc": replayed,
+        # A WARC reopened with damage: each stretch skipped ({offset, bytes, reason, torn}) and its bytes in all;
+        # a torn tail cut off (a write killed mid-record)
+        "warc_damage": stats.get("healthdex/warc_damage") or [],
+        "warc_damaged_bytes": stats.get("healthdex/warc_damaged_bytes", 0),
+        "warc_torn_bytes_cut": stats.get("healthdex/warc_repaired_bytes", 0),
         "run": stats.get("healthdex/run", 0),
         "extract_workers": stats.get("healthdex/extract_workers", 0),
         **({"started_at": _iso(finished - duration), "finished_at": _iso(finished)} if finished is not None else {}),
@@ -116,6 +121,8 @@ _SUMMED = (
     "resumes",
     "resumed_from_warc",
     "extract_workers",
+    "warc_damaged_bytes",
+    "warc_torn_bytes_cut",
 )
 _SUMMED_MAPS = ("pages_by_status", "duplicates_by_kind", "dropped_by_reason", "errors_by_kind", "failed_by_reason")
 
@@ -148,6 +155,9 @@ def merge_reports(worker_folders: list[Path]) -> dict:
     for _, report in reports:
         failed_pages.update(report.get("failed_pages") or {})
     merged["failed_pages"] = failed_pages
+    merged["warc_damage"] = [
+        {"worker": path.parent.name, **damage} for path, report in reports for damage in report.get("warc_damage") or []
+    ]
     starts, ends = [], []
     for path, report in reports:
         end = _timestamp(report.get("finished_at")) or path.stat().st_mtime
@@ -210,4 +220,10 @@ def format_report(report: dict) -> str:
         values = report.get(key) or {}
         if values:
             lines.append(f"  {title:<20} " + ", ".join(f"{k}: {v}" for k, v in sorted(values.items())))
+    if report.get("warc_torn_bytes_cut"):
+        lines.append(f"  {'WARC torn tail':<20} {report['warc_torn_bytes_cut']} bytes cut (a record cut short)")
+    for damage in report.get("warc_damage") or []:
+        where = f"{damage['worker']}: " if damage.get("worker") else ""
+        lines.append(f"  {'WARC damage':<20} {where}skipped {damage.get('bytes')} bytes at offset "
+                     f"{damage.get('offset')}: {damage.get('reason')} (the records after it are kept)")
     return "\n".join(lines)

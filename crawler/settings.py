@@ -107,6 +107,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.backoff.BackoffRetryMiddleware": 550,
     # Sees 3xx before RedirectMiddleware (600) and bodies after decompression (590) and capture (950).
     "crawler.middlewares.scope.ScopeMiddleware": 650,
+    # Between decompression (590) and MetaRefreshMiddleware (580): a meta refresh leaving the profiles is a failure.
+    "crawler.middlewares.scope.MetaRefreshScopeMiddleware": 585,
     "crawler.middlewares.redirect_loop.RedirectLoopMiddleware": 610,  # A -> B -> A: a named failure, not a silent drop
     "crawler.middlewares.proxy.ProxyMiddleware": 700,  # before HttpProxyMiddleware (750)
     # Answers resumed requests from the WARC; turns a 304 into the stored page after the 304 is captured.

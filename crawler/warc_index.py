@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
-
 from healthdex.provenance import PROFILE_HEADER, REQUESTED_URI_HEADER
 from healthdex.urls import canonical_url
+from healthdex.warc_reader import WarcReader, record_at
 
 
 @dataclass(frozen=True)
@@ -42,48 +41,34 @@ def url_key(url: str) -> str:
         return url
 
 
-def scan_warc(path: Path) -> tuple[dict[str, list[Capture]], int]:
-    """Every complete response record by canonical URL (in WARC order), and the readable length of the file
-    (a torn tail from a killed process ends the scan)."""
+def scan_warc(path: Path) -> dict[str, list[Capture]]:
+    """Every readable response record by canonical URL (in WARC order); damaged stretches are skipped (the WARC
+    capture middleware reports them)."""
     captures: dict[str, list[Capture]] = {}
-    end = 0
-    path = Path(path)
-    if not path.is_file():
-        return captures, 0
-    try:
-        with path.open("rb") as handle:
-            iterator = ArchiveIterator(handle)
-            for record in iterator:
-                headers = record.rec_headers
-                http = record.http_headers
-                record.content_stream().read()  # reach the end of the record: a torn one raises here
-                offset = iterator.get_record_offset()
-                end = offset + iterator.get_record_length()
-                if record.rec_type != "response" or http is None:
-                    continue
-                try:
-                    status = int(http.get_statuscode())
-                except (TypeError, ValueError):
-                    continue
-                url = headers.get_header("WARC-Target-URI") or ""
-                capture = Capture(
-                    url=url, offset=offset, status=status, record_id=headers.get_header("WARC-Record-ID") or "",
-                    date=headers.get_header("WARC-Date") or "", etag=http.get_header("ETag"),
-                    last_modified=http.get_header("Last-Modified"),
-                    requested_url=headers.get_header(REQUESTED_URI_HEADER) or url,
-                    profile=headers.get_header(PROFILE_HEADER) or "",
-                )
-                captures.setdefault(url_key(url), []).append(capture)
-    except Exception:  # noqa: BLE001 - any tear ends the readable prefix
-        pass
-    return captures, end
+    for offset, record in WarcReader(path, on_damage=lambda damage: None).records():
+        http = record.http_headers
+        if record.rec_type != "response" or http is None:
+            continue
+        try:
+            status = int(http.get_statuscode())
+        except (TypeError, ValueError):
+            continue
+        headers = record.rec_headers
+        url = headers.get_header("WARC-Target-URI") or ""
+        capture = Capture(
+            url=url, offset=offset, status=status, record_id=headers.get_header("WARC-Record-ID") or "",
+            date=headers.get_header("WARC-Date") or "", etag=http.get_header("ETag"),
+            last_modified=http.get_header("Last-Modified"),
+            requested_url=headers.get_header(REQUESTED_URI_HEADER) or url,
+            profile=headers.get_header(PROFILE_HEADER) or "",
+        )
+        captures.setdefault(url_key(url), []).append(capture)
+    return captures
 
 
 def read_response(path: Path, offset: int) -> StoredResponse:
-    """The HTTP status, headers and body (as received) of the response record at ``offset``."""
-    with Path(path).open("rb") as handle:
-        handle.seek(offset)
-        for record in ArchiveIterator(handle):
-            http = record.http_headers
-            return StoredResponse(int(http.get_statuscode()), list(http.headers), record.raw_stream.read())
-    raise OSError(f"no WARC record at offset {offset} of {path}")
+    """The HTTP status, headers and body (as received) of the response record at ``offset``; ``WarcDamaged`` (an
+    OSError) when it can no longer be read."""
+    with record_at(path, offset) as record:
+        http = record.http_headers
+        return StoredResponse(int(http.get_statuscode()), list(http.headers), record.raw_stream.read())

@@ -1,7 +1,9 @@
 """Append-only WARC capture of every request/response pair, safe to reopen after a crash.
 
 No Scrapy here: the downloader middleware hands plain values in.  Each record is its own gzip member, so
-a process killed mid-write leaves at most one torn member at the end; ``WarcStore`` cuts it off on open.
+a process killed mid-write leaves at most one torn member at the end; ``WarcStore`` cuts it off on open, and only
+it: a damaged stretch before the end is kept (the records after it are still read, :mod:`healthdex.warc_reader`)
+and listed in ``damage``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ try:  # libdeflate: at the same level, half zlib's CPU for 1% smaller records (o
     from deflate import gzip_compress as _libdeflate_gzip
 except ImportError:  # pragma: no cover - depends on the environment
     _libdeflate_gzip = None
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
+
+from healthdex import faultpoints
+from healthdex.warc_reader import Damage, damage_of
+
+# Fault points (tests/test_kill_crawl.py): half of a record's gzip members on disk; a whole record written
+MID_RECORD = faultpoints.register("crawl.warc.mid_record", "crawler.warc_store.WarcStore: half a record written")
+AFTER_RECORD = faultpoints.register("crawl.warc.after_record", "crawler.warc_store.WarcStore: a record written")
 
 # Hop-by-hop framing the downloader has already undone; keeping it would make readers de-chunk again.
 _FRAMING_HEADERS = {"transfer-encoding"}
@@ -32,17 +39,9 @@ def warc_date(timestamp: float) -> str:
 
 
 def valid_length(path: Path) -> int:
-    """Byte length of the readable prefix of a gzipped WARC: everything up to the last complete record."""
-    end = 0
-    try:
-        with path.open("rb") as handle:
-            iterator = ArchiveIterator(handle)
-            for record in iterator:
-                record.content_stream().read()
-                end = iterator.get_record_offset() + iterator.get_record_length()
-    except (ArchiveLoadFailed, EOFError, OSError, ValueError, Exception):  # noqa: BLE001 - any tear ends the prefix
-        pass
-    return end
+    """Byte length of a WARC without its torn tail (the part a reopening ``WarcStore`` keeps)."""
+    checked = damage_of(path)
+    return checked.size if checked.torn_at is None else checked.torn_at
 
 
 class _GzipMember:
@@ -64,7 +63,8 @@ class _GzipMember:
 
 
 class WarcStore:
-    """One WARC file opened for appending; a torn tail left by a killed process is truncated first."""
+    """One WARC file opened for appending; a torn tail left by a killed process is truncated first (``repaired_bytes``),
+    damage before it is kept and listed (``damage``)."""
 
     def __init__(
         self, path: Path, warcinfo: dict[str, str], *, gzip_level: int = 6, libdeflate: bool = True
@@ -75,13 +75,14 @@ class WarcStore:
         self.libdeflate = _libdeflate_gzip if libdeflate and 1 <= gzip_level <= 9 else None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired_bytes = 0
+        self.damage: list[Damage] = []
         if self.path.exists():
-            size = self.path.stat().st_size
-            keep = valid_length(self.path)
-            if keep < size:
+            checked = damage_of(self.path)
+            self.damage = [d for d in checked.damage if not d.torn]
+            if checked.torn_at is not None:
                 with self.path.open("r+b") as handle:
-                    handle.truncate(keep)
-                self.repaired_bytes = size - keep
+                    handle.truncate(checked.torn_at)
+                self.repaired_bytes = checked.size - checked.torn_at
         self._handle = self.path.open("ab")
         # Records are made by warcio, serialised uncompressed, then gzipped here as one member each, at
         # ``gzip_level`` (warcio always uses 9: about three times the CPU of 6 for 0.4% smaller files).
@@ -154,8 +155,14 @@ class WarcStore:
                 member = _GzipMember(members, self.gzip_level)  # warcio's writes go straight to the compressor
                 WARCWriter(member, gzip=False).write_record(record)
                 member.close()
-        self._handle.write(b"".join(members))
+        data = memoryview(b"".join(members))
+        half = len(data) // 2
+        self._handle.write(data[:half])  # in two writes, so that a fault test can stop between them
         self._handle.flush()
+        faultpoints.reach(MID_RECORD)
+        self._handle.write(data[half:])
+        self._handle.flush()
+        faultpoints.reach(AFTER_RECORD)
 
     def close(self) -> None:
         if not self._handle.closed:

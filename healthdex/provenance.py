@@ -13,6 +13,9 @@ The WARC keeps the raw body of every response, also of a compressed page the cra
 its size limit (``DOWNLOAD_MAXSIZE``, or the profile's ``limits.max_response_bytes``); :func:`iter_warc_articles`
 applies the same limit, read from the run's ``warcinfo`` record, so it drops the same pages.
 
+The WARC is read with :mod:`healthdex.warc_reader`: a damaged stretch gives one ``{"source", "error"}`` record
+(file, offset, reason) and the records after it are read as usual.
+
 A crawl also writes ``duplicates.jsonl`` beside the WARC: the responses it deliberately did not emit as articles
 (exact or near duplicates, unchanged re-fetches), keyed by ``warc_record_id``; :func:`iter_warc_articles` skips them
 so its output equals ``articles.jsonl`` record for record.
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,10 +137,11 @@ def warcinfo_maxsize(record) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def skipped_record_ids(warc_path: Path) -> set[str]:
-    """warc_record_ids the crawl chose not to emit (``duplicates.jsonl`` beside the WARC)."""
+def skipped_record_ids(warc_path: Path) -> dict[str, str]:
+    """warc_record_id -> kind (``exact``, ``near``, ``unchanged``, ``canonical``) of the responses the crawl chose not
+    to emit (``duplicates.jsonl`` beside the WARC)."""
     path = Path(warc_path).parent / DUPLICATES_FILE
-    ids: set[str] = set()
+    ids: dict[str, str] = {}
     if path.is_file():
         with path.open("rb") as handle:
             for line in handle:
@@ -146,12 +150,12 @@ def skipped_record_ids(warc_path: Path) -> set[str]:
                 except ValueError:
                     continue
                 if isinstance(entry, dict) and entry.get("warc_record_id"):
-                    ids.add(entry["warc_record_id"])
+                    ids[entry["warc_record_id"]] = str(entry.get("kind") or "")
     return ids
 
 
 def iter_warc_articles(
-    warc_path: str | Path, *, skip_ids: set[str] | None = None, counts: dict[str, int] | None = None
+    warc_path: str | Path, *, skip_ids: Mapping[str, str] | set[str] | None = None, counts: dict[str, int] | None = None
 ) -> Iterator[dict[str, Any]]:
     """The article records a healthdex crawl derived from ``warc_path``, re-extracted with the current stripper.
 
@@ -161,9 +165,11 @@ def iter_warc_articles(
     whose body (decompressed) is over the crawl's size limit: the profile's ``limits.max_response_bytes``, else the
     ``DOWNLOAD_MAXSIZE`` of the latest ``warcinfo`` record before it (each run of a resumed crawl writes one), else
     :data:`DEFAULT_DOWNLOAD_MAXSIZE`, as the crawl dropped them.  ``counts["too_large"]`` (when given) counts those.
+    A damaged stretch of the WARC gives ``{"source": "FILE@OFFSET", "error": ...}`` where it was met; a page the crawl
+    fetched again unchanged (``unchanged`` in duplicates.jsonl) stands in for its earlier capture when that one could
+    not be read (no article of that URL came before it), so a damaged record loses no article.
     """
-    from warcio.archiveiterator import ArchiveIterator
-
+    from healthdex.warc_reader import WarcReader
     from profiles import load_profile
     from stripper.sources import MAX_PAGE_BYTES, use_warcio_brotli
 
@@ -174,45 +180,59 @@ def iter_warc_articles(
     known: dict[str, str] = {}  # URL -> id of the latest article record for it
     gone: set[str] = set()
     maxsize = DEFAULT_DOWNLOAD_MAXSIZE
-    with warc_path.open("rb") as handle:
-        for record in ArchiveIterator(handle):
-            if record.rec_type == "warcinfo":
-                recorded = warcinfo_maxsize(record)
-                maxsize = DEFAULT_DOWNLOAD_MAXSIZE if recorded is None else recorded
+    damaged: list = []
+    reader = WarcReader(warc_path, on_damage=damaged.append)
+    for _offset, record in reader.records():
+        while damaged:
+            yield damage_record(damaged.pop(0))
+        if record.rec_type == "warcinfo":
+            recorded = warcinfo_maxsize(record)
+            maxsize = DEFAULT_DOWNLOAD_MAXSIZE if recorded is None else recorded
+            continue
+        if record.rec_type != "response" or record.http_headers is None:
+            continue
+        prov = provenance_from_warc(record, warc_path.name)
+        name = prov["profile"]
+        if name not in profiles:
+            try:
+                profiles[name] = load_profile(name) if name else None
+            except Exception:  # noqa: BLE001 - a profile no longer available: its pages are not articles
+                profiles[name] = None
+        profile = profiles[name]
+        if profile is None or not profile.is_article(prov["final_url"]):
+            continue
+        if prov["status"] in GONE_STATUSES:
+            article_id = known.get(prov["final_url"]) or known.get(prov["requested_url"])
+            if article_id and article_id not in gone and prov["warc_record_id"] not in skip:
+                gone.add(article_id)
+                yield gone_record(article_id, prov)
+            continue
+        content_type = record.http_headers.get_header("Content-Type")
+        if prov["status"] != 200 or not is_html(content_type):
+            continue
+        if prov["warc_record_id"] in skip:
+            unchanged = isinstance(skip, Mapping) and skip[prov["warc_record_id"]] == "unchanged"
+            if not unchanged or prov["final_url"] in known or prov["requested_url"] in known:
                 continue
-            if record.rec_type != "response" or record.http_headers is None:
-                continue
-            prov = provenance_from_warc(record, warc_path.name)
-            name = prov["profile"]
-            if name not in profiles:
-                try:
-                    profiles[name] = load_profile(name) if name else None
-                except Exception:  # noqa: BLE001 - a profile no longer available: its pages are not articles
-                    profiles[name] = None
-            profile = profiles[name]
-            if profile is None or not profile.is_article(prov["final_url"]):
-                continue
-            if prov["status"] in GONE_STATUSES:
-                article_id = known.get(prov["final_url"]) or known.get(prov["requested_url"])
-                if article_id and article_id not in gone and prov["warc_record_id"] not in skip:
-                    gone.add(article_id)
-                    yield gone_record(article_id, prov)
-                continue
-            content_type = record.http_headers.get_header("Content-Type")
-            if prov["status"] != 200 or not is_html(content_type) or prov["warc_record_id"] in skip:
-                continue
-            # The spider gives a profile's requests its limit (request meta download_maxsize); 0: no limit.
-            limit = int(profile.limits["max_response_bytes"]) if "max_response_bytes" in profile.limits else maxsize
-            try:  # bounded, and a record that cannot be decoded is no article (the crawl could not read it either)
-                body = record.content_stream().read(limit + 1 if limit else MAX_PAGE_BYTES)
-            except Exception:  # noqa: BLE001
-                continue
-            if limit and len(body) > limit:  # Scrapy drops a body that inflates past the limit
-                if counts is not None:
-                    counts["too_large"] = counts.get("too_large", 0) + 1
-                continue
-            out = article_record(body, prov, http_charset=http_charset(content_type), selectors=profile.selectors)
-            if out.get("id"):
-                gone.discard(out["id"])
-                known[prov["final_url"]] = known[prov["requested_url"]] = out["id"]
-            yield out
+        # The spider gives a profile's requests its limit (request meta download_maxsize); 0: no limit.
+        limit = int(profile.limits["max_response_bytes"]) if "max_response_bytes" in profile.limits else maxsize
+        try:  # bounded, and a record that cannot be decoded is no article (the crawl could not read it either)
+            body = record.content_stream().read(limit + 1 if limit else MAX_PAGE_BYTES)
+        except Exception:  # noqa: BLE001
+            continue
+        if limit and len(body) > limit:  # Scrapy drops a body that inflates past the limit
+            if counts is not None:
+                counts["too_large"] = counts.get("too_large", 0) + 1
+            continue
+        out = article_record(body, prov, http_charset=http_charset(content_type), selectors=profile.selectors)
+        if out.get("id"):
+            gone.discard(out["id"])
+            known[prov["final_url"]] = known[prov["requested_url"]] = out["id"]
+        yield out
+    for damage in damaged:
+        yield damage_record(damage)
+
+
+def damage_record(damage) -> dict[str, Any]:
+    """The output record for a damaged stretch of a WARC (a :class:`healthdex.warc_reader.Damage`)."""
+    return {"source": f"{damage.path}@{damage.offset}", "error": f"{damage}"}

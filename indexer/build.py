@@ -9,8 +9,10 @@ written.  A run that changes nothing cancels its writer, so the index generation
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -18,14 +20,51 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from healthdex import faultpoints
 from healthdex.errors import UserError
 from indexer import schema as S
 from indexer import store, whoosh_internals
 from indexer.records import Prepared, SkipRecord, prepare
 
+# A full disk, a disk quota, a file size limit (ulimit -f): the index cannot be written.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 # A fresh build of at least this many records uses the multi-process writer when procs allows it.
 BULK_MIN_DOCS = 5000
 DEFAULT_LIMITMB = 256
+# The longest input line read (a record, or a --delete-gone line; ``healthdex index --max-line-bytes``): longer
+# lines are reported and skipped without being held in memory.  A crawl keeps pages up to 10 MiB
+# (DOWNLOAD_MAXSIZE), so an article's text is smaller than that.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+
+# Where a fault test stops or kills ``healthdex index`` (healthdex.faultpoints; NAME#N: the N-th arrival).
+ADD_POINT = faultpoints.register("index.add", "indexer.build: a new or changed record handed to the writer")
+COMMIT_POINT = faultpoints.register("index.commit", "indexer.build: every record handed over, before the commit")
+MERGED_POINT = faultpoints.register(
+    "index.merged", "the commit: segments merged as the merge policy chose (all with --optimize), before the TOC"
+)
+TOC_POINT = faultpoints.register("index.toc", "the commit: every new segment file written, the TOC not yet")
+
+
+def _commit_points() -> Callable[..., None]:
+    """A commit progress callback for Whoosh's ``commit`` (stages "merge" before and after the merge policy,
+    "segment", "toc", "finish") that reaches the fault points inside a commit."""
+    merges = 0
+
+    def callback(stage: str, **info) -> None:
+        nonlocal merges
+        if stage == "merge":
+            merges += 1
+            if merges == 2:
+                faultpoints.reach(MERGED_POINT)
+        elif stage == "toc" and info.get("started"):
+            faultpoints.reach(TOC_POINT)
+
+    return callback
+
+
+def _stderr(message: str) -> None:
+    print(f"healthdex: {message}", file=sys.stderr)
 
 
 @dataclass
@@ -43,6 +82,15 @@ class IndexStats:
     segments: int = 0
     recovered_from_pid: int | None = None
     procs: int = 1  # writer processes the run used
+    where: str = ""  # the input line being read ("file:line"; kept by read_lines), for messages
+    report: Callable[[str], None] = _stderr  # where one-line messages about skipped input go
+
+    def skip(self, reason: str, detail: str = "", *, quiet: bool = False) -> None:
+        """Count a skipped line or record under ``reason`` and, unless ``quiet``, say which and why in one line."""
+        self.skipped += 1
+        self.skip_reasons[reason] += 1
+        if not quiet:
+            self.report(f"{self.where or 'record'}: {detail or reason}, skipped")
 
     @property
     def changed(self) -> int:
@@ -65,57 +113,100 @@ class IndexStats:
         return ", ".join(parts) + tail
 
 
-def iter_jsonl(
-    paths: Iterable[str],
-    *,
-    on_error: Callable[[str], None] | None = None,
-    stats: IndexStats | None = None,
-) -> Iterator[dict]:
-    """Records from JSON Lines files (``-`` is stdin).  A malformed line is reported as ``file:line: reason`` via
-    ``on_error`` (default: stderr) and counted as skipped; blank lines are ignored."""
-    report = on_error or (lambda msg: print(f"healthdex: {msg}", file=sys.stderr))
+def read_lines(paths: Iterable[str], stats: IndexStats, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:
+    """The non-blank lines of files (``-`` is stdin), decoded as UTF-8 (bad bytes replaced), read at most
+    ``max_line_bytes`` at a time: a longer line is reported, counted as skipped ("too long") and read past in
+    pieces, never held whole.  ``stats.where`` names the line being yielded."""
     for path in paths:
         if path == "-":
-            fh, name = sys.stdin, "<stdin>"
+            fh, name = sys.stdin.buffer, "<stdin>"
         else:
             try:
-                fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
+                fh = open(path, "rb")  # noqa: SIM115
             except OSError as exc:
                 raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
             name = path
         try:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except ValueError as exc:
-                    report(f"{name}:{lineno}: malformed JSON ({exc.msg}), line skipped")
-                    if stats is not None:
-                        stats.skipped += 1
-                        stats.skip_reasons["malformed"] += 1
-                    continue
-                if not isinstance(rec, dict):
-                    report(f"{name}:{lineno}: not a JSON object, line skipped")
-                    if stats is not None:
-                        stats.skipped += 1
-                        stats.skip_reasons["malformed"] += 1
-                    continue
-                yield rec
+            lineno = 0
+            while raw := fh.readline(max_line_bytes + 1):
+                lineno += 1
+                stats.where = f"{name}:{lineno}"
+                if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                    stats.skip("too long", f"line longer than {max_line_bytes:,} bytes (--max-line-bytes)")
+                    while raw and not raw.endswith(b"\n"):
+                        raw = fh.readline(1 << 20)
+                elif raw.strip():
+                    yield raw.decode("utf-8", "replace")
         finally:
-            if fh is not sys.stdin:
+            if fh is not sys.stdin.buffer:
                 fh.close()
 
 
+def iter_jsonl(
+    paths: Iterable[str], *, stats: IndexStats | None = None, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[dict]:
+    """Records from JSON Lines files (``-`` is stdin).  A line that is not a JSON object is reported as
+    ``file:line: reason`` via ``stats.report`` (default: stderr) and counted as skipped; blank lines are ignored."""
+    stats = stats if stats is not None else IndexStats()
+    for line in read_lines(paths, stats, max_line_bytes):
+        rec = _json_object(line, stats)
+        if rec is not None:
+            yield rec
+
+
+def _json_object(line: str, stats: IndexStats) -> dict | None:
+    """The JSON object on ``line``, or None (reported and counted) when it is anything else."""
+    try:
+        rec = json.loads(line)
+    except ValueError as exc:  # a JSONDecodeError, or a number past Python's 4,300-digit int limit
+        stats.skip("malformed", f"malformed JSON ({getattr(exc, 'msg', None) or str(exc).split(':')[0]})")
+        return None
+    except RecursionError:
+        stats.skip("malformed", "malformed JSON (nested too deeply)")
+        return None
+    if not isinstance(rec, dict):
+        stats.skip("malformed", "not a JSON object")
+        return None
+    return rec
+
+
+def iter_gone(
+    paths: Iterable[str], *, stats: IndexStats | None = None, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[dict]:
+    """``--delete-gone`` files as "gone" records: each line a JSON record (its id/url is the key) or a bare
+    id/URL; ``#`` starts a comment line."""
+    stats = stats if stats is not None else IndexStats()
+    for line in read_lines(paths, stats, max_line_bytes):
+        line = line.strip()
+        if line.startswith("#"):
+            continue
+        if line.startswith("{"):
+            rec = _json_object(line, stats)
+            if rec is None:
+                continue
+            rec = {k: rec[k] for k in ("id", "url", "canonical_url") if k in rec}
+        elif "://" in line:
+            rec = {"url": line}
+        else:
+            rec = {"id": line}
+        rec["gone"] = True
+        yield rec
+
+
 def count_lines(paths: Iterable[str]) -> int | None:
-    """Non-blank line count of the files (None if one is stdin): the progress bar's total and the bulk hint."""
+    """Line count of the files (None if one is stdin or not a regular file): the progress bar's total and the
+    bulk hint, counted 1 MiB at a time."""
     n = 0
     for path in paths:
-        if path == "-":
-            return None
         try:
+            if path == "-" or not stat.S_ISREG(os.stat(path).st_mode):
+                return None
             with open(path, "rb") as f:
-                n += sum(1 for line in f if line.strip())
+                last = b"\n"
+                while chunk := f.read(1 << 20):
+                    n += chunk.count(b"\n")
+                    last = chunk[-1:]
+                n += last != b"\n"
         except OSError:
             return None
     return n
@@ -242,20 +333,18 @@ def index_records(
     stats = stats or IndexStats()
     index_dir = Path(index_dir)
     whoosh_internals.apply()
-    ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
-    S.SpellWords.seen = set()  # spelling words are posted once per run (and per writer process)
-    nprocs = choose_procs(procs, fresh, expected)
-    stats.procs = nprocs
-
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=expected, unit="doc", dynamic_ncols=True, leave=False)
-
-    it = iter(records)
-    pending: Prepared | None = None
     try:
+        ix, fresh = store.create_or_open_for_writing(index_dir, S.SCHEMA_VERSION)
+        S.SpellWords.seen = set()  # spelling words are posted once per run (and per writer process)
+        nprocs = choose_procs(procs, fresh, expected)
+        stats.procs = nprocs
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=expected, unit="doc", dynamic_ncols=True, leave=False)
+        it = iter(records)
+        pending: Prepared | None = None
         while True:
             try:
                 _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lock_timeout, bar, bulk)
@@ -263,6 +352,14 @@ def index_records(
             except _Conflict as conflict:  # rare: the same key twice in one run with different content
                 pending = conflict.prepared
                 nprocs = 1
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        # (store.writing has removed this run's files)
+        raise UserError(
+            f"cannot write the index at {index_dir}: {exc.strerror}; nothing from this run was committed (the "
+            f"index is as at its last commit): free some space and run again"
+        ) from None
     finally:
         if bar is not None:
             bar.close()
@@ -294,7 +391,7 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
                 if not p.gone and written[p.key] == p.index_hash:
                     stats.unchanged += 1
                     return
-                w.commit(optimize=False)
+                w.commit(optimize=False, callback=_commit_points())
                 stats.committed = True
                 raise _Conflict(p)
             docnums = list(s.document_numbers(**{S.KEY: p.key})) if reader.doc_count_all() else []
@@ -316,6 +413,7 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
             for d in docnums:
                 w.delete_document(d)
             w.add_document(**p.fields)
+            faultpoints.reach(ADD_POINT)
             written[p.key] = p.index_hash
             changes += 1
             if docnums:
@@ -331,8 +429,7 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
             try:
                 p = prepare(rec)
             except SkipRecord as why:
-                stats.skipped += 1
-                stats.skip_reasons[str(why)] += 1
+                stats.skip(why.reason, str(why), quiet=why.quiet)
             else:
                 handle(p)
             if bar is not None:
@@ -341,11 +438,11 @@ def _run_writer(ix, index_dir, it, pending, stats, optimize, nprocs, limitmb, lo
         if changes or (optimize and (len(reader.leaf_readers()) > 1 or reader.has_deletions())):
             if bar is not None:
                 bar.set_description("committing")
-            w.commit(optimize=optimize)
+            faultpoints.reach(COMMIT_POINT)
+            w.commit(optimize=optimize, callback=_commit_points())
             stats.committed = True
         else:
-            w.cancel()
-            store.remove_uncommitted_segment(index_dir, w)
+            store.cancel(w, index_dir)
 
 
 def _decode(value) -> str:

@@ -46,7 +46,7 @@ from whoosh.writing import SegmentWriter
 from whoosh.writing.posting_pool import PostingPool
 
 from indexer.schema import FastText
-from indexer.whoosh_internals import compress_block
+from indexer.whoosh_internals import INLINE_VALUE_MAX, compress_block
 
 log = logging.getLogger(__name__)
 
@@ -321,8 +321,7 @@ class BulkSegmentWriter(SegmentWriter):
             direct = type(fw._postwriter) is _BlockWriter and type(field.format) is formats.Positions
             rows = _TermRows(tindex)
             for tbytes, ids, weights, values in postings:
-                if len(ids) <= compact:
-                    _add_compact_term(rows, prefix + tbytes, ids, weights, values, lengths)
+                if len(ids) <= compact and _add_compact_term(rows, prefix + tbytes, ids, weights, values, lengths):
                     continue
                 if direct:
                     _write_blocks(fw, rows, prefix + tbytes, ids, weights, values, lengths)
@@ -600,19 +599,25 @@ _COMPACT_ONE = struct.Struct(f"!{_TERMINFO_FORMAT}IfH")
 _COMPACT_SHORT = [struct.Struct(f"!{_TERMINFO_FORMAT}B{n}I{n}f{n}H") for n in range(_COMPACT_MAX + 1)]
 
 
-def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths) -> None:
+def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths) -> bool:
     """A term of 1-8 postings straight into the term table: the bytes ``W3PostingsWriter.finish_postings`` and
-    ``W3TermInfo.to_bytes`` produce for it (flags 2 or 3, postings inline), as a row of ``rows``."""
+    ``W3TermInfo.to_bytes`` produce for it (flags 2 or 3, postings inline), as a row of ``rows``.  False (nothing
+    written) when a value is too long for the inline form: the term goes to the postings file, as in
+    :func:`indexer.whoosh_internals._fix_long_inline_values`."""
     n = len(ids)
     w32 = array("f", weights).tolist()  # the postings writer keeps weights as 32-bit floats
     if n == 1:  # most terms: one struct for the term info, the posting and its value's length
         w = w32[0]
         v = values[0] or b""
+        if len(v) > INLINE_VALUE_MAX:
+            return False
         docnum = ids[0]
         lb = lengths(docnum) if lengths else 0
         rows.add(key, _COMPACT_ONE.pack(_FLAG_ONE, 0 + w, 1, lb, lb, max(0, w), docnum, docnum, docnum, w, len(v)) + v)
-        return
+        return True
     vals = list(filter(None, values))
+    if vals and max(map(len, vals)) > INLINE_VALUE_MAX:
+        return False
     if lengths:
         ls = list(filter(None, map(lengths, ids)))
         minb = min(ls) if ls else 0
@@ -625,6 +630,7 @@ def _add_compact_term(rows: _TermRows, key: bytes, ids, weights, values, lengths
         _FLAG_SHORT, 0 + sum(w32), n, minb, maxb, max(0, max(w32)), ids[0], ids[-1], n, *ids, *w32, *map(len, vals)
     )
     rows.add(key, head + b"".join(vals))
+    return True
 
 
 class _TermRows:

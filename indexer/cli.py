@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
 import click
 
 from healthdex.errors import UserError
+from indexer.build import MAX_LINE_BYTES
 
 
 @click.command("index")
@@ -49,23 +51,30 @@ from healthdex.errors import UserError
     metavar="SECONDS",
     help="Wait up to SECONDS for another writer to release the index.",
 )
+@click.option(
+    "--max-line-bytes",
+    type=click.IntRange(1024, None),
+    default=MAX_LINE_BYTES,
+    show_default=True,
+    help="Longest input line read (a record, or a --delete-gone line); a longer one is reported and skipped.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No summary line.")
-def index_command(files, index_dir, optimize, gone_files, procs, limitmb, lock_timeout, quiet):
+def index_command(files, index_dir, optimize, gone_files, procs, limitmb, lock_timeout, max_line_bytes, quiet):
     """Create or update a search index from article JSON Lines (- reads stdin).
 
     Each record needs `text` and an `id` or `url`; its key is the id, else the canonical URL. Unchanged records
     (same content) are not rewritten; records marked "gone": true, and those listed by --delete-gone, are deleted.
     """
-    from indexer.build import IndexStats, count_lines, index_records, iter_jsonl
+    from indexer.build import IndexStats, count_lines, index_records, iter_gone, iter_jsonl
 
     if not files and not gone_files and not optimize:
         raise click.UsageError("give at least one FILE.jsonl (or --delete-gone FILE, or --optimize)")
     if list(files).count("-") > 1:
         raise UserError("stdin (-) can be given only once")
     stats = IndexStats()
-    records = iter_jsonl(files, stats=stats)
+    records = iter_jsonl(files, stats=stats, max_line_bytes=max_line_bytes)
     if gone_files:
-        records = _chain(records, _gone_records(gone_files, stats))
+        records = itertools.chain(records, iter_gone(gone_files, stats=stats, max_line_bytes=max_line_bytes))
     expected = count_lines(files)
     progress = sys.stderr.isatty() and not quiet
     stats = index_records(
@@ -87,39 +96,3 @@ def index_command(files, index_dir, optimize, gone_files, procs, limitmb, lock_t
         )
     if not quiet:
         click.echo(f"{index_dir}: {stats.summary()}")
-
-
-def _chain(*iterables):
-    for it in iterables:
-        yield from it
-
-
-def _gone_records(paths, stats):
-    """Lines of --delete-gone files: a JSON record (its id/url is the key) or a bare id/URL."""
-    import json
-
-    for path in paths:
-        try:
-            fh = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-        with fh:
-            for lineno, line in enumerate(fh, 1):
-                line = line.strip()
-                if not line or line.startswith("#"):
-                    continue
-                if line.startswith("{"):
-                    try:
-                        rec = json.loads(line)
-                    except ValueError as exc:
-                        click.echo(f"healthdex: {path}:{lineno}: malformed JSON ({exc.msg}), line skipped", err=True)
-                        stats.skipped += 1
-                        stats.skip_reasons["malformed"] += 1
-                        continue
-                    rec = {k: rec[k] for k in ("id", "url", "canonical_url") if k in rec}
-                elif "://" in line:
-                    rec = {"url": line}
-                else:
-                    rec = {"id": line}
-                rec["gone"] = True
-                yield rec

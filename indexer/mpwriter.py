@@ -101,6 +101,8 @@ class _BulkTask(multiprocessing.Process):
                 for fields in batch:
                     writer.add_document(**fields)
             self.results.put(("ok", writer.finish_segments()))
+        except OSError as exc:  # e.g. a full disk: the parent raises it as it is (indexer.build says so in one line)
+            self.results.put(("error", OSError(exc.errno, exc.strerror)))
         except BaseException as exc:  # reported to the parent, which raises it at commit
             self.results.put(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -191,17 +193,16 @@ class ParallelBulkWriter(BulkSegmentWriter):
         for task in self._tasks:
             task.join()
         self._tasks = []
+        for error in errors:
+            if isinstance(error, OSError):
+                raise error
         if errors:
             raise RuntimeError("indexing worker failed: " + "; ".join(errors))
         self._done.extend(segments)
 
     def commit(self, mergetype=None, optimize=None, merge=None, callback=None) -> None:
         self._check_state()
-        try:
-            self._collect()
-        except BaseException:
-            self.cancel()
-            raise
+        self._collect()  # on failure the caller cancels (indexer.store.writing, removing the files first)
         super().commit(mergetype=mergetype, optimize=optimize, merge=merge, callback=callback)
 
     def cancel(self) -> None:
@@ -210,6 +211,9 @@ class ParallelBulkWriter(BulkSegmentWriter):
                 task.kill()
             task.join()
         self._tasks = []
+        # batches still buffered for the dead workers would block this process's exit (the queue's feeder thread
+        # waits for room in a pipe no one reads any more)
+        self._jobs.cancel_join_thread()
         try:
             super().cancel()
         finally:

@@ -1,7 +1,8 @@
 """Turning one JSON Lines record into the fields of one Whoosh document (pure functions, no Whoosh import).
 
 A record needs only ``text`` and an ``id`` or ``url``; everything else is optional and tolerated when malformed
-(a garbage date is dropped, a string where a list was expected becomes a one-item list).
+(a garbage date is dropped, a string where a list was expected becomes a one-item list).  A record the index cannot
+hold (a URL that does not parse, text that is not valid Unicode) raises :class:`SkipRecord`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from indexer import schema as S
 
 
 class SkipRecord(Exception):
-    """The record cannot be indexed; the message says why (counted, never fatal)."""
+    """The record cannot be indexed (never fatal): ``reason`` is counted in the summary, the message says why in
+    one line.  ``quiet`` ones, failed pages and pages without article text (ordinary crawl output), are only
+    counted."""
+
+    def __init__(self, reason: str, detail: str | None = None, *, quiet: bool = False) -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+        self.quiet = quiet
 
 
 @dataclass(frozen=True)
@@ -35,10 +43,17 @@ def record_key(record: dict) -> str:
         return str(rid).strip()
     url = _key_source(record)
     if url is not None:
-        from healthdex.urls import canonical_url
-
-        return canonical_url(url)
+        return _canonical(url)
     raise SkipRecord("no id or url")
+
+
+def _canonical(url: str) -> str:
+    from healthdex.urls import canonical_url
+
+    try:
+        return canonical_url(url)
+    except ValueError as exc:  # e.g. "http://[::1/x": Invalid IPv6 URL
+        raise SkipRecord("bad URL", f"bad URL {url[:200]!r} ({exc})") from None
 
 
 def _key_source(record: dict) -> str | None:
@@ -107,26 +122,27 @@ def prepare(record: dict) -> Prepared:
     if not isinstance(record, dict):
         raise SkipRecord("not a JSON object")
     if record.get("error"):
-        raise SkipRecord("error record")
+        raise SkipRecord("error record", quiet=True)
     key = record_key(record)
     if record.get("gone") is True:
+        _check_unicode(key)
         return Prepared(key, None)
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
-        raise SkipRecord("no text")
+        raise SkipRecord("no text", quiet=True)
 
     # the spelling field gets the same string object: it is analyzed once for both (see indexer.schema.SpellWords)
     doc: dict = {S.KEY: key, S.TEXT: text, S.SPELL: text}
     url = _str(record.get("url"))
     canon = _str(record.get("canonical_url"))
     if url or canon:
-        from healthdex.urls import canonical_url, site_of
+        from healthdex.urls import site_of
 
         source = canon or url
         # stored canonical too: no tracking parameters in results (the key is that URL's canonical form already
         # when the record has no id and no canonical_url)
-        doc[S.URL] = key if source == _key_source(record) else canonical_url(source)
-        site = _str(record.get("site")) or site_of(canon or url)
+        doc[S.URL] = key if source == _key_source(record) else _canonical(source)
+        site = _str(record.get("site")) or site_of(source)
     else:
         site = _str(record.get("site"))
     if site:
@@ -152,9 +168,24 @@ def prepare(record: dict) -> Prepared:
         if dt is not None:
             doc[name] = dt
     ch = _str(record.get("content_hash"))
-    doc[S.CONTENT_HASH] = ch or content_hash(text)
-    doc[S.INDEX_HASH] = fingerprint(doc)
+    try:
+        doc[S.CONTENT_HASH] = ch or content_hash(text)
+        doc[S.INDEX_HASH] = fingerprint(doc)  # encodes every indexed value as UTF-8
+    except UnicodeEncodeError as exc:
+        raise _bad_unicode(exc) from None
     return Prepared(key, doc, doc[S.INDEX_HASH])
+
+
+def _check_unicode(value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _bad_unicode(exc) from None
+
+
+def _bad_unicode(exc: UnicodeEncodeError) -> SkipRecord:
+    """A lone surrogate (JSON's ``"\\ud800"``) has no UTF-8 form, so no index term or stored value can hold it."""
+    return SkipRecord("invalid Unicode", f"invalid Unicode ({exc.reason}: {exc.object[exc.start : exc.end]!r})")
 
 
 _UNHASHED = frozenset({S.INDEX_HASH, S.SPELL})

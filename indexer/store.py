@@ -7,15 +7,18 @@ Writers go through :func:`writing`, which takes Whoosh's ``WRITELOCK`` (an ``flo
 releases it when the holder dies, even by SIGKILL) and records the holder in ``healthdex-writer.json`` next to it.
 If the lock is busy the sidecar says who holds it, so the error names the pid and whether it is still alive.
 After a killed run the next writer finds the sidecar of a dead pid, removes the dead run's scratch folders and
-carries on: a killed run never committed, so the index is exactly the last committed generation.
+carries on: a killed run never committed, so the index is exactly the last committed generation.  Segment files
+that no table of contents lists (a failed or killed run's) are removed by every writer once it holds the lock,
+and by a failing or cancelled writer before it lets go of it (:func:`remove_orphan_segments`).
 
-The reading side imports only ``os``, ``time`` and (lazily) ``whoosh.index`` so ``healthdex search`` pays as little
-as possible to start; the writing side imports ``json``, ``pathlib`` and ``shutil`` where it needs them.
+The reading side imports only ``os``, ``re``, ``time`` and (lazily) ``whoosh.index`` so ``healthdex search`` pays as
+little as possible to start; the writing side imports ``json``, ``pathlib`` and ``shutil`` where it needs them.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +33,10 @@ if TYPE_CHECKING:
 INDEX_NAME = "MAIN"
 META_FILE = "healthdex-index.json"
 WRITER_FILE = "healthdex-writer.json"
+_TOC_FILE = re.compile(rf"^_{INDEX_NAME}_([0-9]+)\.toc$")
+_TOC_TEMP = re.compile(rf"^_{INDEX_NAME}_[0-9]+\.toc\.[0-9.]+$")  # a TOC being written (Whoosh renames it when done)
+# a segment's files, its posting sidecar and that sidecar's hidden temporary file
+_SEGMENT_FILE = re.compile(rf"^\.?({INDEX_NAME}_[0-9a-z]+)\.")
 
 
 def _toc_exists(path: str | os.PathLike) -> bool:
@@ -59,7 +66,7 @@ def open_index(path: str | os.PathLike):
         raise UserError(
             f"no index at {p} (no Whoosh index files there); build one with: healthdex index FILE.jsonl --index {p}"
         )
-    from whoosh.index import EmptyIndexError, open_dir
+    from whoosh.index import EmptyIndexError
 
     from indexer import whoosh_internals
 
@@ -67,13 +74,81 @@ def open_index(path: str | os.PathLike):
     last: Exception | None = None
     for _ in range(20):
         try:
-            return open_dir(p, indexname=INDEX_NAME)
+            return _open_dir(p)
         except EmptyIndexError as exc:
             raise UserError(f"no index at {p}: {exc}") from None
         except OSError as exc:  # a writer deleted the TOC we were about to read; the next one is there
             last = exc
             time.sleep(0.02)
     raise UserError(f"cannot open index at {p}: {last}")
+
+
+def _open_dir(p: str):
+    """``whoosh.index.open_dir``, with a table of contents that cannot be read reported as a damaged index (a
+    TOC is a pickle: a damaged one raises nearly any exception, so the TOCs are read again to tell)."""
+    from whoosh.index import EmptyIndexError, open_dir
+
+    try:
+        return open_dir(p, indexname=INDEX_NAME)
+    except (EmptyIndexError, OSError):
+        raise
+    except Exception:
+        tocs = read_tocs(p)
+        damaged = [gen for gen, segments in tocs.items() if segments is None]
+        if not damaged or damaged[-1] != max(tocs):
+            raise
+        name = f"_{INDEX_NAME}_{damaged[-1]}.toc"
+        older = [gen for gen, segments in tocs.items() if segments is not None]
+        fix = (
+            f"delete {name} to go back to the commit before it (_{INDEX_NAME}_{older[-1]}.toc), or rebuild"
+            if older
+            else "rebuild it"
+        )
+        raise UserError(
+            f"index at {p} is damaged: its table of contents {name} cannot be read; {fix} "
+            f"(healthdex index FILE.jsonl... --index into an empty folder)"
+        ) from None
+
+
+def read_tocs(path: str | os.PathLike) -> dict[int, set[str] | None]:
+    """Generation -> the segment ids its table of contents lists (None: it cannot be read), oldest first."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.index import TOC
+
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return {}
+    storage = FileStorage(os.fspath(path))
+    out: dict[int, set[str] | None] = {}
+    for gen in sorted(int(m.group(1)) for m in map(_TOC_FILE.match, names) if m):
+        try:
+            out[gen] = {seg.segment_id() for seg in TOC.read(storage, INDEX_NAME, gen).segments}
+        except FileNotFoundError:  # removed by a commit meanwhile
+            continue
+        except Exception:  # a damaged pickle raises nearly anything
+            out[gen] = None
+    return out
+
+
+def remove_orphan_segments(path: str | os.PathLike, keep: set[str] = frozenset()) -> list[str]:
+    """Delete the segment files no table of contents lists (a failed or killed run's), except the segments in
+    ``keep`` (the calling writer's own), and unfinished TOCs; only by a process holding the write lock.  Deletes
+    nothing while a TOC cannot be read.  Returns the names removed."""
+    tocs = read_tocs(path)
+    if any(segments is None for segments in tocs.values()):
+        return []
+    listed = set(keep).union(*tocs.values())
+    removed = []
+    for name in sorted(os.listdir(path)):
+        m = _SEGMENT_FILE.match(name)
+        if (m and m.group(1) not in listed) or _TOC_TEMP.match(name):
+            try:
+                os.remove(os.path.join(path, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
 
 
 def read_meta(path: str | os.PathLike) -> dict:
@@ -131,7 +206,7 @@ def create_or_open_for_writing(path: str | os.PathLike, schema_version: int):
     """Create the index (and folder) if missing, else open it; check the schema version it was built with."""
     from pathlib import Path
 
-    from whoosh.index import create_in, open_dir
+    from whoosh.index import create_in
 
     from indexer import schema as S
 
@@ -147,7 +222,7 @@ def create_or_open_for_writing(path: str | os.PathLike, schema_version: int):
                 f"index at {p} was built with schema version {built}, this healthdex uses {schema_version}; "
                 f"rebuild it into an empty directory"
             )
-        return open_dir(str(p), indexname=INDEX_NAME), False
+        return _open_dir(str(p)), False
     ix = create_in(str(p), S.build_schema(), indexname=INDEX_NAME)
     _write_json_atomic(
         p / META_FILE, {"schema_version": schema_version, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -187,19 +262,17 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
     if previous and int(previous.get("pid") or 0) != os.getpid():
         recovered = previous
         _clear_scratch(p, stale)
-    _write_json_atomic(
-        p / WRITER_FILE,
-        {"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": "writing"},
-    )
     writer.healthdex_recovered = recovered
     try:
+        remove_orphan_segments(p, keep={writer.newsegment.segment_id()})
+        _write_json_atomic(
+            p / WRITER_FILE,
+            {"pid": os.getpid(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": "writing"},
+        )
         yield writer
     except BaseException:
         if not writer.is_closed:
-            try:
-                writer.cancel()
-            except Exception:
-                pass
+            cancel(writer, p, scratch=stale)
         raise
     finally:
         if writer.is_closed:
@@ -213,15 +286,34 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
         ensure_sidecars(ix)  # (after the lock is released: searches read the new commit meanwhile)
 
 
-def remove_uncommitted_segment(path: str | os.PathLike, writer) -> None:
-    """Whoosh's ``cancel()`` closes but leaves the new segment's files; remove them so a run that changed
-    nothing leaves the folder exactly as it found it."""
-    seg = getattr(writer, "newsegment", None)
-    if seg is None:
-        return
-    prefix = seg.segment_id()
+def cancel(writer, path: str | os.PathLike, scratch: set[str] | None = None) -> None:
+    """Cancel ``writer`` without leaving its files: Whoosh's ``cancel()`` closes the new segment (creating some of
+    its files) but leaves them.  Every segment file no TOC lists is removed while the lock is still held, and the
+    new segment's own files (its id is this writer's alone) once closed.  A run that changed nothing, or failed,
+    leaves the folder as it found it.
+
+    Should closing fail as well (a full disk fails every flush), Whoosh stops before removing its scratch folder
+    and releasing the lock: the scratch folders that were not there before the writer (``scratch``: those that
+    were) are removed, and the lock released, here."""
+    from pathlib import Path
+
+    try:
+        remove_orphan_segments(path)
+    except OSError:
+        pass
+    try:
+        writer.cancel()
+    except Exception:
+        if scratch is not None:
+            _clear_scratch(Path(path), _scratch_dirs(Path(path)) - scratch)
+        try:
+            writer.writelock.release()
+        except Exception:  # (already released, or no lock object: the process's exit releases it)
+            pass
+        writer.is_closed = True
+    own = writer.newsegment.segment_id()
     for name in os.listdir(path):
-        if name == prefix or name.startswith(prefix + "."):
+        if name.startswith(own + "."):
             try:
                 os.remove(os.path.join(path, name))
             except OSError:

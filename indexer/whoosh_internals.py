@@ -9,6 +9,7 @@ Private names used, by what for:
   _validate_named`` (an empty ``.pst`` of an all-inlined segment was called corrupt); ``index.clean_files``,
   ``index.TOC._pattern``, ``index.TOC._segment_pattern`` (a commit deleted the files of the generation a reader
   had just opened); ``filedb.structfile.BufferFile`` (opening a file inside a compound segment copied it whole);
+  ``W3PostingsWriter.finish_postings``, ``_ids``, ``_values`` (a posting value over 64 KB failed the commit);
 - indexing speed (:func:`apply`): ``codec.whoosh3.W3PerDocReader._cached_reader`` and ``_readers`` (an
   ``os.stat`` per posting for fields without a length column), ``W3PerDocReader.doc_field_length`` and
   ``_doccount`` (one byte through three layers per call), ``W3PostingsWriter.add_posting`` and its block state
@@ -59,6 +60,7 @@ def apply() -> None:
         _fix_validate_empty,
         _fix_keep_previous_generation,
         _fix_buffer_file_copy,
+        _fix_long_inline_values,
         _fast_cached_reader,
         _fast_lengths,
         _fast_add_posting,
@@ -161,6 +163,8 @@ def block_reader(reader, fieldname: str, btext: bytes):
 
 def segment_files(reader) -> tuple[str | None, str]:
     """The folder of a segment reader's files (None for an index in memory) and the segment's id."""
+    if not hasattr(reader, "_segment"):  # an index with no documents has an EmptyReader
+        return None, ""
     return getattr(reader._storage, "folder", None), reader._segment.segment_id()
 
 
@@ -317,6 +321,27 @@ def _fix_keep_previous_generation() -> None:
                     pass
 
     _replace(windex, "clean_files", clean_files, "index.clean_files")
+
+
+# The inline (compact) term info of the W3 codec stores each posting value's length in 2 bytes ("!H").
+INLINE_VALUE_MAX = 0xFFFF
+
+
+def _fix_long_inline_values() -> None:
+    """whoosh-ng 5.4: ``W3PostingsWriter.finish_postings`` puts a term of at most 8 postings inline in the term
+    table, whose value lengths are 2 bytes, so a posting value over 64 KB (one word's positions in an article that
+    repeats it ~65,000 times) raised ``struct.error`` at commit and the whole segment was lost.  Such a term goes
+    to the postings file instead (one block, which every W3 reader reads as any other), as ``indexer.bulk`` does."""
+    from whoosh.codec.whoosh3 import W3PostingsWriter
+
+    original = W3PostingsWriter.finish_postings
+
+    def finish_postings(self, allow_compact=True):
+        if allow_compact and any(len(v) > INLINE_VALUE_MAX for v in self._values):
+            allow_compact = False
+        return original(self, allow_compact)
+
+    _replace(W3PostingsWriter, "finish_postings", finish_postings, "W3PostingsWriter.finish_postings")
 
 
 class _MemoryReader:

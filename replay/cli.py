@@ -29,8 +29,11 @@ def _format(entry: object) -> str:
               "is only used when given here explicitly.")
 @click.option("--faults", "faults_file", type=click.Path(path_type=str), default=None,
               help="TOML file of [[fault]] tables (match = URL/glob/re:REGEX plus fault fields).")
+@click.option("--idle-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds a connection may take to send its next whole request (then it is closed).")
 @click.option("-v", "--verbose", is_flag=True, help="Print one line per request.")
-def replay_command(source: str, port: int, host: str | None, faults_file: str | None, verbose: bool) -> None:
+def replay_command(source: str, port: int, host: str | None, faults_file: str | None, idle_timeout: float,
+                   verbose: bool) -> None:
     """Serve SOURCE (a folder with MANIFEST.tsv, or a .warc/.warc.gz) as an HTTP/HTTPS proxy that answers for
     the pages' original URLs.  Point a crawler's proxy (for http and https) at the printed address."""
     from replay.faults import load_faults_toml
@@ -48,7 +51,7 @@ def replay_command(source: str, port: int, host: str | None, faults_file: str | 
         sys.stdout.flush()
 
     server = ReplayServer(source, host=host or "127.0.0.1", port=port, faults=faults, allow_remote=host is not None,
-                          on_request=emit if verbose else None, verbose=verbose)
+                          idle_timeout=idle_timeout, on_request=emit if verbose else None, verbose=verbose)
 
     def on_signal(signum: int, frame: object) -> None:
         server._stopping.set()
@@ -59,6 +62,8 @@ def replay_command(source: str, port: int, host: str | None, faults_file: str | 
     except BaseException:
         signal.signal(signal.SIGTERM, previous)
         raise
+    for skipped in server.archive.skipped:  # damaged WARC stretches, unusable rows and records: one line each
+        click.echo(f"replay: skipped {skipped}", err=True)
     fault_note = f", {len(server.faults)} fault rule(s)" if len(server.faults) else ""
     click.echo(f"replay: serving {len(server.archive)} pages from {server.archive.description} on "
                f"{server.proxy_url} (use it as the HTTP/HTTPS proxy){fault_note}")

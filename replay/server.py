@@ -8,11 +8,19 @@
 
 HTTP/1.1 keep-alive with Content-Length, HEAD, conditional GET (ETag / Last-Modified -> 304), per-host robots.txt
 and sitemap.xml synthesis, and fault injection (:mod:`replay.faults`).  Thread per connection, bounded.
+
+Limits (arguments of :class:`ReplayServer`; defaults below): at most ``max_connections`` connections are served at
+once; a connection must deliver each whole request (line, headers, body) within ``idle_timeout`` seconds of the
+previous response (an idle keep-alive connection or one trickling its request is closed then, so idle sockets cannot
+hold every slot), and each response write must finish within it; a connection older than ``connection_lifetime``
+gets ``Connection: close`` on its next response; per-host TLS contexts are kept for ``tls_hosts`` hosts (least
+recently used dropped).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import random
 import socket
@@ -38,6 +46,10 @@ log = logging.getLogger("healthdex.replay")
 
 CHUNK = 64 * 1024
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_CONNECTIONS = 128  # connections served at once (one thread each)
+IDLE_TIMEOUT_S = 5.0  # to deliver a whole request after the previous response; also each response write
+CONNECTION_LIFETIME_S = 300.0  # then "Connection: close" on the next response
+TLS_HOSTS = 256  # per-host TLS contexts kept (least recently used dropped)
 
 
 @dataclass(frozen=True)
@@ -154,17 +166,51 @@ class _Response:
     length: int | None  # None: no Content-Length (close-delimited)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket's reads that fail with TimeoutError once the handler's ``deadline`` has passed: a client trickling
+    its request a byte at a time cannot keep a connection (and its thread) for ever."""
+
+    def __init__(self, sock: socket.socket, handler: _Handler) -> None:
+        super().__init__()
+        self._sock, self._raw, self._handler = sock, sock.makefile("rb", buffering=0), handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int | None:
+        left = self._handler.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no whole request within {self._handler.timeout:g} s (idle_timeout)")
+        self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "healthdex-replay/0.1"
     disable_nagle_algorithm = True  # headers and body are separate writes; no 40 ms delayed-ACK stalls
-    timeout = 60  # idle keep-alive connections give their thread back after this
     server: _HTTPServer
 
     def setup(self) -> None:
-        super().setup()
-        self.tunnel: tuple[str, int] | None = None
         self.replay: ReplayServer = self.server.replay
+        self.timeout = self.replay.idle_timeout  # the socket's timeout (StreamRequestHandler.setup sets it)
+        super().setup()
+        self.born = time.monotonic()
+        self.deadline = self.born + self.timeout
+        self.tunnel: tuple[str, int] | None = None
+        self._read_with_deadline(self.connection)
+
+    def _read_with_deadline(self, sock: socket.socket) -> None:
+        self.rfile.close()
+        self.rfile = io.BufferedReader(_DeadlineReader(sock, self))
+
+    def handle_one_request(self) -> None:
+        self.deadline = time.monotonic() + self.timeout  # the next request, whole, within idle_timeout
+        super().handle_one_request()
 
     # --- connection life cycle -------------------------------------------------------------------------------
     def handle(self) -> None:
@@ -214,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         try:
             context = self.replay._ca.context_for(host)
+            self.connection.settimeout(self.timeout)  # the handshake within idle_timeout
             conn = context.wrap_socket(self.connection, server_side=True)
         except (ssl.SSLError, OSError) as exc:
             self.replay._note(f"{self._client()}: TLS handshake for {host} failed: {type(exc).__name__}: {exc}")
@@ -221,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         conn.settimeout(self.timeout)
         self.connection = conn
-        self.rfile = conn.makefile("rb", -1)
+        self._read_with_deadline(conn)
         self.wfile = conn.makefile("wb")
         self.tunnel = (host.strip("[]").lower(), int(port_text))
         self.close_connection = False
@@ -382,11 +429,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, method: str, url: str, arrived: float, response: _Response, rule: FaultRule | None,
               pattern: str | None = None) -> None:
         self.replay._log(RequestLogEntry(arrived, method, url, response.status, self._client(), pattern))
+        self.connection.settimeout(self.timeout)  # each write within idle_timeout
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
-        if response.length is None:
+        if time.monotonic() - self.born > self.replay.connection_lifetime:
             self.send_header("Connection", "close")  # also sets close_connection
+            self.replay._note(f"{self._client()}: connection older than {self.replay.connection_lifetime:g} s closed")
+        if response.length is None:
+            self.send_header("Connection", "close")
         else:
             self.send_header("Content-Length", str(response.length))
         self.end_headers()
@@ -495,7 +546,10 @@ class ReplayServer:
         *,
         faults: FaultSet | dict[str, Any] | None = None,
         allow_remote: bool = False,
-        max_connections: int = 128,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT_S,
+        connection_lifetime: float = CONNECTION_LIFETIME_S,
+        tls_hosts: int = TLS_HOSTS,
         on_request: Callable[[RequestLogEntry | str], None] | None = None,
         verbose: bool = False,
     ) -> None:
@@ -510,6 +564,9 @@ class ReplayServer:
         self.on_request = on_request
         self.verbose = verbose
         self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.connection_lifetime = connection_lifetime
+        self.tls_hosts = tls_hosts
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -520,7 +577,7 @@ class ReplayServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        self._ca = CertificateAuthority()
+        self._ca = CertificateAuthority(max_hosts=self.tls_hosts)
         try:
             self._httpd = _HTTPServer((self.host, self._requested_port), self, self.max_connections)
         except OSError as exc:

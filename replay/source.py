@@ -238,7 +238,7 @@ def load_manifest(manifest: Path) -> Archive:
                     raise UserError(f"{manifest}:{line}: bad status {status_text!r}") from None
                 ctype = (row.get("content_type") or "").strip() or "text/html"
                 page = Page(url=url, key=key, status=status, headers=[("Content-Type", ctype)],
-                            loader=lambda file=file: file.read_bytes(), last_modified=int(stat.st_mtime),
+                            loader=_file_loader(file, folder), last_modified=int(stat.st_mtime),
                             meta={k: v for k, v in row.items() if k is not None})
                 archive.add(page)
     except UnicodeDecodeError as exc:
@@ -250,64 +250,71 @@ def load_manifest(manifest: Path) -> Archive:
     return archive
 
 
+def _file_loader(file: Path, folder: Path) -> Callable[[], bytes]:
+    """Reads ``file`` when it is served, checked again then: still inside ``folder`` and not (now) a symlink; an
+    OSError otherwise (the server answers 500)."""
+
+    def load() -> bytes:
+        if not file.resolve().is_relative_to(folder):
+            raise OSError(f"{file} now points outside {folder}")
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))  # ELOOP if replaced by a symlink
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+
+    return load
+
+
 def _warc_loader(path: Path, offset: int) -> Callable[[], bytes]:
     def load() -> bytes:
-        from warcio.archiveiterator import ArchiveIterator
+        from healthdex.warc_reader import record_at
 
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            for record in ArchiveIterator(fh):
-                return record.content_stream().read()
-        raise OSError(f"no WARC record at offset {offset} of {path}")
+        with record_at(path, offset) as record:  # WarcDamaged (an OSError) if it changed since start-up
+            return record.content_stream().read()
 
     return load
 
 
 def load_warc(path: Path) -> Archive:
-    """Index every ``response`` record by WARC-Target-URI; the latest WARC-Date wins (ties: the later record)."""
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
+    """Index every readable ``response`` record by WARC-Target-URI; the latest WARC-Date wins (ties: the later
+    record).  Damaged stretches are skipped, each listed in ``archive.skipped`` (healthdex.warc_reader)."""
+    from healthdex.warc_reader import WarcReader
 
     archive = Archive(str(path))
     captured: dict[str, float] = {}
+    reader = WarcReader(path, on_damage=lambda damage: archive.skipped.append(str(damage)))
     try:
-        with path.open("rb") as fh:
-            iterator = ArchiveIterator(fh)
-            for record in iterator:
-                if record.rec_type != "response":
-                    continue
-                uri = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
-                offset = iterator.get_record_offset()
-                try:
-                    key = normalize_url(uri)
-                except ValueError:
-                    archive.skipped.append(f"{path}@{offset}: unusable WARC-Target-URI {uri!r}")
-                    continue
-                if record.http_headers is None:
-                    archive.skipped.append(f"{path}@{offset}: response without HTTP headers")
-                    continue
-                try:
-                    status = int(record.http_headers.get_statuscode())
-                except (TypeError, ValueError):
-                    archive.skipped.append(f"{path}@{offset}: bad HTTP status")
-                    continue
-                date = parse_http_date_iso(record.rec_headers.get_header("WARC-Date") or "")
-                if key in captured and date < captured[key]:
-                    continue
-                captured[key] = date
-                headers = [(k, v) for k, v in record.http_headers.headers if k.lower() not in DROPPED_HEADERS]
-                modified = None
-                for k, v in headers:
-                    if k.lower() == "last-modified":
-                        modified = parse_http_date(v)
-                archive.add(Page(url=uri, key=key, status=status, headers=headers, loader=_warc_loader(path, offset),
-                                 last_modified=int(modified or date or archive.created),
-                                 meta={"warc_date": record.rec_headers.get_header("WARC-Date") or "",
-                                       "warc_offset": str(offset)}))
-    except ArchiveLoadFailed as exc:
-        raise UserError(f"cannot read WARC {path}: {' '.join(str(exc).split())}") from None
-    except (OSError, EOFError, ValueError) as exc:
-        raise UserError(f"cannot read WARC {path}: {exc}") from None
+        for offset, record in reader.records():
+            if record.rec_type != "response":
+                continue
+            uri = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+            try:
+                key = normalize_url(uri)
+            except ValueError:
+                archive.skipped.append(f"{path}@{offset}: unusable WARC-Target-URI {uri!r}")
+                continue
+            if record.http_headers is None:
+                archive.skipped.append(f"{path}@{offset}: response without HTTP headers")
+                continue
+            try:
+                status = int(record.http_headers.get_statuscode())
+            except (TypeError, ValueError):
+                archive.skipped.append(f"{path}@{offset}: bad HTTP status")
+                continue
+            date = parse_http_date_iso(record.rec_headers.get_header("WARC-Date") or "")
+            if key in captured and date < captured[key]:
+                continue
+            captured[key] = date
+            headers = [(k, v) for k, v in record.http_headers.headers if k.lower() not in DROPPED_HEADERS]
+            modified = None
+            for k, v in headers:
+                if k.lower() == "last-modified":
+                    modified = parse_http_date(v)
+            archive.add(Page(url=uri, key=key, status=status, headers=headers, loader=_warc_loader(path, offset),
+                             last_modified=int(modified or date or archive.created),
+                             meta={"warc_date": record.rec_headers.get_header("WARC-Date") or "",
+                                   "warc_offset": str(offset)}))
+    except OSError as exc:
+        raise UserError(f"cannot read WARC {path}: {exc.strerror or exc}") from None
     return archive
 
 

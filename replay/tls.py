@@ -17,6 +17,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from cryptography import x509
@@ -26,11 +27,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 class CertificateAuthority:
-    """A self-signed CA plus cached per-host server contexts (no files kept)."""
+    """A self-signed CA plus cached per-host server contexts (no files kept), at most ``max_hosts`` of them (the
+    least recently used is dropped: a client naming endless hosts cannot grow the cache)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_hosts: int = 256) -> None:
         self._lock = threading.Lock()
-        self._contexts: dict[str, ssl.SSLContext] = {}
+        self._contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
+        self.max_hosts = max(1, max_hosts)
         now = datetime.datetime.now(datetime.UTC)
         self._not_before = now - datetime.timedelta(days=1)
         self._not_after = now + datetime.timedelta(days=30)
@@ -77,6 +80,10 @@ class CertificateAuthority:
             if ctx is None:
                 ctx = self._make_context(host)
                 self._contexts[host] = ctx
+                if len(self._contexts) > self.max_hosts:
+                    self._contexts.popitem(last=False)
+            else:
+                self._contexts.move_to_end(host)
             return ctx
 
     def _make_context(self, host: str) -> ssl.SSLContext:

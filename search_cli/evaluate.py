@@ -219,6 +219,7 @@ class Evaluation:
         self.words: set[tuple[str, str]] = set()  # (field, text) of every word matched: scored and expanded
         self._stats: dict[tuple[str, bytes], tuple] = {}
         self._expanded: dict[object, list[bytes]] = {}
+        self._deadline: float | None = None
         self._postings: dict[tuple[int, str, bytes], tuple] = {}
         self._unions: dict[tuple, np.ndarray] = {}
 
@@ -299,7 +300,9 @@ class Evaluation:
         """The words of the lexicon a wildcard, fuzzy term or term range stands for (UserError past the caps)."""
         got = self._expanded.get(q)
         if got is None:
-            deadline = time.monotonic() + EXPANSION_SECONDS
+            if self._deadline is None:  # one allowance for all of a query's expansions
+                self._deadline = time.monotonic() + EXPANSION_SECONDS
+            deadline = self._deadline
             got = []
             for i, (_field, text) in enumerate(q.expanded_terms(self.searcher.reader())):
                 if len(got) >= MAX_EXPANSIONS:
@@ -309,7 +312,7 @@ class Evaluation:
                     )
                 if i % 256 == 0 and time.monotonic() > deadline:
                     raise UserError(
-                        f"'{q}' took more than {EXPANSION_SECONDS:g} s to look up; make it more specific "
+                        f"'{q}' took the query past {EXPANSION_SECONDS:g} s of looking up words; make it more specific "
                         "(the limit is HEALTHDEX_EXPANSION_SECONDS)"
                     )
                 got.append(self._btext(q.fieldname, text))
@@ -456,13 +459,15 @@ class Evaluation:
                 return None
             frontier = None
             for word_ids, _weights, values in posts:
-                positions = fmt.decode_positions(values[int(np.searchsorted(word_ids, d))])
-                if frontier is None:
-                    frontier = positions
-                    continue
-                frontier = [p for p in positions if any(0 < p - f <= slop for f in frontier)]
-                if not frontier:
+                positions = np.asarray(fmt.decode_positions(values[int(np.searchsorted(word_ids, d))]))
+                if frontier is not None:  # this word where the previous one is 1..slop positions before it
+                    at = np.searchsorted(frontier, positions - slop)  # the first previous word at p - slop or later
+                    ok = at < len(frontier)
+                    ok[ok] = frontier[at[ok]] < positions[ok]
+                    positions = positions[ok]
+                if not len(positions):
                     return None
+                frontier = positions
             return float(total[i])
 
         return Part(ids, total, check=check)

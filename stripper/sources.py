@@ -100,43 +100,45 @@ def use_warcio_brotli() -> None:
 
 
 def _read_warc(path: Path) -> Iterator[Page]:
-    from warcio.archiveiterator import ArchiveIterator
+    """The HTML responses of a WARC; each damaged stretch is a page with an error (file, offset, reason) where it
+    was met, and the records after it are read (healthdex.warc_reader)."""
+    from healthdex.warc_reader import WarcReader
 
     use_warcio_brotli()
-    try:
-        with path.open("rb") as fh:
-            for record in ArchiveIterator(fh):
-                if record.rec_type != "response":
-                    continue
-                record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
-                source = f"{path}#{record_id}"
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
-                if not content_type or "html" not in content_type.lower():
-                    continue
-                try:
-                    body = record.content_stream().read(MAX_PAGE_BYTES)
-                except Exception as exc:  # noqa: BLE001 - a damaged record must not stop the run
-                    yield Page(source, None, url, error=f"cannot read WARC record: {exc}".splitlines()[0])
-                    continue
-                yield Page(source, body, url, charset_of(content_type))
-    except Exception as exc:  # noqa: BLE001 - truncated or non-WARC file
-        yield Page(str(path), None, error=f"cannot read WARC: {type(exc).__name__}: {exc}".splitlines()[0])
+    damaged: list = []
+    for _offset, record in WarcReader(path, on_damage=damaged.append).records():
+        while damaged:
+            yield _damage_page(damaged.pop(0))
+        if record.rec_type != "response":
+            continue
+        record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+        source = f"{path}#{record_id}"
+        url = record.rec_headers.get_header("WARC-Target-URI")
+        content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
+        if not content_type or "html" not in content_type.lower():
+            continue
+        try:
+            body = record.content_stream().read(MAX_PAGE_BYTES)
+        except Exception as exc:  # noqa: BLE001 - a body that cannot be decoded must not stop the run
+            yield Page(source, None, url, error=f"cannot read WARC record: {exc}".splitlines()[0])
+            continue
+        yield Page(source, body, url, charset_of(content_type))
+    for damage in damaged:
+        yield _damage_page(damage)
+
+
+def _damage_page(damage) -> Page:
+    return Page(f"{damage.path}@{damage.offset}", None, error=str(damage))
 
 
 def is_crawl_warc(path: Path) -> bool:
     """True for a WARC written by a healthdex crawl (its responses name the site profile that fetched them)."""
-    from warcio.archiveiterator import ArchiveIterator
-
     from healthdex.provenance import PROFILE_HEADER
+    from healthdex.warc_reader import WarcReader
 
-    try:
-        with path.open("rb") as fh:
-            for record in ArchiveIterator(fh):
-                if record.rec_type == "response":
-                    return bool(record.rec_headers.get_header(PROFILE_HEADER))
-    except Exception:  # noqa: BLE001 - unreadable: the generic reader reports it
-        return False
+    for _offset, record in WarcReader(path, on_damage=lambda damage: None).records():
+        if record.rec_type == "response":
+            return bool(record.rec_headers.get_header(PROFILE_HEADER))
     return False
 
 

@@ -339,6 +339,9 @@ MIXED_CHARSET = (
               for k in range(5))
     + "</article></body></html>"
 ).encode("utf-8").replace(b"na\xc3\xafve", b"na\xefve").replace(b"\xe2\x80\x94", b"\x97\xff\xfe")
+META_REFRESH_PRIVATE = (b'<!DOCTYPE html><html><head><meta http-equiv="refresh" '
+                        b'content="0; url=http://169.254.169.254/latest/meta-data/"><title>Moved</title></head>'
+                        b"<body><p>Moved.</p></body></html>")
 NUL_PAGE = article_html("Nul bytes", 2003).replace(b"<p>", b"<p>\x00\x00", 3).replace(b"</h1>", b"\x00</h1>\x00")
 
 SCENARIOS: list[Scenario] = [
@@ -399,6 +402,13 @@ SCENARIOS: list[Scenario] = [
     Scenario("redirect_loopback", "redirects", {VICTIM: {"redirect_to": "http://127.0.0.1:9/admin"}},
              failed_kind="redirect_private", check=_not_requested("127.0.0.1", "/admin")),
     Scenario("redirect_private", "redirects", {VICTIM: {"redirect_to": "http://169.254.169.254/latest/meta-data/"}},
+             failed_kind="redirect_private", check=_not_requested("169.254", "meta-data")),
+    # Issue 18: urlsplit reads the host of "http://127.0.0.2:9\\@www.faultsite.example/" as www.faultsite.example;
+    # Scrapy (w3lib) requests 127.0.0.2.  The scope check must read it as Scrapy does.
+    Scenario("redirect_backslash_host", "redirects",
+             {VICTIM: {"redirect_to": "http://127.0.0.2:9\\@www.faultsite.example/articles/good-1.html"}},
+             failed_kind="redirect_private", check=_not_requested("127.0.0.2")),
+    Scenario("meta_refresh_private", "redirects", {}, pages={VICTIM: META_REFRESH_PRIVATE},
              failed_kind="redirect_private", check=_not_requested("169.254", "meta-data")),
     Scenario("binary_as_html", "Content-Type lies",
              {VICTIM: {"generate": "binary", "size": 300_000, "content_type": "text/html"}}, expect="any"),

@@ -44,6 +44,10 @@ def edge_records() -> list[dict]:
         {"id": "dates", "text": "dated page", "published": "1999-12-31T23:59:59Z", "updated": "2200-01-01"},
         {"id": "same-text-1", "text": "identical words here", "title": "Same"},
         {"id": "same-text-2", "text": "identical words here", "title": "Same"},
+        # one word's positions in one document over the 64 KB an inline term-table entry holds (issue 18): as a
+        # term of one posting, and of two
+        {"id": "poison", "text": "repetition " * 70000},
+        {"id": "poison-2", "text": "echoes " * 70000 + "repetition"},
     ]
 
 

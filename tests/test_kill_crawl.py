@@ -1,8 +1,10 @@
-"""Issue 6: a replayed crawl SIGKILLed at random (seeded) moments and restarted with the same command each time.
+"""Issue 6 / 18: a replayed crawl SIGKILLed at known steps and restarted with the same command each time.
 
-At the end every page is in articles.jsonl exactly once, the WARC and the JSONL parse completely, and the crawl
-report counts one resume per kill that interrupted a run.  ``test_crawl_survives_three_kills`` runs in the fast suite;
-``test_crawl_survives_twenty_kills`` is marked slow.
+Each run is killed by a fault point (:mod:`healthdex.faultpoints`) at the N-th arrival at a step of the crawl: half
+a WARC record on disk, a whole record but its article line not yet written, half an ``articles.jsonl`` line, a line
+written.  No kill depends on timing, so every run is a kill mid-crawl.  At the end every page is in articles.jsonl
+exactly once, the WARC and the JSONL parse completely, and the crawl report counts one resume per kill.
+``test_crawl_survives_kills_at_every_point`` runs in the fast suite; ``test_crawl_survives_twenty_kills`` is slow.
 """
 
 from __future__ import annotations
@@ -12,88 +14,58 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from faultlib import _RSS_WRAPPER, REPO, build_site, check_outputs, crawl_args, healthdex_env, write_profile
 
-PAGE_DELAY_S = 0.5
+# The crawl's fault points, in the order a page passes them.
+POINTS = (
+    "crawl.warc.mid_record",  # half of the page's WARC record on disk (a torn tail)
+    "crawl.warc.after_record",  # the record written, nothing else
+    "crawl.article.before_line",  # extracted, its articles.jsonl line not yet written
+    "crawl.jsonl.mid_line",  # half of a JSON Lines line on disk
+    "crawl.article.after_line",  # the line written
+)
 
 
 @dataclass
 class KillLoop:
-    kills: int = 0                 # SIGKILLs delivered to a live crawl
-    interrupted_runs: int = 0      # ... of which hit a run under way (crawl-state.json "running"): a resume is owed
-    finished_early: int = 0        # runs that ended before their kill moment (or were killed on their way out)
-    interrupted_since_finish: int = 0  # interrupted runs after the last finished one: what the report counts
-    moments: list[float] = field(default_factory=list)
+    kills: int = 0  # runs that died by SIGKILL at their fault point
+    points: list[str] = field(default_factory=list)  # HEALTHDEX_FAULT_POINT of each run
 
 
-def _run_started(state: Path, since: float) -> bool:
-    """True once this run has written crawl-state.json (spider opened): the crawl is under way."""
-    try:
-        return state.stat().st_mtime >= since and json.loads(state.read_text())["state"] == "running"
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-def _run_finished(state: Path, since: float) -> bool:
-    """True when this run has marked the crawl finished (it was killed on its way out)."""
-    try:
-        return state.stat().st_mtime >= since and json.loads(state.read_text())["state"] == "finished"
-    except (OSError, ValueError, KeyError):
-        return False
+def kill_plan(n_kills: int, seed: int) -> list[str]:
+    """Every point in turn, each at a (seeded) 1st to 3rd arrival."""
+    rng = random.Random(seed)
+    return [f"{POINTS[i % len(POINTS)]}#{rng.randint(1, 3)}" for i in range(n_kills)]
 
 
 def kill_loop(root: Path, n_kills: int, seed: int, n_pages: int = 30) -> tuple:
-    """Crawl ``n_pages`` articles (each answered after PAGE_DELAY_S) with ``n_kills`` SIGKILLs, then to the end.
+    """Crawl ``n_pages`` articles with ``n_kills`` runs killed at fault points, then a run to the end."""
+    from faultpoints_env import fault_env
 
-    Each run is killed a random (seeded) 0-2 s after it got under way — after its start-up, which takes from one
-    to several seconds depending on the machine's load — so every kill lands inside the crawl itself."""
-    from replay.faults import FaultRule
     from replay.server import ReplayServer
 
     site = build_site(root, n_good=n_pages)
     profiles = root / "profiles"
     write_profile(profiles)
     out = root / "out"
-    state = out / "crawl-state.json"
-    rng = random.Random(seed)
     loop = KillLoop()
     with ReplayServer(site.folder) as server:
-        server.faults["re:/articles/"] = FaultRule(delay=PAGE_DELAY_S)
         args = [sys.executable, "-c", _RSS_WRAPPER, str(root / "rss.json"), *crawl_args(out, server.proxy_url)]
-        env = healthdex_env(profiles)
-        for _ in range(n_kills):
-            moment = rng.uniform(0.0, 2.0)
-            loop.moments.append(round(moment, 2))
-            started = time.time() - 0.01
-            proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            try:
-                deadline = time.monotonic() + 120
-                while proc.poll() is None and not _run_started(state, started) and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                proc.wait(timeout=moment)
-                loop.finished_early += 1
-                loop.interrupted_since_finish = 0
-                assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
-                loop.kills += 1
-                if _run_started(state, started):
-                    loop.interrupted_runs += 1
-                    loop.interrupted_since_finish += 1
-                elif _run_finished(state, started):
-                    # the crawl had completed and was shutting down (closing the extraction pool): the next
-                    # run is a re-crawl, as after a run that exited
-                    loop.finished_early += 1
-                    loop.interrupted_since_finish = 0
-            finally:
-                proc.stderr.close()
-        final = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+        for point in kill_plan(n_kills, seed):
+            loop.points.append(point)
+            env = healthdex_env(profiles, fault_env(point))
+            proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+            assert proc.returncode == -signal.SIGKILL, (
+                f"{point} was not reached: exit {proc.returncode} {proc.stderr[-2000:]}"
+            )
+            loop.kills += 1
+        final = subprocess.run(
+            args, cwd=REPO, env=healthdex_env(profiles, fault_env(None)), capture_output=True, text=True, timeout=180
+        )
     return site, out, loop, final
 
 
@@ -104,19 +76,23 @@ def _assert_complete(site, out: Path, loop: KillLoop, final) -> None:
     assert outcome.survived, f"{outcome.explain()} kills={loop}"
     report = json.loads((out / "crawl-report.json").read_text())
     assert report["finish_reason"] == "finished"
-    # A run that finished (exited, or was killed on its way out) is followed by a re-crawl, which starts the
-    # count again: the report counts the interrupted runs since the last finished one.
-    assert report["resumes"] == loop.interrupted_since_finish, (report["resumes"], loop)
+    assert report["resumes"] == loop.kills, (report["resumes"], loop)
 
 
-def test_crawl_survives_three_kills(tmp_path):
-    site, out, loop, final = kill_loop(tmp_path, n_kills=3, seed=3)
-    assert loop.interrupted_runs >= 2, loop
+def test_the_points_are_the_crawls():
+    import crawler.pipelines.jsonl_writer  # noqa: F401 - registers its points
+    import crawler.warc_store  # noqa: F401
+    from healthdex import faultpoints
+
+    assert set(POINTS) <= set(faultpoints.POINTS), set(POINTS) - set(faultpoints.POINTS)
+
+
+def test_crawl_survives_kills_at_every_point(tmp_path):
+    site, out, loop, final = kill_loop(tmp_path, n_kills=len(POINTS), seed=3)
     _assert_complete(site, out, loop, final)
 
 
 @pytest.mark.slow
 def test_crawl_survives_twenty_kills(tmp_path):
     site, out, loop, final = kill_loop(tmp_path, n_kills=20, seed=20, n_pages=120)
-    assert loop.interrupted_runs >= 15, loop
     _assert_complete(site, out, loop, final)

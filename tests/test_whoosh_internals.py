@@ -97,3 +97,28 @@ def test_postings_and_lengths_read_as_whoosh_reads_them(tmp_path):
         from whoosh.util.numeric import byte_to_length
 
         assert [byte_to_length(b) for b in lengths] == [leaf.doc_field_length(d, "text") for d in range(400)]
+
+
+def test_whoosh_still_cannot_inline_a_posting_value_over_64_kb(monkeypatch):
+    """An article repeating one word ~70,000 times: its positions make one posting value over 64 KB, which
+    Whoosh's inline term info cannot hold (``struct.error`` at commit, the whole segment lost)."""
+    import struct
+
+    from whoosh import fields
+    from whoosh.codec.whoosh3 import W3PostingsWriter
+    from whoosh.filedb.filestore import RamStorage
+
+    whoosh_internals.apply()
+
+    def commit_one_poison_document():
+        ix = RamStorage().create_index(fields.Schema(text=fields.TEXT(phrase=True)))
+        with ix.writer() as w:
+            w.add_document(text="good " * 70000)
+        with ix.searcher() as s:
+            return s.doc_frequency("text", "good")
+
+    assert commit_one_poison_document() == 1
+    original = whoosh_internals.ORIGINALS["W3PostingsWriter.finish_postings"]
+    monkeypatch.setattr(W3PostingsWriter, "finish_postings", original)
+    with pytest.raises(struct.error):
+        commit_one_poison_document()

@@ -37,7 +37,7 @@ class CaptureHistoryMiddleware:
         self.replayable: dict[str, Capture] = {}
         self.previous: dict[str, Capture] = {}
         if resume or conditional:
-            captures, _ = scan_warc(self.warc_path)
+            captures = scan_warc(self.warc_path)
             for key, found in captures.items():
                 for capture in found:  # WARC order: later captures win
                     if resume and state.interrupted and capture.offset >= state.run_offset:

@@ -1,11 +1,17 @@
 """Keep the crawl on its sites: redirects leaving the profiles are not followed, wrong content types are dropped.
 
-``RedirectMiddleware`` follows a ``Location`` anywhere; this middleware sees each 3xx first (it sits between the
-WARC capture and the redirect middleware, so the 3xx itself is still recorded) and drops it when the target is
+A redirect's target is judged as the URL Scrapy will request, parsed as Scrapy parses it (w3lib's
+``safe_url_string`` first: it reads ``http://a:1\\@b/`` as host ``a``, where ``urlsplit`` of the raw text says
+``b``).  It is dropped when it is
 
 - ``scheme``: not http(s) (``ftp:``, ``file:``, ``javascript:``...);
 - ``private``: a loopback, private, link-local or reserved IP address, or ``localhost``, that no profile lists;
 - ``offsite``: a host outside every profile's allowed domains.
+
+``ScopeMiddleware`` (650) sees each 3xx before ``RedirectMiddleware`` (600), after the WARC capture (so the 3xx
+itself is recorded); ``MetaRefreshScopeMiddleware`` (585) sees each page after decompression (590) and before
+``MetaRefreshMiddleware`` (580) and judges its ``<meta http-equiv=refresh>`` target the same way, with Scrapy's own
+parser and ``METAREFRESH_*`` settings.  A dropped redirect is a named failure of the page (crawl report).
 
 Responses whose Content-Type is not allowed for the request are dropped too (``HEALTHDEX_PAGE_CONTENT_TYPES``
 for pages, ``HEALTHDEX_SITEMAP_CONTENT_TYPES`` for robots.txt and sitemaps); a missing Content-Type is allowed
@@ -20,7 +26,9 @@ from urllib.parse import urljoin, urlsplit
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
+from scrapy.utils.response import get_meta_refresh
+from w3lib.url import safe_url_string
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -43,6 +51,31 @@ def redirect_problem(location: str, in_profiles) -> str | None:
     return None
 
 
+def _in_profiles(crawler: Crawler, url: str) -> bool:
+    profile_for = getattr(crawler.spider, "profile_for", None)
+    if profile_for is None:
+        return True
+    profile = profile_for(url)
+    return profile is not None and profile.in_scope(url)
+
+
+def redirect_target(request: Request, location: bytes) -> str:
+    """The URL ``RedirectMiddleware`` requests for a ``Location`` header (its steps, then Request's own cleaning)."""
+    target = safe_url_string(location)
+    if location.startswith(b"//"):
+        target = urlsplit(request.url).scheme + "://" + target.lstrip("/")
+    return safe_url_string(urljoin(request.url, target))
+
+
+def _drop(crawler: Crawler, source: str, target: str) -> None:
+    """Raise IgnoreRequest (a named failure of the page) when the redirect from ``source`` to ``target`` leaves the
+    profiles."""
+    problem = redirect_problem(target, lambda url: _in_profiles(crawler, url))
+    if problem:
+        crawler.stats.inc_value(f"healthdex/dropped/redirect_{problem}")
+        raise IgnoreRequest(f"redirect from {source} to {target} not followed ({problem})")
+
+
 class ScopeMiddleware:
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
@@ -54,23 +87,10 @@ class ScopeMiddleware:
     def from_crawler(cls, crawler: Crawler) -> ScopeMiddleware:
         return cls(crawler)
 
-    def _in_profiles(self, url: str) -> bool:
-        spider = self.crawler.spider
-        profile_for = getattr(spider, "profile_for", None)
-        if profile_for is None:
-            return True
-        profile = profile_for(url)
-        return profile is not None and profile.in_scope(url)
-
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         stats = self.crawler.stats
         if response.status in _REDIRECTS and b"Location" in response.headers:
-            location = response.headers[b"Location"].decode("latin-1").strip()
-            target = urljoin(response.url, location)
-            problem = redirect_problem(target, self._in_profiles)
-            if problem:
-                stats.inc_value(f"healthdex/dropped/redirect_{problem}")
-                raise IgnoreRequest(f"redirect from {response.url} to {target} not followed ({problem})")
+            _drop(self.crawler, response.url, redirect_target(request, response.headers[b"Location"].strip()))
             return response
         if response.status != 200:
             return response
@@ -83,4 +103,27 @@ class ScopeMiddleware:
         if not any(content_type == t or (t.endswith("/") and content_type.startswith(t)) for t in allowed):
             stats.inc_value("healthdex/dropped/content_type")
             raise IgnoreRequest(f"{response.url}: content type {content_type} not crawled")
+        return response
+
+
+class MetaRefreshScopeMiddleware:
+    """Drops a page whose meta refresh (one ``MetaRefreshMiddleware`` would follow) leaves the profiles."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        settings = crawler.settings
+        self.enabled = settings.getbool("METAREFRESH_ENABLED")
+        self.ignore_tags = settings.getlist("METAREFRESH_IGNORE_TAGS")
+        self.max_delay = settings.getfloat("METAREFRESH_MAXDELAY")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MetaRefreshScopeMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        if not self.enabled or request.method == "HEAD" or not isinstance(response, HtmlResponse):
+            return response
+        interval, url = get_meta_refresh(response, ignore_tags=self.ignore_tags)
+        if url and interval < self.max_delay:
+            _drop(self.crawler, response.url, safe_url_string(url))
         return response

@@ -1,7 +1,13 @@
-"""Write every raw response (and its request) to the crawl's WARC, before any decompression."""
+"""Write every raw response (and its request) to the crawl's WARC, before any decompression.
+
+On open, damage found in an existing WARC (a resumed or re-crawled output folder) is a warning per stretch and the
+stats ``healthdex/warc_damage`` (offset, bytes, reason of each) and ``healthdex/warc_damaged_bytes``, which the
+crawl report shows; the records after it are still read, only a torn tail is cut (``healthdex/warc_repaired_bytes``).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -12,6 +18,8 @@ from scrapy.http import Response
 from crawler.warc_store import WarcStore, warc_date
 from healthdex import __version__
 from healthdex.provenance import PROFILE_HEADER, REQUESTED_URI_HEADER
+
+log = logging.getLogger(__name__)
 
 # Settings recorded in the warcinfo record so a published WARC says how it was made.
 _RECORDED_SETTINGS = (
@@ -45,8 +53,14 @@ class WarcCaptureMiddleware:
         }
         self.store = WarcStore(self.out_dir / "pages.warc.gz", info,
                                gzip_level=settings.getint("HEALTHDEX_WARC_GZIP_LEVEL"))
+        stats = self.crawler.stats
         if self.store.repaired_bytes:
-            self.crawler.stats.set_value("healthdex/warc_repaired_bytes", self.store.repaired_bytes)
+            stats.set_value("healthdex/warc_repaired_bytes", self.store.repaired_bytes)
+        if self.store.damage:
+            for damage in self.store.damage:
+                log.warning("%s", damage)
+            stats.set_value("healthdex/warc_damage", [d.as_dict() for d in self.store.damage])
+            stats.set_value("healthdex/warc_damaged_bytes", sum(d.length for d in self.store.damage))
 
     def spider_closed(self, spider: Spider) -> None:
         if self.store:

@@ -10,6 +10,11 @@ from scrapy.crawler import Crawler
 
 from crawler.jsonl_store import JsonLinesStore
 from crawler.signals import record_written
+from healthdex import faultpoints
+
+# Fault points (tests/test_kill_crawl.py): an article's WARC record is written, its line not yet; the line written
+BEFORE_LINE = faultpoints.register("crawl.article.before_line", "JsonLinesWriterPipeline: before an article's line")
+AFTER_LINE = faultpoints.register("crawl.article.after_line", "JsonLinesWriterPipeline: after an article's line")
 
 
 class JsonLinesWriterPipeline:
@@ -35,7 +40,9 @@ class JsonLinesWriterPipeline:
 
     def process_item(self, item, spider: Spider | None = None):
         if isinstance(item, dict) and self.store is not None:
+            faultpoints.reach(BEFORE_LINE)
             self.store.write({k: v for k, v in item.items() if not k.startswith("_")})
+            faultpoints.reach(AFTER_LINE)
             self.crawler.stats.inc_value("healthdex/records_written")
             self.crawler.signals.send_catch_log(signal=record_written, item=item)
         return item

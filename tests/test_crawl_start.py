@@ -1,0 +1,64 @@
+"""Issue 18: start URLs.  A profile with very many start URLs is crawled from lazily produced requests (not 200,000
+requests scheduled before the first fetch), and start URLs or sitemaps outside the profile's allowed domains are a
+clear error naming them instead of being dropped silently by the crawl."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from faultlib import BASE, DOMAIN, write_profile
+
+from profiles import ProfileError, parse_profile
+
+
+class _Waiting(Exception):
+    """The spider waited for the scheduler to run empty."""
+
+
+def test_start_urls_are_produced_lazily_while_the_crawl_is_busy(tmp_path):
+    from scrapy.crawler import Crawler
+
+    from crawler.spiders.health import HealthSpider
+
+    urls = [f"{BASE}/articles/a-{i}.html" for i in range(5000)]
+    path = write_profile(tmp_path, start_urls=urls)
+    crawler = Crawler(HealthSpider, {"HEALTHDEX_OUT_DIR": str(tmp_path / "out")})
+    spider = HealthSpider.from_crawler(crawler, profile=str(path))
+
+    class BusyEngine:
+        def needs_backout(self) -> bool:
+            return True
+
+    async def wait_for(signal) -> None:
+        raise _Waiting
+
+    crawler.engine = BusyEngine()
+    crawler.signals.wait_for = wait_for
+    produced = []
+
+    async def consume() -> None:
+        async for request in spider.start():
+            produced.append(request.url)
+
+    with pytest.raises(_Waiting):
+        asyncio.run(consume())
+    assert produced == [f"{BASE}/robots.txt"]  # the first start URL waits for room
+
+
+@pytest.mark.parametrize("key", ["start_urls", "sitemaps"])
+def test_urls_outside_the_allowed_domains_are_named(tmp_path, key):
+    text = (
+        f'site = "{DOMAIN}"\nallowed_domains = ["{DOMAIN}"]\nstart_urls = ["{BASE}/"]\n'
+        f"{key} = {json.dumps([f'{BASE}/x', 'https://other.example/a', 'https://sub.faultsite.example/b'])}\n"
+    )
+    if key == "start_urls":
+        text = text.replace(f'start_urls = ["{BASE}/"]\n', "")
+    path = tmp_path / "p.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProfileError) as info:
+        parse_profile(path)
+    message = str(info.value)
+    assert f"field '{key}'" in message and "https://other.example/a" in message and "1 URL(s)" in message
+    assert "sub.faultsite.example" not in message  # subdomains are on the domain
