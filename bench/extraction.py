@@ -46,7 +46,7 @@ def shingles(toks: list[str], n: int = 4) -> Counter[tuple[str, ...]]:
     """Multiset of n-token shingles; fewer than n tokens form one short shingle, none for no tokens."""
     if not toks:
         return Counter()
-    return Counter(tuple(toks[i:i + n]) for i in range(max(1, len(toks) - n + 1)))
+    return Counter(tuple(toks[i : i + n]) for i in range(max(1, len(toks) - n + 1)))
 
 
 def page_scores(truth: str, pred: str) -> tuple[float | None, float | None, bool]:
@@ -81,8 +81,7 @@ def corpus_scores(truths: dict[str, str], preds: dict[str, str]) -> dict[str, fl
     precision = sum(ps) / len(ps) if ps else 0.0
     recall = sum(rs) / len(rs) if rs else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": exact / max(1, len(truths)),
-            "empty": empty}
+    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": exact / max(1, len(truths)), "empty": empty}
 
 
 # --- data --------------------------------------------------------------------------------------------------------
@@ -96,8 +95,10 @@ def find_data(path: str | None) -> Path:
     for cand in candidates:
         if (cand / "ground-truth.json").is_file() and (cand / "html").is_dir():
             return cand
-    sys.exit(f"benchmark data not found: expected ground-truth.json and html/ in {base} or {base / BENCH_SUBDIR}\n"
-             "(the data lives in ../shared beside the repository; pass its path as the first argument)")
+    sys.exit(
+        f"benchmark data not found: expected ground-truth.json and html/ in {base} or {base / BENCH_SUBDIR}\n"
+        "(the data lives in ../shared beside the repository; pass its path as the first argument)"
+    )
 
 
 def load_split(data: Path, split: str) -> dict[str, dict[str, str]]:
@@ -121,8 +122,9 @@ def _make_extractor(name: str):  # noqa: ANN202 - returns a callable (bytes, url
     if name in ("trafilatura-precision", "trafilatura"):
         import trafilatura
 
-        options: dict[str, Any] = {"favor_precision": True, "include_comments": False} if name.endswith(
-            "precision") else {}
+        options: dict[str, Any] = (
+            {"favor_precision": True, "include_comments": False} if name.endswith("precision") else {}
+        )
         return lambda html, url: trafilatura.extract(html, url=url, **options) or ""
     if name == "readability-lxml":
         import lxml.html
@@ -164,8 +166,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("data", nargs="?", help="the shared folder or the benchmark folder (default ../shared)")
     ap.add_argument("--split", choices=("dev", "holdout", "all"), default="all")
-    ap.add_argument("--extractors", default=",".join(EXTRACTORS),
-                    help=f"comma-separated subset of {', '.join(EXTRACTORS)}")
+    ap.add_argument(
+        "--extractors", default=",".join(EXTRACTORS), help=f"comma-separated subset of {', '.join(EXTRACTORS)}"
+    )
     ap.add_argument("--worst", type=int, default=0, help="also list the N lowest-F1 pages of the first extractor")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -182,22 +185,34 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             out = Path(tmp) / f"{name}.json"
-            cmd = [sys.executable, str(Path(__file__).resolve()), str(data), "--split", args.split,
-                   "--worker", name, "--out", str(out)]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                str(data),
+                "--split",
+                args.split,
+                "--worker",
+                name,
+                "--out",
+                str(out),
+            ]
             subprocess.run(cmd, check=True, cwd=REPO)
             result = json.loads(out.read_text(encoding="utf-8"))
             results[name] = result["preds"]
             scores = corpus_scores(truths, result["preds"])
-            rows.append((name, scores, len(items) / result["seconds"] if result["seconds"] else 0.0,
-                         result["errors"]))
+            rows.append((name, scores, len(items) / result["seconds"] if result["seconds"] else 0.0, result["errors"]))
     print(f"article-extraction-benchmark: {data}  split={args.split}  pages={len(items)}")
-    header = f"{'extractor':<24}{'precision':>10}{'recall':>9}{'F1':>8}{'accuracy':>10}{'empty':>7}{'errors':>8}" \
-             f"{'pages/s':>9}"
+    header = (
+        f"{'extractor':<24}{'precision':>10}{'recall':>9}{'F1':>8}{'accuracy':>10}{'empty':>7}{'errors':>8}"
+        f"{'pages/s':>9}"
+    )
     print(header)
     print("-" * len(header))
     for name, s, speed, errors in rows:
-        print(f"{name:<24}{s['precision']:>10.3f}{s['recall']:>9.3f}{s['f1']:>8.3f}{s['accuracy']:>10.3f}"
-              f"{s['empty']:>7d}{errors:>8d}{speed:>9.1f}")
+        print(
+            f"{name:<24}{s['precision']:>10.3f}{s['recall']:>9.3f}{s['f1']:>8.3f}{s['accuracy']:>10.3f}"
+            f"{s['empty']:>7d}{errors:>8d}{speed:>9.1f}"
+        )
     if args.worst and names:
         preds = results[names[0]]
         scored = []
@@ -207,7 +222,7 @@ def main(argv: list[str] | None = None) -> None:
             r = r if r is not None else 0.0
             scored.append((2 * p * r / (p + r) if p + r else 0.0, p, r, page_id))
         print(f"\nlowest-F1 pages for {names[0]}:")
-        for f1, p, r, page_id in sorted(scored)[:args.worst]:
+        for f1, p, r, page_id in sorted(scored)[: args.worst]:
             print(f"  {f1:.3f}  P={p:.3f} R={r:.3f}  {page_id[:12]}  {items[page_id]['url'][:90]}")
 
 

@@ -1,6 +1,6 @@
 """The boilerplate stripper: HTML page -> article text and health metadata (BeautifulSoup + lxml, no Scrapy).
 
-    from stripper import extract_article, build_record, decode_html
+from stripper import extract_article, build_record, decode_html
 """
 
 from stripper.decode import decode_html

@@ -22,7 +22,8 @@ from stripper.lean_builder import LeanLXMLTreeBuilder
 # --- stage: precut -------------------------------------------------------------------------------------------
 
 _PRECUT_OPEN_RE = re.compile(
-    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + tuple(rules.PRECUT_FURNITURE)) + r")\b|!--)")  # on lower-cased text
+    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + tuple(rules.PRECUT_FURNITURE)) + r")\b|!--)"
+)  # on lower-cased text
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
 _PRECUT_FURNITURE = rules.PRECUT_FURNITURE
 
@@ -50,7 +51,7 @@ def precut(html: str) -> str:
         else:
             if name == "script":
                 tag_end = low.find(">", m.end())
-                if tag_end != -1 and any(t in low[m.end():tag_end] for t in rules.KEEP_SCRIPT_TYPES):
+                if tag_end != -1 and any(t in low[m.end() : tag_end] for t in rules.KEEP_SCRIPT_TYPES):
                     end = low.find("</script", tag_end)
                     if end == -1:
                         break
@@ -58,9 +59,12 @@ def precut(html: str) -> str:
                     pos = end
                     continue
             end = low.find("</" + name, m.end())
-            if name in _PRECUT_FURNITURE and (end == -1 or low.find("<" + name, m.end(), end) != -1 or any(
-                    low.find(marker, m.end(), end) != -1 for marker in _PRECUT_FURNITURE[name])):
-                out.append(html[pos:m.end()])  # unclosed or nested: leave it to the walk
+            if name in _PRECUT_FURNITURE and (
+                end == -1
+                or low.find("<" + name, m.end(), end) != -1
+                or any(low.find(marker, m.end(), end) != -1 for marker in _PRECUT_FURNITURE[name])
+            ):
+                out.append(html[pos : m.end()])  # unclosed or nested: leave it to the walk
                 pos = m.end()
                 continue
             close_len = len(name) + 2
@@ -87,8 +91,11 @@ def parse(html: str, *, walk_only: bool = False) -> BeautifulSoup:
     tags are recorded beside it instead of in it (``build_tree`` puts them back), and the void elements the walk
     skips (``rules.PARSE_LEAVE_OUT``) are not made at all.
     """
-    builder = LeanLXMLTreeBuilder(multi_valued_attributes=None, set_aside_whitespace=walk_only,
-                                  leave_out=rules.PARSE_LEAVE_OUT if walk_only else frozenset())
+    builder = LeanLXMLTreeBuilder(
+        multi_valued_attributes=None,
+        set_aside_whitespace=walk_only,
+        leave_out=rules.PARSE_LEAVE_OUT if walk_only else frozenset(),
+    )
     with warnings.catch_warnings():
         # XHTML and feeds parsed as HTML, or text that looks like a file name: fine for extraction
         warnings.simplefilter("ignore")
@@ -98,26 +105,46 @@ def parse(html: str, *, walk_only: bool = False) -> BeautifulSoup:
 # --- stage: build ------------------------------------------------------------------------------------------------
 
 # Node flags
-BAD = 1        # page furniture by tag, role, itemprop or hidden: never body text
-SOFT = 2       # header / caption / address: not body text unless it is the selected container
-POS = 4        # positive class/id/itemprop: looks like an article body
-HIDDEN = 8     # hidden by attribute or style
-CBAD = 16      # furniture by class/id: overridden when the element holds the headline or an article body
+BAD = 1  # page furniture by tag, role, itemprop or hidden: never body text
+SOFT = 2  # header / caption / address: not body text unless it is the selected container
+POS = 4  # positive class/id/itemprop: looks like an article body
+HIDDEN = 8  # hidden by attribute or style
+CBAD = 16  # furniture by class/id: overridden when the element holds the headline or an article body
 FURNITURE = BAD | SOFT | CBAD
 # marks: what a subtree holds (propagated bottom-up); a flagged layout wrapper holding these is not furniture
 M_H1 = 1
 M_BODY = 2
 M_MAIN = 4
 M_EMBED = 8
-EMBED = 32     # an embedded post (tweet, Instagram) quoted by the article
+EMBED = 32  # an embedded post (tweet, Instagram) quoted by the article
 
 
 class Node:
     """A light copy of one element: its children (Nodes and text strings) and the totals selection needs."""
 
-    __slots__ = ("name", "parent", "children", "flags", "text_len", "link_len", "good", "bad", "raw_good",
-                 "inline_len", "inline_link", "sig", "level", "marks", "lgood", "lbad", "g0", "g1", "g2", "gdeep",
-                 "starts_link")
+    __slots__ = (
+        "name",
+        "parent",
+        "children",
+        "flags",
+        "text_len",
+        "link_len",
+        "good",
+        "bad",
+        "raw_good",
+        "inline_len",
+        "inline_link",
+        "sig",
+        "level",
+        "marks",
+        "lgood",
+        "lbad",
+        "g0",
+        "g1",
+        "g2",
+        "gdeep",
+        "starts_link",
+    )
 
     def __init__(self, name: str, parent: Node | None) -> None:
         self.name = name
@@ -196,7 +223,8 @@ _BREADCRUMB_RE = re.compile(r"breadcrumb|crumbs")
 _AUTHOR_CLASS_RE = re.compile(r"(?:^|[\s_\-])(?:author|authors|byline|author-name|contributor|writer)(?:$|[\s_\-])")
 _BYLINE_START_RE = re.compile(r"\s*(?:written\s+)?by\b", re.I)
 _DATE_WORDS_RE = re.compile(
-    r"pdated|ublished|ublication|eviewed|osted|odified|evised|PDATED|UBLISHED|EVIEWED|rticle date")
+    r"pdated|ublished|ublication|eviewed|osted|odified|evised|PDATED|UBLISHED|EVIEWED|rticle date"
+)
 _UNBREAKABLE = frozenset({"html", "body", "main", "article"})
 
 
@@ -340,10 +368,10 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
 
 _MIN_GOOD = 25  # characters of non-link text that make an inline run a paragraph
 _ITEM_TAGS = frozenset({"li", "div", "article", "section", "dd", "dt", "tr", "td", "aside"})
-TEASER_MIN_ITEMS = 3          # a teaser list has at least this many items ...
-TEASER_LINKED_SHARE = 0.8     # ... nearly all of them opening with a link (and holding most of its text) ...
-TEASER_LINK_DENSITY = 0.15    # ... and this share of its text is link text
-TEASER_MAX_ITEM_CHARS = 600   # ... and every item is short (a headline and an excerpt)
+TEASER_MIN_ITEMS = 3  # a teaser list has at least this many items ...
+TEASER_LINKED_SHARE = 0.8  # ... nearly all of them opening with a link (and holding most of its text) ...
+TEASER_LINK_DENSITY = 0.15  # ... and this share of its text is link text
+TEASER_MAX_ITEM_CHARS = 600  # ... and every item is short (a headline and an excerpt)
 
 
 def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, str], int]) -> None:
@@ -448,9 +476,15 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         node.inline_len = inline_len
         node.inline_link = inline_link
     flags = node.flags
-    if items >= TEASER_MIN_ITEMS and linked_items >= TEASER_LINKED_SHARE * items and not marks \
-            and longest_item <= TEASER_MAX_ITEM_CHARS and link_len > TEASER_LINK_DENSITY * text_len \
-            and item_text >= TEASER_LINKED_SHARE * text_len and node.name != "ol":
+    if (
+        items >= TEASER_MIN_ITEMS
+        and linked_items >= TEASER_LINKED_SHARE * items
+        and not marks
+        and longest_item <= TEASER_MAX_ITEM_CHARS
+        and link_len > TEASER_LINK_DENSITY * text_len
+        and item_text >= TEASER_LINKED_SHARE * text_len
+        and node.name != "ol"
+    ):
         # a list of teasers (each item a link plus an excerpt): related stories, tickers, archives;
         # numbered lists are content ("10 things you need to know")
         flags |= BAD
@@ -463,8 +497,13 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         marks |= M_H1
     elif name == "main":
         marks |= M_MAIN
-    if flags & (BAD | CBAD) and marks and not flags & HIDDEN and (flags & CBAD or name == "form") \
-            and (marks != M_EMBED or text_len < 1500):
+    if (
+        flags & (BAD | CBAD)
+        and marks
+        and not flags & HIDDEN
+        and (flags & CBAD or name == "form")
+        and (marks != M_EMBED or text_len < 1500)
+    ):
         # a layout wrapper ("container has-sidebar", an ASP.NET page <form>) around the article
         flags &= ~(BAD | CBAD)
         node.flags = flags
@@ -597,8 +636,16 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
         if pieces:
             text = " ".join("".join(pieces).split())
             if text:
-                blocks.append(Block(state["kind"], text, link_chars[0], state["group"],  # type: ignore[arg-type]
-                                    state["sig"], state["level"]))  # type: ignore[arg-type]
+                blocks.append(
+                    Block(
+                        state["kind"],
+                        text,
+                        link_chars[0],
+                        state["group"],  # type: ignore[arg-type]
+                        state["sig"],
+                        state["level"],
+                    )
+                )  # type: ignore[arg-type]
             pieces.clear()
         link_chars[0] = 0
 
@@ -617,8 +664,13 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
             state.update(saved)
             if node is skip_node:
                 skip_node = None
-            elif skip_node is None and node.name in rules.HEADING_TAGS and blocks and blocks[-1].kind == "h" \
-                    and rules.BOILERPLATE_HEADING_RE.match(blocks[-1].text.lower()):
+            elif (
+                skip_node is None
+                and node.name in rules.HEADING_TAGS
+                and blocks
+                and blocks[-1].kind == "h"
+                and rules.BOILERPLATE_HEADING_RE.match(blocks[-1].text.lower())
+            ):
                 parent = node.parent
                 if parent is not None and parent is not container and parent.name in block_tags:
                     blocks.pop()
@@ -701,8 +753,9 @@ def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
     return False
 
 
-def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], titles: set[str] | None = None
-                ) -> Collected:
+def postprocess(
+    blocks: list[Block], signatures: dict[tuple[int, str], int], titles: set[str] | None = None
+) -> Collected:
     """Drop furniture blocks (phrases, link lists, repeats, furniture sections), the headline, and join lists.
 
     ``titles``: lower-cased headline variants and category names, dropped when they open the body.
@@ -718,8 +771,8 @@ def postprocess(blocks: list[Block], signatures: dict[tuple[int, str], int], tit
     kept: list[Block] = []
     references: list[str] = []
     dateline: str | None = None
-    skip_level = 0   # inside a furniture section opened by a heading of this level
-    ref_level = 0    # inside a references section
+    skip_level = 0  # inside a furniture section opened by a heading of this level
+    ref_level = 0  # inside a references section
     for block in blocks:
         if block.kind == "h":
             low = block.text.lower()

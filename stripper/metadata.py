@@ -148,14 +148,16 @@ def _clean_person(name: str) -> str | None:
 _PERSON_TAIL_RE = re.compile(
     r"\s+(?:last\s+review\w*|last\s+updated|updated|reviewed|date|on|published|posted|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|"
-    r"july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b.*$", re.I)
+    r"july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b.*$",
+    re.I,
+)
 
 
 _BRAND_TAIL_RE = re.compile(r"\s+[A-Z][a-z]+[A-Z]{2,}$")
 
 
 def _split_people(value: str) -> list[str]:
-    """"Pat Lovell, Jon Atwood" -> two names; "Jane Doe, MD" and "Acme, Inc." stay one."""
+    """ "Pat Lovell, Jon Atwood" -> two names; "Jane Doe, MD" and "Acme, Inc." stay one."""
     parts = [p for p in re.split(r"\s*(?:;|\band\b|&)\s*", value) if p]
     out: list[str] = []
     for part in parts:
@@ -215,8 +217,9 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
         else:
             title = h1s[0] if h1s else _first_meta(meta, rules.META_TITLE_LAST)
     title = " ".join(title.split()) if title else None
-    title_variants = {" ".join(t.lower().split()) for t in [title, doc_title, *h1s, _first_meta(meta, rules.META_TITLE)]
-                      if t}
+    title_variants = {
+        " ".join(t.lower().split()) for t in [title, doc_title, *h1s, _first_meta(meta, rules.META_TITLE)] if t
+    }
 
     # authors
     authors = [n for n in (_name_of(a) for a in _as_list(main.get("author"))) if n]
@@ -255,11 +258,14 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
 
     # dates
     published = normalize_date(_first_str(main.get("datePublished"))) or normalize_date(
-        _first_meta(meta, rules.META_PUBLISHED))
+        _first_meta(meta, rules.META_PUBLISHED)
+    )
     updated = normalize_date(_first_str(main.get("dateModified"))) or normalize_date(
-        _first_meta(meta, rules.META_UPDATED))
+        _first_meta(meta, rules.META_UPDATED)
+    )
     last_reviewed = normalize_date(_first_str(main.get("lastReviewed"))) or normalize_date(
-        _first_meta(meta, rules.META_REVIEWED))
+        _first_meta(meta, rules.META_REVIEWED)
+    )
     if not (published and updated and last_reviewed) or not reviewers:
         for prop, content, node in facts.itemprops:
             if prop == "datepublished" and not published:
@@ -352,9 +358,17 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
             text = _node_text(node, 60)
             if text:
                 categories.append(text)
-    categories = _dedupe([c for c in (" ".join(c.split()) for c in categories)
-                          if c and not _HOME_RE.match(c) and c.lower() not in title_variants and len(c) <= 80
-                          and c.lower().strip(" :") not in rules.CATEGORY_STOPLIST])
+    categories = _dedupe(
+        [
+            c
+            for c in (" ".join(c.split()) for c in categories)
+            if c
+            and not _HOME_RE.match(c)
+            and c.lower() not in title_variants
+            and len(c) <= 80
+            and c.lower().strip(" :") not in rules.CATEGORY_STOPLIST
+        ]
+    )
 
     # references: JSON-LD citation, then reference sections noticed during the walk
     references = [s for s in (_name_of(c) or _first_str(c) for c in _as_list(main.get("citation"))) if s]

@@ -95,8 +95,13 @@ def _apply_selectors(soup: BeautifulSoup, selectors: dict[str, list[str]] | None
     return soup
 
 
-def extract_article(html: bytes | str, url: str | None = None, *, http_charset: str | None = None,
-                    selectors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def extract_article(
+    html: bytes | str,
+    url: str | None = None,
+    *,
+    http_charset: str | None = None,
+    selectors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     """The article text (without its headline) and metadata of one HTML page.
 
     Raises ``ExtractionError`` for input that is not a page at all (empty, binary); any other input yields a
@@ -156,8 +161,13 @@ def extract_article(html: bytes | str, url: str | None = None, *, http_charset: 
     }
 
 
-def build_record(html: bytes | str, url: str | None = None, *, http_charset: str | None = None,
-                 selectors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def build_record(
+    html: bytes | str,
+    url: str | None = None,
+    *,
+    http_charset: str | None = None,
+    selectors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     """``extract_article`` plus the record keys: ``url``, ``id``, ``site`` and ``content_hash``.
 
     ``id`` is the canonical form of the page's rel=canonical URL when that is on the same site as ``url``,

@@ -19,9 +19,11 @@ from stripper.cli import clean_command
 ROOT = Path(__file__).resolve().parents[1]
 WISEGEEK = ROOT / "healthdex/sample/pages/wisegeek.net/what-is-the-connection-between-sciatica-and-back-pain.htm.html"
 WISEGEEK_URL = "https://www.wisegeek.net/what-is-the-connection-between-sciatica-and-back-pain.htm"
-ARTICLE = ("<html lang='de'><head><meta charset='iso-8859-1'><title>Ärzte raten</title></head><body><nav>Menü</nav>"
-           "<article><h1>Ärzte raten</h1><p>Gesunde Ernährung für Ältere ist wichtiger als man glaubt, sagen Ärzte "
-           "übereinstimmend.</p></article></body></html>")
+ARTICLE = (
+    "<html lang='de'><head><meta charset='iso-8859-1'><title>Ärzte raten</title></head><body><nav>Menü</nav>"
+    "<article><h1>Ärzte raten</h1><p>Gesunde Ernährung für Ältere ist wichtiger als man glaubt, sagen Ärzte "
+    "übereinstimmend.</p></article></body></html>"
+)
 
 
 def run(*args: str) -> tuple[int, list[dict], str]:
@@ -34,17 +36,22 @@ def write_warc(path: Path) -> None:
     with path.open("wb") as fh:
         writer = WARCWriter(fh, gzip=True)
         pages = [
-            ("https://www.wisegeek.net/what-is-the-connection-between-sciatica-and-back-pain.htm",
-             "text/html; charset=utf-8", WISEGEEK.read_bytes()),
+            (
+                "https://www.wisegeek.net/what-is-the-connection-between-sciatica-and-back-pain.htm",
+                "text/html; charset=utf-8",
+                WISEGEEK.read_bytes(),
+            ),
             ("https://example.de/aerzte", "text/html; charset=ISO-8859-1", ARTICLE.encode("cp1252")),
             ("https://example.de/logo.png", "image/png", b"\x89PNG\r\n\x1a\n"),
         ]
         for url, ctype, body in pages:
             headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
-                                                          http_headers=headers))
-        writer.write_record(writer.create_warc_record("https://example.de/", "request",
-                                                      payload=io.BytesIO(b"GET / HTTP/1.1\r\n\r\n")))
+            writer.write_record(
+                writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers)
+            )
+        writer.write_record(
+            writer.create_warc_record("https://example.de/", "request", payload=io.BytesIO(b"GET / HTTP/1.1\r\n\r\n"))
+        )
 
 
 def test_single_file_with_url() -> None:
@@ -114,15 +121,21 @@ def test_url_needs_one_html_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [["clean"], ["clean", "/definitely/not/here"]])
 def test_real_command_usage_errors(args: list[str]) -> None:
-    proc = subprocess.run([sys.executable, "-m", "healthdex", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "healthdex", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 def test_real_command_outputs_json_lines() -> None:
-    proc = subprocess.run([sys.executable, "-m", "healthdex", "clean", str(WISEGEEK), "--url", WISEGEEK_URL],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "healthdex", "clean", str(WISEGEEK), "--url", WISEGEEK_URL],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     obj = json.loads(proc.stdout)
     assert obj["categories"] == ["Health"] and obj["content_hash"].startswith("sha256:")

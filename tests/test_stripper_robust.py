@@ -51,8 +51,13 @@ def test_nul_bytes_inside_a_page() -> None:
 
 def test_very_deep_nesting_does_not_blow_the_stack() -> None:
     depth = 100_000
-    html = "<html><body>" + "<div>" * depth + "<p>deep text that is long enough to be a paragraph</p>" + \
-        "</div>" * depth + "</body></html>"
+    html = (
+        "<html><body>"
+        + "<div>" * depth
+        + "<p>deep text that is long enough to be a paragraph</p>"
+        + "</div>" * depth
+        + "</body></html>"
+    )
     result = outcome(html.encode())
     assert result is None or isinstance(result["text"], str)
     result = outcome("<b><i>" * 50_000 + "x")
@@ -111,8 +116,11 @@ def test_build_record_id_and_hash() -> None:
     assert build_record(html)["id"] is None
 
 
-@pytest.mark.skipif(not HEALTH_PAGES.is_dir(), reason=f"shared health pages not present at {HEALTH_PAGES} "
-                    "(development data beside the repository; not shipped to users)")
+@pytest.mark.skipif(
+    not HEALTH_PAGES.is_dir(),
+    reason=f"shared health pages not present at {HEALTH_PAGES} "
+    "(development data beside the repository; not shipped to users)",
+)
 def test_every_shared_health_page_goes_through() -> None:
     rows = list(csv.DictReader((HEALTH_PAGES / "MANIFEST.tsv").open(encoding="utf-8"), delimiter="\t"))
     assert len(rows) >= 400
