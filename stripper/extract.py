@@ -131,6 +131,7 @@ class Node:
         "link_len",
         "good",
         "bad",
+        "fbad",
         "raw_good",
         "inline_len",
         "inline_link",
@@ -144,6 +145,7 @@ class Node:
         "g2",
         "gdeep",
         "starts_link",
+        "attrs",
     )
 
     def __init__(self, name: str, parent: Node | None) -> None:
@@ -154,7 +156,8 @@ class Node:
         self.text_len = 0
         self.link_len = 0
         self.good = 0.0
-        self.bad = 0.0
+        self.bad = 0.0  # link text and short text that would reach the output
+        self.fbad = 0.0  # text of flagged furniture below (collect leaves it out)
         self.raw_good = 0.0
         self.inline_len = 0
         self.inline_link = 0
@@ -166,6 +169,7 @@ class Node:
         # good text by distance below this node: own inline run, children's, grandchildren's, deeper
         self.g0 = self.g1 = self.g2 = self.gdeep = 0.0
         self.starts_link = False  # the first text below this node is link text (a teaser headline)
+        self.attrs: dict[str, str] | None = None  # the element's attributes (for --explain and the fallbacks)
 
     def text(self) -> str:
         """All text below this node, whitespace-collapsed (iterative)."""
@@ -207,8 +211,11 @@ class PageFacts:
 def _class_flags(key: str) -> int:
     """Flags from an element's class and id (cached: templates repeat the same classes)."""
     flags = 0
-    if not rules.HIDDEN_CLASS_TOKENS.isdisjoint(key.split()):
+    tokens = key.split()
+    if not rules.HIDDEN_CLASS_TOKENS.isdisjoint(tokens):
         return BAD | HIDDEN
+    if any(rules.GENERATED_TOKEN_RE.match(t) for t in tokens):  # "ad6ed79d-88fd-...": no word of a designer's
+        key = " ".join(t for t in tokens if not rules.GENERATED_TOKEN_RE.match(t))
     if rules.EMBED_CLASS_RE.search(key):
         return EMBED
     if rules.POSITIVE_CLASS_RE.search(key):
@@ -290,6 +297,7 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
             cnode = Node(name, node)
             attrs = child.attrs
             if attrs:
+                cnode.attrs = attrs
                 flags = 0
                 cls = attrs.get("class")
                 ident = attrs.get("id")
@@ -368,6 +376,7 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
 
 _MIN_GOOD = 25  # characters of non-link text that make an inline run a paragraph
 _ITEM_TAGS = frozenset({"li", "div", "article", "section", "dd", "dt", "tr", "td", "aside"})
+LINKED_BLOCK_MAX_CHARS = 600  # longer text inside one link is an unclosed <a> around the page, not a teaser card
 TEASER_MIN_ITEMS = 3  # a teaser list has at least this many items ...
 TEASER_LINKED_SHARE = 0.8  # ... nearly all of them opening with a link (and holding most of its text) ...
 TEASER_LINK_DENSITY = 0.15  # ... and this share of its text is link text
@@ -392,14 +401,14 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
                 node.link_len = link = n
                 node.starts_link = True
             if node.flags & FURNITURE:
-                node.bad = node.lbad = float(n)  # hidden or furniture inline text is no part of the paragraph
+                node.fbad = node.lbad = float(n)  # hidden or furniture inline text is no part of the paragraph
             else:
                 node.inline_len = n
                 node.inline_link = link
             return
     text_len = link_len = 0
     inline_len = inline_link = 0
-    good = bad = raw_good = lgood = lbad = 0.0
+    good = bad = fbad = raw_good = lgood = lbad = 0.0
     g0 = g1 = g2 = gdeep = 0.0
     first = ""
     marks = 0
@@ -426,6 +435,7 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
             link_len += c.link_len
             good += c.good
             bad += c.bad
+            fbad += c.fbad
             lgood += c.lgood
             lbad += c.lbad
             raw_good += c.raw_good
@@ -446,6 +456,10 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         link_len = text_len
         inline_link = inline_len
         starts_link = True
+        if good and text_len <= LINKED_BLOCK_MAX_CHARS:
+            # paragraphs inside a link (<a href><h3>headline</h3><p>excerpt</p></a>): a teaser card, link text
+            bad += good
+            good = g0 = g1 = g2 = gdeep = 0.0
     node.starts_link = bool(starts_link)
     node.text_len = text_len
     node.link_len = link_len
@@ -470,7 +484,7 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         node.inline_len = 0
         node.inline_link = 0
     elif node.flags & FURNITURE:
-        bad += inline_len
+        fbad += inline_len
         lbad += inline_len
     else:
         node.inline_len = inline_len
@@ -508,8 +522,8 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         flags &= ~(BAD | CBAD)
         node.flags = flags
     if flags & FURNITURE:
-        bad += good
-        good = g0 = g1 = g2 = gdeep = 0.0
+        fbad += bad + good
+        bad = good = g0 = g1 = g2 = gdeep = 0.0
         if flags & (BAD | SOFT):
             lbad += lgood
             lgood = 0.0
@@ -522,12 +536,13 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
     node.marks = marks
     node.good = good
     node.bad = bad
+    node.fbad = fbad
     node.raw_good = raw_good
 
 
 # --- stage: select ---------------------------------------------------------------------------------------------
 
-BAD_TEXT_WEIGHT = 0.5  # how much one character of furniture text costs against one of paragraph text
+BAD_TEXT_WEIGHT = 0.5  # how much one character of link or short text costs against one of paragraph text
 # weight of paragraph text by its distance below a candidate: paragraphs that are children or grandchildren
 # count fully, deeper ones less (an article's paragraphs sit together; teaser excerpts are scattered deep)
 NEAR_WEIGHTS = (1.0, 1.0, 1.0, 0.3)
@@ -550,6 +565,9 @@ def select_container(root: Node, article_body: str | None = None) -> Node:
 
 LOOSE_FALLBACK_RATIO = 0.15
 EXPAND_RATIO = 2.0  # move up to the parent while what it adds is this many times more paragraph than furniture
+# flagged furniture an ancestor adds counts this much against it (collect leaves it out: ad slots, share bars and
+# "related" boxes between the parts of an article do not reach the output)
+EXPAND_FURNITURE_SHARE = 0.2
 
 
 def _expand(node: Node) -> Node:
@@ -561,7 +579,7 @@ def _expand(node: Node) -> Node:
     steps = 0
     while ancestor is not None and not ancestor.flags & FURNITURE and steps < EXPAND_LOOKUP:
         added_good = ancestor.good - node.good
-        added_bad = ancestor.bad - node.bad
+        added_bad = ancestor.bad - node.bad + EXPAND_FURNITURE_SHARE * (ancestor.fbad - node.fbad)
         if added_good > 0:
             if added_good < EXPAND_RATIO * added_bad:
                 break
@@ -573,7 +591,7 @@ def _expand(node: Node) -> Node:
     return node
 
 
-EXPAND_LOOKUP = 4
+EXPAND_LOOKUP = 8
 
 
 def _best(root: Node, loose: bool) -> Node:
@@ -591,13 +609,30 @@ def _best(root: Node, loose: bool) -> Node:
                 score = good - BAD_TEXT_WEIGHT * bad
             else:
                 w0, w1, w2, w3 = NEAR_WEIGHTS
-                score = w0 * node.g0 + w1 * node.g1 + w2 * node.g2 + w3 * node.gdeep - BAD_TEXT_WEIGHT * bad
+                score = (
+                    w0 * node.g0 + w1 * node.g1 + w2 * node.g2 + w3 * node.gdeep - BAD_TEXT_WEIGHT * (bad + node.fbad)
+                )
             if node.flags & POS:
                 score += POSITIVE_BONUS * good
             if score > best_score:
                 best, best_score = node, score
             stack.extend(c for c in node.children if type(c) is Node and c.lgood > 0)
     return best
+
+
+def css_path(node: Node) -> str:
+    """A CSS-like path of a node: ``body > div#main > article.post.story`` (the first two classes of each)."""
+    parts: list[str] = []
+    while node is not None and node.parent is not None:
+        attrs = node.attrs or {}
+        part = node.name
+        ident = (attrs.get("id") or "").split()
+        if ident:
+            part += "#" + ident[0]
+        part += "".join("." + c for c in (attrs.get("class") or "").split()[:2])
+        parts.append(part)
+        node = node.parent
+    return " > ".join(reversed(parts)) or "(document)"
 
 
 # --- stage: collect --------------------------------------------------------------------------------------------
