@@ -1,4 +1,4 @@
-"""The extraction stages: precut -> parse -> build (one walk: prune signals, scores, metadata) -> select ->
+"""The extraction stages: parse -> build (one walk: prune signals, scores, metadata) -> select ->
 collect -> post-process.
 
 Each stage is a plain function.  The only tree walk over BeautifulSoup's tree is ``build_tree``; it turns the
@@ -17,84 +17,25 @@ from functools import lru_cache
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from stripper import rules
-from stripper.lean_builder import LeanLXMLTreeBuilder
-
-# --- stage: precut -------------------------------------------------------------------------------------------
-
-_PRECUT_OPEN_RE = re.compile(
-    r"<(?:(" + "|".join(rules.PRECUT_ELEMENTS + tuple(rules.PRECUT_FURNITURE)) + r")\b|!--)"
-)  # on lower-cased text
-_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
-_PRECUT_FURNITURE = rules.PRECUT_FURNITURE
-
-
-def precut(html: str) -> str:
-    """Cut script/style/svg/... elements and comments out of the source before parsing (linear time).
-
-    JSON-LD scripts are kept.  An element that is never closed cuts the rest of the document, as browsers do.
-    """
-    low = html.lower()
-    if len(low) != len(html):  # a few non-ASCII letters lower-case to two characters ("İ"): keep offsets aligned
-        low = html.translate(_ASCII_LOWER)
-    out: list[str] = []
-    pos = 0
-    search = _PRECUT_OPEN_RE.search
-    while True:
-        m = search(low, pos)
-        if m is None:
-            break
-        name = m.group(1)
-        start = m.start()
-        if name is None:
-            end = low.find("-->", m.end())
-            close_len = 3
-        else:
-            if name == "script":
-                tag_end = low.find(">", m.end())
-                if tag_end != -1 and any(t in low[m.end() : tag_end] for t in rules.KEEP_SCRIPT_TYPES):
-                    end = low.find("</script", tag_end)
-                    if end == -1:
-                        break
-                    out.append(html[pos:end])
-                    pos = end
-                    continue
-            end = low.find("</" + name, m.end())
-            if name in _PRECUT_FURNITURE and (
-                end == -1
-                or low.find("<" + name, m.end(), end) != -1
-                or any(low.find(marker, m.end(), end) != -1 for marker in _PRECUT_FURNITURE[name])
-            ):
-                out.append(html[pos : m.end()])  # unclosed or nested: leave it to the walk
-                pos = m.end()
-                continue
-            close_len = len(name) + 2
-            if end != -1:
-                gt = low.find(">", end)
-                close_len = (gt - end + 1) if gt != -1 else close_len
-        out.append(html[pos:start])
-        if end == -1:
-            pos = len(html)
-            break
-        out.append(" ")
-        pos = end + close_len
-    out.append(html[pos:])
-    return "".join(out)
-
+from stripper.lean_builder import make_builder
 
 # --- stage: parse ----------------------------------------------------------------------------------------------
 
 
-def parse(html: str, *, walk_only: bool = False) -> BeautifulSoup:
-    """Parse with BeautifulSoup and lxml, through the lean builder (class attributes kept as plain strings).
+def parse(html: str, *, walk_only: bool = False, max_depth: int = 0, max_elements: int = 0) -> BeautifulSoup:
+    """Parse with BeautifulSoup and lxml, building only what the stripper reads (``stripper.lean_builder``: no
+    scripts, styles, SVG or comments, no inert menus and footers; class attributes kept as plain strings).
 
     ``walk_only``: the soup goes to ``build_tree`` unchanged, so it can be lighter: whitespace-only strings between
     tags are recorded beside it instead of in it (``build_tree`` puts them back), and the void elements the walk
-    skips (``rules.PARSE_LEAVE_OUT``) are not made at all.
+    skips (``rules.PARSE_LEAVE_OUT``) are not made at all.  ``max_depth`` / ``max_elements`` (0: none): elements
+    deeper or past that count are not made; ``soup.builder.limit_hit`` then names the limit.
     """
-    builder = LeanLXMLTreeBuilder(
-        multi_valued_attributes=None,
+    builder = make_builder(
         set_aside_whitespace=walk_only,
         leave_out=rules.PARSE_LEAVE_OUT if walk_only else frozenset(),
+        max_depth=max_depth,
+        max_elements=max_elements,
     )
     with warnings.catch_warnings():
         # XHTML and feeds parsed as HTML, or text that looks like a file name: fine for extraction
@@ -418,7 +359,7 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
     for c in children:
         if type(c) is Node:
             if c.text_len:
-                if starts_link is None:
+                if starts_link is None and not c.flags & FURNITURE:  # not a screen-reader copy of the headline
                     starts_link = c.starts_link
                 if c.name in _ITEM_TAGS:
                     items += 1
@@ -515,10 +456,11 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         flags & (BAD | CBAD)
         and marks
         and not flags & HIDDEN
-        and (flags & CBAD or name == "form")
+        and (flags & CBAD or name == "form" or marks & M_BODY)
         and (marks != M_EMBED or text_len < 1500)
     ):
-        # a layout wrapper ("container has-sidebar", an ASP.NET page <form>) around the article
+        # a layout wrapper ("container has-sidebar", an ASP.NET page <form>, an <aside> or role="tablist" a
+        # template puts around the article body) around the article
         flags &= ~(BAD | CBAD)
         node.flags = flags
     if flags & FURNITURE:

@@ -108,7 +108,7 @@ def extract_article(
     dict, possibly with empty ``text``.
     """
     text = _text_of(html, http_charset)
-    source = extract.precut(text)
+    source = text
     try:
         soup = extract.parse(source, walk_only=not selectors)  # profile selectors need the whole soup
     except Exception as exc:  # noqa: BLE001 - lxml refuses some garbage; that is unreadable input

@@ -8,32 +8,46 @@ from __future__ import annotations
 
 import re
 
-# --- pre-parse: elements whose whole source is cut out before BeautifulSoup builds a tree -------------------
-# Their content is never article text and they are often most of a page's bytes (inline JS bundles, SVG icon
-# sprites).  JSON-LD scripts are kept: they carry the metadata and the articleBody hint.
-PRECUT_ELEMENTS: tuple[str, ...] = (
-    "script",  # inline JS of every modern page (JSON-LD scripts are kept, see KEEP_SCRIPT_TYPES)
-    "style",  # inline CSS
-    "noscript",  # tracking pixels, "please enable JavaScript" notices
-    "svg",  # icon sprites (hundreds of <path> nodes in share bars and menus)
-    "template",  # client-side templates of widgets
-    "iframe",  # embedded ads and videos (their inner HTML is a fallback notice)
-    "select",  # language / country pickers
-    "textarea",  # comment forms
+# --- parse: what the tree builder (stripper.lean_builder) never builds ---------------------------------------
+# Inert elements: never article text, and often most of a page's elements (inline JS, SVG icon sprites).  The parser
+# closes them, so nothing after them is lost.  JSON-LD scripts are kept (see KEEP_SCRIPT_TYPES), and so is a
+# <button> inside a heading (the title of an accordion's panel).
+PARSE_SKIP: frozenset[str] = frozenset(
+    {
+        "script",  # inline JS of every modern page
+        "style",  # inline CSS
+        "noscript",  # tracking pixels, "please enable JavaScript" notices
+        "svg",  # icon sprites (hundreds of <path> nodes in share bars and menus)
+        "math",  # MathML markup (the walk never read it)
+        "template",  # client-side templates of widgets
+        "iframe",  # embedded ads and videos (their inner HTML is a fallback notice)
+        "select",  # language / country pickers
+        "textarea",  # comment forms
+        "button",  # share, menu and "load more" buttons
+        "picture",  # <source> lists of responsive images
+        "canvas",
+        "object",
+        "applet",
+        "audio",
+        "video",
+        "map",
+        "frameset",  # embedded media and their fallback notices
+    }
 )
 KEEP_SCRIPT_TYPES: tuple[str, ...] = ("ld+json",)  # application/ld+json metadata blocks
-# Page furniture cut before parsing too (a third of a typical page's tags: menus, link-list sidebars, footers),
-# but only when the element is closed, holds no element of its own name (otherwise the walk flags it) and holds
-# none of the listed markers (lower-cased source) that the metadata stage or the body may need.
-PRECUT_FURNITURE: dict[str, tuple[str, ...]] = {
-    "nav": (),  # menus, breadcrumbs (JSON-LD has them too)
-    "footer": (),  # site and article footers
-    "aside": (),  # sidebars, pull-outs
-    "header": ("<h1", "<time", "author", "byline", "date"),  # site headers; article headers keep the byline
-    "form": ("<p", "<article", "<h1", "<main"),  # search / newsletter forms, not ASP.NET page forms
-    "button": (),  # share / menu buttons
-    "picture": (),  # <source> lists of responsive images
+# Page furniture (a third of a typical page's elements: menus, link-list sidebars, footers), held back until it
+# ends and left out when it holds none of its marker elements, no element whose class / id matches its marker
+# pattern, and fewer than PRUNE_MAX_PROSE characters of prose (text runs of PRUNE_PROSE_RUN characters or more,
+# outside links).  Anything else is built as it came, and the walk judges it.
+PARSE_PRUNE: dict[str, tuple[frozenset[str], re.Pattern[str] | None]] = {
+    "nav": (frozenset(), None),  # menus, breadcrumbs (JSON-LD has them too)
+    "footer": (frozenset(), None),  # site and article footers
+    "aside": (frozenset(), None),  # sidebars, pull-outs
+    "header": (frozenset({"h1", "time"}), re.compile(r"author|byline|date", re.I)),  # article headers: byline
+    "form": (frozenset({"p", "article", "h1", "main"}), None),  # search / newsletter forms, not ASP.NET pages
 }
+PRUNE_PROSE_RUN = 25  # characters: a text run this long is a sentence, not a menu label
+PRUNE_MAX_PROSE = 200  # characters of prose: an article's paragraph (ASP.NET page forms), an author's bio
 
 # --- walk: elements skipped entirely (no text, no children) ------------------------------------------------
 SKIP_TAGS: frozenset[str] = frozenset(

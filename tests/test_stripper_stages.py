@@ -1,4 +1,4 @@
-"""Each extraction stage on a fragment: precut, build (flags and totals), select, collect, post-process, metadata."""
+"""Each extraction stage on a fragment: parse, build (flags and totals), select, collect, post-process, metadata."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ PARA = "This paragraph of article text is long enough, with commas, to count as 
 
 def tree(html: str) -> tuple[extract.Node, PageFacts]:
     facts = PageFacts()
-    return build_tree(parse(extract.precut(html)), facts), facts
+    return build_tree(parse(html), facts), facts
 
 
 def find(node: extract.Node, name: str) -> extract.Node:
@@ -24,14 +24,15 @@ def find(node: extract.Node, name: str) -> extract.Node:
     raise AssertionError(name)
 
 
-def test_precut_keeps_jsonld_and_cuts_scripts_styles_comments() -> None:
+def test_parse_keeps_jsonld_and_leaves_out_scripts_styles_comments() -> None:
     html = (
         '<head><script type="application/ld+json">{"a": 1}</script><script>var x = "<p>";</script>'
-        "<style>p{}</style></head><body><!-- <p>hidden</p> --><p>kept</p><noscript>n</noscript></body>"
+        "<style>p{}</style></head><body><!-- <p>hidden</p> --><p>kept</p><noscript>n</noscript>"
+        "<nav><a href=/>Home</a> <a href=/news>News</a></nav><footer>Contact</footer></body>"
     )
-    out = extract.precut(html)
+    out = str(parse(html))
     assert '{"a": 1}' in out and "var x" not in out and "p{}" not in out and "hidden" not in out
-    assert "<p>kept</p>" in out and ">n<" not in out
+    assert "<p>kept</p>" in out and ">n<" not in out and "Home" not in out and "Contact" not in out
 
 
 def test_build_flags_furniture_by_tag_role_class_and_hidden() -> None:
