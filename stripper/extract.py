@@ -151,14 +151,14 @@ class PageFacts:
 @lru_cache(maxsize=8192)
 def _class_flags(key: str) -> int:
     """Flags from an element's class and id (cached: templates repeat the same classes)."""
-    flags = 0
     tokens = key.split()
-    if not rules.HIDDEN_CLASS_TOKENS.isdisjoint(tokens):
-        return BAD | HIDDEN
-    if any(rules.GENERATED_TOKEN_RE.match(t) for t in tokens):  # "ad6ed79d-88fd-...": no word of a designer's
-        key = " ".join(t for t in tokens if not rules.GENERATED_TOKEN_RE.match(t))
+    flags = HIDDEN if not rules.HIDDEN_CLASS_TOKENS.isdisjoint(tokens) else 0
+    # "ad6ed79d-88fd-...": no word of a designer's; "with-sidebar", "comments-enabled": a layout's state
+    kept = [t for t in tokens if not rules.GENERATED_TOKEN_RE.match(t) and not rules.LAYOUT_STATE_TOKEN_RE.match(t)]
+    if len(kept) < len(tokens):
+        key = " ".join(kept)
     if rules.EMBED_CLASS_RE.search(key):
-        return EMBED
+        return flags | EMBED
     if rules.POSITIVE_CLASS_RE.search(key):
         flags |= POS
     elif rules.NEGATIVE_CLASS_RE.search(key):
@@ -210,6 +210,8 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
     roles = rules.BOILERPLATE_ROLES
     hidden_re = rules.HIDDEN_STYLE_RE
     signatures = facts.signatures
+    unsigned: dict[tuple[int, str], int] = {}
+    hidden_open = 0  # hidden elements open on the stack
     navstr = NavigableString
     date_search = _DATE_WORDS_RE.search
     byline_match = _BYLINE_START_RE.match
@@ -254,11 +256,17 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                 role = attrs.get("role")
                 if role and role.lower() in roles:
                     flags |= BAD
-                if "hidden" in attrs or attrs.get("aria-hidden") == "true":
-                    flags |= BAD | HIDDEN
                 style = attrs.get("style")
-                if style and hidden_re.search(style):
-                    flags |= BAD | HIDDEN
+                if (
+                    flags & HIDDEN
+                    or "hidden" in attrs
+                    or attrs.get("aria-hidden") == "true"
+                    or (style and hidden_re.search(style))
+                ):
+                    if _is_disclosure_panel(attrs, role):  # collapsed: article a click away
+                        flags &= ~HIDDEN
+                    else:
+                        flags |= BAD | HIDDEN
                 prop = attrs.get("itemprop")
                 if prop:
                     p = prop.lower()
@@ -304,6 +312,8 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                 facts.h1.append(cnode)
             node.children.append(cnode)
             stack.append((iter(child.contents), cnode, child))
+            if cnode.flags & HIDDEN:
+                hidden_open += 1
             break
         else:
             if space_at_end:
@@ -311,8 +321,19 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                 if space is not None:
                     node.children.append(space)
             stack.pop()
-            _finish(node, block_tags, signatures)
+            # a hidden copy of a paragraph (print or mobile version) does not make the visible one a repeat
+            _finish(node, block_tags, unsigned if hidden_open else signatures)
+            if node.flags & HIDDEN:
+                hidden_open -= 1
     return root
+
+
+def _is_disclosure_panel(attrs: dict[str, str], role: str | None) -> bool:
+    """A hidden element that is a collapsed accordion or tab panel (shown on a click, found by the browser's search)."""
+    if attrs.get("hidden") == "until-found" or (role and role.lower() in rules.DISCLOSURE_ROLES):
+        return True
+    key = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+    return bool(rules.DISCLOSURE_CLASS_RE.search(key))
 
 
 _MIN_GOOD = 25  # characters of non-link text that make an inline run a paragraph
@@ -712,12 +733,24 @@ class Collected:
 _BOILERPLATE_PHRASE_RE = re.compile("|".join(re.escape(phrase) for phrase in rules.BOILERPLATE_PHRASES))  # any of them
 
 
+def _is_sentence(text: str) -> bool:
+    """A sentence, not a label: it ends as a sentence ends and has words enough (or is a long run of CJK text)."""
+    if not rules.SENTENCE_END_RE.search(text) or " | " in text:
+        return False
+    words = text.count(" ") + 1
+    return words >= rules.SENTENCE_MIN_WORDS or (words == 1 and len(text) >= rules.SENTENCE_MIN_WORDS * 4)
+
+
 def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
     text = block.text
     n = len(text)
     low = text.lower()
-    if n <= 140 and (rules.BOILERPLATE_BLOCK_RE.match(low) or (n <= 60 and rules.BOILERPLATE_HEADING_RE.match(low))):
-        return True
+    if n <= 140:
+        if _is_sentence(text):  # "By the age of 65, most ...", "More than half of adults ...": article text
+            if rules.BOILERPLATE_LINE_RE.match(low):
+                return True
+        elif rules.BOILERPLATE_BLOCK_RE.match(low) or (n <= 60 and rules.BOILERPLATE_HEADING_RE.match(low)):
+            return True
     if block.kind == "h":
         if block.link_len > 0.8 * n:
             return True  # a teaser's headline
@@ -728,6 +761,26 @@ def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
     if block.sig is not None and signatures.get(block.sig, 0) > 0:
         return True
     return False
+
+
+COPY_SHARE = 0.5  # share of the body's paragraphs repeated outside it that makes the rest of the page a copy
+
+
+def _holds_a_copy(blocks: list[Block]) -> bool:
+    """The blocks are the body twice (a copy for small screens or print inside the container): from the first
+    repeated block on, nearly everything repeats what came before, and that is about half of the text."""
+    firsts: set[str] = set()
+    start = -1
+    for i, block in enumerate(blocks):
+        if block.text in firsts and len(block.text) >= 40:
+            start = i
+            break
+        firsts.add(block.text)
+    if start < 0:
+        return False
+    tail = sum(len(b.text) for b in blocks[start:])
+    repeated = sum(len(b.text) for b in blocks[start:] if b.text in firsts)
+    return repeated >= 0.9 * tail and tail >= 0.8 * COPY_SHARE * sum(len(b.text) for b in blocks)
 
 
 def postprocess(
@@ -743,13 +796,17 @@ def postprocess(
         if block.sig is not None:
             inside[block.sig] = inside.get(block.sig, 0) + 1
     outside = {sig: n - inside.get(sig, 0) for sig, n in signatures.items() if n > 1}
-    signatures = outside
+    repeated = sum(1 for block in blocks if block.sig is not None and outside.get(block.sig, 0) > 0)
+    signed = sum(1 for block in blocks if block.sig is not None)
+    # most of the body repeated elsewhere: a second copy of the article (for small screens, for print), not furniture
+    signatures = {} if signed >= 2 and repeated > COPY_SHARE * signed else outside
     titles = titles or set()
     kept: list[Block] = []
     references: list[str] = []
     dateline: str | None = None
     skip_level = 0  # inside a furniture section opened by a heading of this level
     ref_level = 0  # inside a references section
+    seen = set() if _holds_a_copy(blocks) else None
     for block in blocks:
         if block.kind == "h":
             low = block.text.lower()
@@ -784,6 +841,10 @@ def postprocess(
             continue  # a lone date is a dateline or a teaser's date, never a paragraph
         if len(kept) < 3 and block.text.lower() in titles:
             continue
+        if seen is not None and len(block.text) >= 40:
+            if block.text in seen:
+                continue  # the body's second copy
+            seen.add(block.text)
         kept.append(block)
     # trailing headings with nothing after them are section titles of dropped furniture
     while kept and kept[-1].kind == "h":

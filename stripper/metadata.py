@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import date, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from dateutil import parser as date_parser
 from stripper import rules
 from stripper.extract import Node, PageFacts
 
+log = logging.getLogger(__name__)
 _DEFAULT_DT = datetime(2000, 1, 1)
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _YEAR_RE = re.compile(r"(19|20)\d\d")
@@ -55,21 +57,40 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _name_of(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, dict):
-        name = value.get("name")
-        if isinstance(name, list):
-            name = name[0] if name else None
-        if isinstance(name, str):
-            return name.strip() or None
-        if isinstance(name, dict):
-            return _name_of(name)
+    for _ in range(4):  # {"name": {"name": "Jane"}} at most a few levels deep (hostile JSON-LD nests thousands)
+        if isinstance(value, str):
+            return value.strip() or None
+        if not isinstance(value, dict):
+            return None
+        value = value.get("name")
+        if isinstance(value, list):
+            value = value[0] if value else None
     return None
 
 
 def _types(obj: dict[str, Any]) -> list[str]:
     return [t.rsplit("/", 1)[-1] for t in _as_list(obj.get("@type")) if isinstance(t, str)]
+
+
+def _load_jsonld(text: str) -> Any:
+    """One JSON-LD block, or None when it is malformed (also: a trailing comma is forgiven), longer than
+    ``MAX_JSONLD_CHARS`` or nested deeper than the JSON parser goes (``RecursionError``: 200 KB of ``[[[...``)."""
+    if len(text) > MAX_JSONLD_CHARS:
+        log.debug("JSON-LD block of %d characters skipped (limit %d)", len(text), MAX_JSONLD_CHARS)
+        return None
+    for attempt in (text, _TRAILING_COMMA_RE.sub(r"\1", text)):
+        try:
+            return json.loads(attempt, strict=False)
+        except ValueError:
+            continue
+        except RecursionError:
+            log.debug("JSON-LD block nested too deeply: skipped")
+            return None
+    return None
+
+
+MAX_JSONLD_CHARS = 5_000_000  # a JSON-LD block longer than this is no page's metadata (articleBody included)
+_TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
 
 
 def parse_jsonld(texts: list[str]) -> list[dict[str, Any]]:
@@ -79,13 +100,9 @@ def parse_jsonld(texts: list[str]) -> list[dict[str, Any]]:
         text = text.strip()
         if not text:
             continue
-        try:
-            data = json.loads(text, strict=False)
-        except ValueError:
-            try:
-                data = json.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False)
-            except ValueError:
-                continue
+        data = _load_jsonld(text)
+        if data is None:
+            continue
         stack = [data]
         while stack:
             item = stack.pop()

@@ -71,7 +71,6 @@ SKIP_TAGS: frozenset[str] = frozenset(
         "option",
         "textarea",
         "input",
-        "button",
         "img",
         "picture",
         "meta",
@@ -386,6 +385,20 @@ NEGATIVE_ITEMPROPS: frozenset[str] = frozenset(
 HIDDEN_CLASS_TOKENS: frozenset[str] = frozenset(
     {"hidden", "hide", "is-hidden", "d-none", "invisible", "display-none", "visuallyhidden", "u-hidden"}
 )
+# Hidden elements that are collapsed parts of the article, not furniture: accordion and tab panels (WAI-ARIA roles;
+# class / id words of Bootstrap, jQuery UI, WordPress FAQ blocks, health sites' "show more" sections).
+DISCLOSURE_ROLES: frozenset[str] = frozenset({"tabpanel", "region"})
+DISCLOSURE_CLASS_RE: re.Pattern[str] = re.compile(
+    r"accordion|collaps|tab-?pane|tab-?panel|tab-?content|expandable|expander|faq|answer|toggle-?content|"
+    r"read-?more-?(?:content|text)|show-?more-?(?:content|text)|spoiler",
+    re.I,
+)
+# class tokens that name a layout's state, not a part of the page: "with-sidebar", "has-comments",
+# "comments-enabled" (the element is the page's layout wrapper, not the sidebar or the comments)
+LAYOUT_STATE_TOKEN_RE: re.Pattern[str] = re.compile(
+    r"^(?:has|with|no|without|show|hide|is|enable|enabled|disable|disabled|toggle)-|"
+    r"-(?:enabled|disabled|layout|template|open|closed|active)$"
+)
 # Hidden elements (content behind popovers and collapsed menus).
 HIDDEN_STYLE_RE: re.Pattern[str] = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
@@ -422,6 +435,19 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"(text|font) size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"  # page tools
     r")[\s.:!|»›>]*$"
 )
+# Of those, the lines that are furniture even when they read as a sentence (a short block that ends as a sentence
+# ends, with SENTENCE_MIN_WORDS words or more, is otherwise article text: "By the age of 65, most people ...").
+BOILERPLATE_LINE_RE: re.Pattern[str] = re.compile(
+    r"^(?:"
+    r"(additional )?reporting by .{1,200}editing by .{1,120}|"  # wire credits
+    r".{0,120}[©ⓒ].{0,60}|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*|"  # copyright lines
+    r"(written|(medically )?reviewed|fact[- ]checked|edited) by:? .{1,120}|"  # bylines
+    r"(page )?(last |first )?(medical(ly)? )?(updated|published|posted|reviewed|revised|modified)( on)?:? .{0,40}|"
+    r"filed under:? .{0,100}|(.{0,100} - )?tags?: .{0,200}|url of this page:.*"
+    r")[\s.:!|»›>]*$"
+)
+SENTENCE_END_RE: re.Pattern[str] = re.compile(r"[.!?。！？…][\"'”’»)\]]*$")
+SENTENCE_MIN_WORDS = 6
 # Phrases that mark a block as furniture wherever they occur in it (disclosures, promises, editorial-process
 # notes, newsletter pitches, copyright lines).  Applied to blocks under BOILERPLATE_PHRASE_MAX_CHARS only.
 BOILERPLATE_PHRASES: tuple[str, ...] = (
