@@ -146,6 +146,7 @@ class PageFacts:
     reference_nodes: list[Node] = field(default_factory=list)
     h1: list[Node] = field(default_factory=list)
     signatures: dict[tuple[int, str], int] = field(default_factory=dict)
+    limits: list[str] = field(default_factory=list)  # limits the page hit (stripper.settings), one line each
 
 
 @lru_cache(maxsize=8192)
@@ -212,6 +213,7 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
     signatures = facts.signatures
     unsigned: dict[tuple[int, str], int] = {}
     hidden_open = 0  # hidden elements open on the stack
+    forms: list[Node] = []
     navstr = NavigableString
     date_search = _DATE_WORDS_RE.search
     byline_match = _BYLINE_START_RE.match
@@ -304,6 +306,8 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                 cnode.flags = flags
             if name in bp_tags:
                 cnode.flags |= BAD
+                if name == "form":
+                    forms.append(cnode)
             elif name in soft_tags:
                 cnode.flags |= SOFT
             elif name == "head":
@@ -325,7 +329,23 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
             _finish(node, block_tags, unsigned if hidden_open else signatures)
             if node.flags & HIDDEN:
                 hidden_open -= 1
+    _unflag_page_forms(root, forms, block_tags)
     return root
+
+
+PAGE_FORM_SHARE = 0.5  # a <form> holding this share of the page's paragraph text is the page (ASP.NET), not furniture
+
+
+def _unflag_page_forms(root: Node, forms: list[Node], block_tags: frozenset[str]) -> None:
+    """The classic ASP.NET layout puts one <form> around the whole page: that form is no search or sign-up box.
+    Unflag it and total it and its ancestors again."""
+    for form in forms:
+        if form.flags & BAD and not form.flags & HIDDEN and form.raw_good >= PAGE_FORM_SHARE * root.raw_good > 0:
+            form.flags &= ~BAD
+            node: Node | None = form
+            while node is not None:
+                _finish(node, block_tags, {})  # the signatures were counted the first time
+                node = node.parent
 
 
 def _is_disclosure_panel(attrs: dict[str, str], role: str | None) -> bool:
@@ -566,17 +586,8 @@ def _best(root: Node, loose: bool) -> Node:
         node = stack.pop()
         if node.flags & mask:
             continue
-        good, bad = (node.lgood, node.lbad) if loose else (node.good, node.bad)
-        if good > 0:
-            if loose:
-                score = good - BAD_TEXT_WEIGHT * bad
-            else:
-                w0, w1, w2, w3 = NEAR_WEIGHTS
-                score = (
-                    w0 * node.g0 + w1 * node.g1 + w2 * node.g2 + w3 * node.gdeep - BAD_TEXT_WEIGHT * (bad + node.fbad)
-                )
-            if node.flags & POS:
-                score += POSITIVE_BONUS * good
+        if (node.lgood if loose else node.good) > 0:
+            score = _score(node, loose)
             if score > best_score:
                 best, best_score = node, score
             stack.extend(c for c in node.children if type(c) is Node and c.lgood > 0)
@@ -617,12 +628,16 @@ class Block:
 _LIST_PARENTS = frozenset({"ul", "ol", "dl", "menu"})
 
 
-def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
+def collect_blocks(
+    container: Node, keep_share: float = 0.5, *, lenient: bool = False, trace: list[str] | None = None
+) -> list[Block]:
     """The text blocks of the container in document order, skipping flagged furniture.
 
     A flagged child is kept anyway when it holds more than ``keep_share`` of the container's paragraph text
-    (a mislabelled article body).
+    (a mislabelled article body).  ``lenient``: furniture by class or id is kept (the second pass).  ``trace``
+    (``--explain``) gets a line for each element left out.
     """
+    furniture = (BAD | SOFT) if lenient else FURNITURE
     blocks: list[Block] = []
     pieces: list[str] = []
     link_chars = [0]
@@ -671,8 +686,10 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
             ):
                 parent = node.parent
                 if parent is not None and parent is not container and parent.name in block_tags:
-                    blocks.pop()
+                    heading = blocks.pop()
                     skip_node = parent  # drop the rest of the heading's section
+                    if trace is not None:
+                        trace.append(f"dropped {css_path(parent)}: a section under the heading {heading.text!r}")
                 else:
                     blocks[-1].opens_furniture = True
             continue
@@ -684,10 +701,12 @@ def collect_blocks(container: Node, keep_share: float = 0.5) -> list[Block]:
                 link_chars[0] += len(item.strip())
             continue
         node: Node = item  # type: ignore[no-redef]
-        if node is not container and node.flags & FURNITURE:
+        if node is not container and node.flags & furniture:
             if node.raw_good <= keep_share * total_raw or node.flags & HIDDEN:
                 if node.name not in block_tags:
                     pieces.append(" ")
+                if trace is not None and node.text_len:
+                    trace.append(f"dropped {css_path(node)}: {furniture_reason(node)}: {_snippet(node.text())}")
                 continue
         name = node.name
         if name == "a":
@@ -741,26 +760,29 @@ def _is_sentence(text: str) -> bool:
     return words >= rules.SENTENCE_MIN_WORDS or (words == 1 and len(text) >= rules.SENTENCE_MIN_WORDS * 4)
 
 
-def _is_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> bool:
+def _block_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> str | None:
+    """Why a block is furniture (for ``--explain``), or None when it is not."""
     text = block.text
     n = len(text)
     low = text.lower()
     if n <= 140:
         if _is_sentence(text):  # "By the age of 65, most ...", "More than half of adults ...": article text
             if rules.BOILERPLATE_LINE_RE.match(low):
-                return True
+                return "a byline, date, credit or copyright line"
         elif rules.BOILERPLATE_BLOCK_RE.match(low) or (n <= 60 and rules.BOILERPLATE_HEADING_RE.match(low)):
-            return True
+            return "a furniture label (share, related, newsletter, advertisement ...)"
     if block.kind == "h":
         if block.link_len > 0.8 * n:
-            return True  # a teaser's headline
+            return "a teaser's linked headline"
     elif block.link_len * 2 > n and (block.kind != "li" or block.link_len > 0.8 * n):
-        return True
-    if n <= rules.BOILERPLATE_PHRASE_MAX_CHARS and _BOILERPLATE_PHRASE_RE.search(low):
-        return True
+        return "mostly link text"
+    if n <= rules.BOILERPLATE_PHRASE_MAX_CHARS:
+        phrase = _BOILERPLATE_PHRASE_RE.search(low)
+        if phrase:
+            return f"boilerplate phrase {phrase.group(0)!r}"
     if block.sig is not None and signatures.get(block.sig, 0) > 0:
-        return True
-    return False
+        return "repeated elsewhere on the page"
+    return None
 
 
 COPY_SHARE = 0.5  # share of the body's paragraphs repeated outside it that makes the rest of the page a copy
@@ -784,7 +806,10 @@ def _holds_a_copy(blocks: list[Block]) -> bool:
 
 
 def postprocess(
-    blocks: list[Block], signatures: dict[tuple[int, str], int], titles: set[str] | None = None
+    blocks: list[Block],
+    signatures: dict[tuple[int, str], int],
+    titles: set[str] | None = None,
+    trace: list[str] | None = None,
 ) -> Collected:
     """Drop furniture blocks (phrases, link lists, repeats, furniture sections), the headline, and join lists.
 
@@ -807,48 +832,51 @@ def postprocess(
     skip_level = 0  # inside a furniture section opened by a heading of this level
     ref_level = 0  # inside a references section
     seen = set() if _holds_a_copy(blocks) else None
+
+    def drop(block: Block, reason: str) -> None:
+        if trace is not None:
+            trace.append(f"dropped {block.kind} {_snippet(block.text)}: {reason}")
+
     for block in blocks:
         if block.kind == "h":
             low = block.text.lower()
             level = block.level or 6
-            if skip_level and level > skip_level:
-                continue
-            if ref_level and level > ref_level:
+            if (skip_level and level > skip_level) or (ref_level and level > ref_level):
                 continue
             skip_level = ref_level = 0
             if low in titles or (len(low) > 15 and any(t.startswith(low) for t in titles)):
-                continue
-            if rules.REFERENCES_HEADING_RE.match(low):
+                drop(block, "the headline")
+            elif rules.REFERENCES_HEADING_RE.match(low):
                 ref_level = level
-                continue
-            if block.opens_furniture:
+            elif block.opens_furniture:
                 skip_level = level
-                continue
-            if _is_furniture(block, signatures):
-                continue
-            kept.append(block)
+                drop(block, "opens a furniture section (dropped with it)")
+            elif reason := _block_furniture(block, signatures):
+                drop(block, reason)
+            else:
+                kept.append(block)
             continue
         if skip_level:
-            continue
-        if ref_level:
+            drop(block, "in a furniture section")
+        elif ref_level:
             references.append(block.text)
-            continue
-        if _is_furniture(block, signatures):
-            continue
-        if len(block.text) <= 60 and rules.DATE_ONLY_RE.match(block.text):
+        elif reason := _block_furniture(block, signatures):
+            drop(block, reason)
+        elif len(block.text) <= 60 and rules.DATE_ONLY_RE.match(block.text):
             if len(kept) < 3:
                 dateline = dateline or block.text
-            continue  # a lone date is a dateline or a teaser's date, never a paragraph
-        if len(kept) < 3 and block.text.lower() in titles:
-            continue
-        if seen is not None and len(block.text) >= 40:
-            if block.text in seen:
-                continue  # the body's second copy
-            seen.add(block.text)
-        kept.append(block)
+            drop(block, "a lone date (a dateline or a teaser's date)")
+        elif len(kept) < 3 and block.text.lower() in titles:
+            drop(block, "the headline or a category name")
+        elif seen is not None and len(block.text) >= 40 and block.text in seen:
+            drop(block, "the body's second copy")
+        else:
+            if seen is not None and len(block.text) >= 40:
+                seen.add(block.text)
+            kept.append(block)
     # trailing headings with nothing after them are section titles of dropped furniture
     while kept and kept[-1].kind == "h":
-        kept.pop()
+        drop(kept.pop(), "a heading with nothing after it")
     paragraphs: list[str] = []
     prev: Block | None = None
     for block in kept:
@@ -861,3 +889,169 @@ def postprocess(
             paragraphs.append(block.text)
         prev = block
     return Collected(paragraphs, references, dateline)
+
+
+# --- stage: fallbacks --------------------------------------------------------------------------------------------
+
+SHORT_TEXT_CHARS = 250  # a body shorter than this (or than SHORT_TEXT_SHARE of the page's prose) may be a loss ...
+SHORT_TEXT_SHARE = 0.5  # ... of the page's paragraph text outside menus, footers, teaser lists and hidden elements
+BODY_HINT_SHARE = 0.3  # the body is short, too, when under this share of the page's own JSON-LD articleBody
+PROSE_MIN_CHARS = 80  # the last fallback keeps paragraphs of this many characters and more
+
+
+@dataclass
+class Body:
+    """The article's text and how it was found (``source``: "container" or the fallback that gave it)."""
+
+    paragraphs: list[str]
+    references: list[str]
+    dateline: str | None
+    source: str
+    container: Node | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+def body_text(
+    root: Node,
+    signatures: dict[tuple[int, str], int],
+    titles: set[str],
+    jsonld_body: str | None = None,
+    trace: list[str] | None = None,
+) -> Body:
+    """The article's paragraphs: the selected container's, or, when that text is short against the page's prose
+    (or its JSON-LD articleBody), the first fallback that is not: a lenient second pass (class and id signals
+    ignored), the page's <article> / <main> / articleBody element, the JSON-LD articleBody, the page's prose
+    paragraphs.  When all are short, the longest wins.  Empty only for a page without prose."""
+    container = select_container(root)
+    if trace is not None:
+        trace.append(f"container {css_path(container)}: score {_score(container):.0f}, {container.good:.0f} characters")
+    collected = postprocess(collect_blocks(container, trace=trace), signatures, titles, trace)
+    body = Body(collected.paragraphs, collected.references, collected.dateline, "container", container)
+    need = min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * root.lgood)
+    if jsonld_body:
+        need = max(need, BODY_HINT_SHARE * len(jsonld_body))
+    if len(body.text) >= need:
+        return body
+    if trace is not None:
+        trace.append(
+            f"short: {len(body.text)} characters against {root.lgood:.0f} of prose on the page"
+            + (f" and {len(jsonld_body)} in its JSON-LD articleBody" if jsonld_body else "")
+            + f": fallbacks until one gives {need:.0f}"
+        )
+    best = body
+    for source, make in (
+        ("lenient second pass", lambda: _lenient(root, signatures, titles)),
+        ("article element", lambda: _semantic(root, signatures, titles)),
+        ("JSON-LD articleBody", lambda: _jsonld(jsonld_body)),
+        ("page prose", lambda: _prose(root, signatures, titles)),
+    ):
+        candidate = make()
+        if candidate is None:
+            continue
+        candidate.source = source
+        if trace is not None:
+            where = f" ({css_path(candidate.container)})" if candidate.container is not None else ""
+            trace.append(f"fallback {source}{where}: {len(candidate.text)} characters")
+        if len(candidate.text) > len(best.text):
+            best = candidate
+        if len(best.text) >= need:
+            break
+    if best is not body:
+        best.dateline = best.dateline or body.dateline
+        best.references = best.references or body.references
+    return best
+
+
+def _lenient(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:
+    container = _best(root, True)
+    if not container.lgood:
+        return None
+    collected = postprocess(collect_blocks(container, lenient=True), signatures, titles)
+    return Body(collected.paragraphs, collected.references, collected.dateline, "", container)
+
+
+def _semantic(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:
+    best: Node | None = None
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.flags & (BAD | SOFT):
+            continue
+        attrs = node.attrs or {}
+        if (
+            node.name in rules.ARTICLE_ELEMENTS
+            or (attrs.get("itemprop") or "").lower() in rules.POSITIVE_ITEMPROPS
+            or (attrs.get("role") or "").lower() in rules.ARTICLE_ROLES
+        ) and (best is None or node.lgood > best.lgood):
+            best = node
+        stack.extend(c for c in node.children if type(c) is Node and c.lgood > 0)
+    if best is None:
+        return None
+    collected = postprocess(collect_blocks(best, lenient=True), signatures, titles)
+    return Body(collected.paragraphs, collected.references, collected.dateline, "", best)
+
+
+def _jsonld(jsonld_body: str | None) -> Body | None:
+    return Body(jsonld_body.split("\n\n"), [], None, "") if jsonld_body else None
+
+
+def _prose(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:
+    blocks = [
+        b
+        for b in collect_blocks(root, lenient=True)
+        if b.kind == "p" and len(b.text) >= PROSE_MIN_CHARS and b.link_len * 4 < len(b.text)
+    ]
+    collected = postprocess(blocks, signatures, titles)
+    return Body(collected.paragraphs, collected.references, collected.dateline, "")
+
+
+def empty_reason(root: Node) -> str:
+    """Why a page gave no text: "no text" (nothing visible) or "no prose" (only links, labels and furniture: a
+    listing, index or error page)."""
+    return "no text" if not root.text_len else "no prose"
+
+
+# --- --explain --------------------------------------------------------------------------------------------------
+
+
+def furniture_reason(node: Node) -> str:
+    """Why the walk flagged an element as furniture, in words."""
+    attrs = node.attrs or {}
+    flags = node.flags
+    key = f"{attrs.get('class') or ''} {attrs.get('id') or ''}".lower()
+    if flags & HIDDEN:
+        return "hidden"
+    if node.name in rules.BOILERPLATE_TAGS or node.name == "head":
+        return f"<{node.name}> element"
+    if node.name in rules.SOFT_BOILERPLATE_TAGS:
+        return f"<{node.name}> element (headline, caption or address)"
+    role = (attrs.get("role") or "").lower()
+    if role in rules.BOILERPLATE_ROLES:
+        return f'role="{role}"'
+    prop = (attrs.get("itemprop") or "").lower()
+    if prop in rules.NEGATIVE_ITEMPROPS:
+        return f'itemprop="{prop}"'
+    if "breadcrumb" in (attrs.get("aria-label") or "").lower() or "BreadcrumbList" in (attrs.get("itemtype") or ""):
+        return "breadcrumbs"
+    match = rules.NEGATIVE_CLASS_RE.search(key)
+    if flags & CBAD and match:
+        return f"class/id word {match.group(0).strip(' _-:/.')!r}"
+    return "a list of teasers (links with excerpts)"
+
+
+def _snippet(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _score(node: Node, loose: bool = False) -> float:
+    """A candidate's score: its paragraph text, nearer paragraphs counting more, less its weighted furniture text;
+    ``loose``: class and id signals ignored, all paragraph text counted alike."""
+    if loose:
+        score = node.lgood - BAD_TEXT_WEIGHT * node.lbad
+    else:
+        w0, w1, w2, w3 = NEAR_WEIGHTS
+        score = w0 * node.g0 + w1 * node.g1 + w2 * node.g2 + w3 * node.gdeep - BAD_TEXT_WEIGHT * (node.bad + node.fbad)
+    return score + (POSITIVE_BONUS * (node.lgood if loose else node.good) if node.flags & POS else 0.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 from datetime import date, datetime
 from typing import Any
@@ -11,10 +10,9 @@ from urllib.parse import urljoin
 
 from dateutil import parser as date_parser
 
-from stripper import rules
+from stripper import rules, settings
 from stripper.extract import Node, PageFacts
 
-log = logging.getLogger(__name__)
 _DEFAULT_DT = datetime(2000, 1, 1)
 _ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _YEAR_RE = re.compile(r"(19|20)\d\d")
@@ -72,11 +70,13 @@ def _types(obj: dict[str, Any]) -> list[str]:
     return [t.rsplit("/", 1)[-1] for t in _as_list(obj.get("@type")) if isinstance(t, str)]
 
 
-def _load_jsonld(text: str) -> Any:
-    """One JSON-LD block, or None when it is malformed (also: a trailing comma is forgiven), longer than
-    ``MAX_JSONLD_CHARS`` or nested deeper than the JSON parser goes (``RecursionError``: 200 KB of ``[[[...``)."""
-    if len(text) > MAX_JSONLD_CHARS:
-        log.debug("JSON-LD block of %d characters skipped (limit %d)", len(text), MAX_JSONLD_CHARS)
+def _load_jsonld(text: str, limits: list[str] | None) -> Any:
+    """One JSON-LD block, or None when it is malformed (also: a trailing comma is forgiven), longer than the
+    ``HEALTHDEX_MAX_JSONLD_CHARS`` limit or nested deeper than the JSON parser goes (``RecursionError``: 200 KB of
+    ``[[[...``); ``limits`` gets a line for a block skipped by a limit."""
+    if len(text) > settings.limit("HEALTHDEX_MAX_JSONLD_CHARS"):
+        if limits is not None:
+            limits.append(settings.limit_message("HEALTHDEX_MAX_JSONLD_CHARS"))
         return None
     for attempt in (text, _TRAILING_COMMA_RE.sub(r"\1", text)):
         try:
@@ -84,23 +84,23 @@ def _load_jsonld(text: str) -> Any:
         except ValueError:
             continue
         except RecursionError:
-            log.debug("JSON-LD block nested too deeply: skipped")
+            if limits is not None:
+                limits.append("JSON-LD block nested deeper than the JSON parser goes: skipped")
             return None
     return None
 
 
-MAX_JSONLD_CHARS = 5_000_000  # a JSON-LD block longer than this is no page's metadata (articleBody included)
 _TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
 
 
-def parse_jsonld(texts: list[str]) -> list[dict[str, Any]]:
+def parse_jsonld(texts: list[str], limits: list[str] | None = None) -> list[dict[str, Any]]:
     """Every JSON-LD object of the page, flattened out of lists and @graph (malformed blocks are skipped)."""
     objects: list[dict[str, Any]] = []
     for text in texts:
         text = text.strip()
         if not text:
             continue
-        data = _load_jsonld(text)
+        data = _load_jsonld(text, limits)
         if data is None:
             continue
         stack = [data]
@@ -216,7 +216,7 @@ def _node_text(node: Node, limit: int = 300) -> str:
 
 def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
     """The metadata fields of the page (everything but ``text``)."""
-    objects = parse_jsonld(facts.jsonld)
+    objects = parse_jsonld(facts.jsonld, facts.limits)
     main, main_type = _main_object(objects)
     main = main or {}
     meta = facts.meta

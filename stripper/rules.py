@@ -674,6 +674,10 @@ REFERENCES_HEADING_RE: re.Pattern[str] = re.compile(
     re.I,
 )
 
+# Elements and roles that hold a page's main content (HTML5, WAI-ARIA): a fallback when the selected text is short.
+ARTICLE_ELEMENTS: frozenset[str] = frozenset({"article", "main"})
+ARTICLE_ROLES: frozenset[str] = frozenset({"main", "article"})
+
 # schema.org types that are the page's main content (JSON-LD @type), best first.
 ARTICLE_TYPES: tuple[str, ...] = (
     "MedicalWebPage",

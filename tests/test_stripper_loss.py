@@ -65,10 +65,17 @@ def test_aspnet_page_form_around_an_article_of_divs_is_kept() -> None:
         '<div id="menu"><a href="/">Home</a> | <a href="/topics">Topics</a></div>'
         f'<div id="content"><h2>Hearing loss</h2><div class="text">{P1}<br><br>{P2}<br><br>{P3}<br><br>{P4}</div></div>'
         "</form>"
+        f'<div id="bottom"><p>{ABOUT}</p><p>{ABOUT}</p></div>'  # more paragraph text than the form holds
     )
     text = text_of(page(body))
     for para in (P1, P2, P3, P4):
         assert para in text
+
+
+ABOUT = (
+    "This site gives general information about hearing, balance and the ear, written by volunteers and reviewed "
+    "once a year; it does not replace a visit to your own doctor or pharmacist, who know your history."
+)
 
 
 # --- hidden content ----------------------------------------------------------------------------------------
