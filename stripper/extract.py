@@ -57,6 +57,7 @@ M_H1 = 1
 M_BODY = 2
 M_MAIN = 4
 M_EMBED = 8
+M_FORM = 16  # a <form> (a sign-up, search or comment box)
 EMBED = 32  # an embedded post (tweet, Instagram) quoted by the article
 
 
@@ -358,6 +359,7 @@ def _is_disclosure_panel(attrs: dict[str, str], role: str | None) -> bool:
 
 _MIN_GOOD = 25  # characters of non-link text that make an inline run a paragraph
 _ITEM_TAGS = frozenset({"li", "div", "article", "section", "dd", "dt", "tr", "td", "aside"})
+SIGNUP_CARD_MAX_PROSE = 300  # characters of paragraphs beside a form in an inline sign-up card
 LINKED_BLOCK_MAX_CHARS = 600  # longer text inside one link is an unclosed <a> around the page, not a teaser card
 TEASER_MIN_ITEMS = 3  # a teaser list has at least this many items ...
 TEASER_LINKED_SHARE = 0.8  # ... nearly all of them opening with a link (and holding most of its text) ...
@@ -489,16 +491,22 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         marks |= M_BODY
     if flags & EMBED:
         marks |= M_EMBED
+    if marks & M_FORM and raw_good <= SIGNUP_CARD_MAX_PROSE and not marks & ~M_FORM and name in block_tags \
+            and name not in _UNBREAKABLE:  # fmt: skip
+        flags |= BAD  # a box around a form with a line or two of pitch: an inline newsletter or sign-up card
+        node.flags = flags
     if name == "h1":
         marks |= M_H1
     elif name == "main":
         marks |= M_MAIN
+    elif name == "form":
+        marks |= M_FORM
     if (
         flags & (BAD | CBAD)
-        and marks
+        and marks & ~M_FORM
         and not flags & HIDDEN
         and (flags & CBAD or name == "form" or marks & M_BODY)
-        and (marks != M_EMBED or text_len < 1500)
+        and (marks & ~M_FORM != M_EMBED or text_len < 1500)
     ):
         # a layout wrapper ("container has-sidebar", an ASP.NET page <form>, an <aside> or role="tablist" a
         # template puts around the article body) around the article
@@ -841,13 +849,20 @@ def postprocess(
         if block.kind == "h":
             low = block.text.lower()
             level = block.level or 6
-            if (skip_level and level > skip_level) or (ref_level and level > ref_level):
+            if ref_level and level > ref_level:
+                continue
+            if rules.REFERENCES_HEADING_RE.match(low):  # also inside an editorial-notes section
+                ref_level, skip_level = level, 0
+                continue
+            if skip_level and level > skip_level:
+                drop(block, "in a furniture section")
                 continue
             skip_level = ref_level = 0
             if low in titles or (len(low) > 15 and any(t.startswith(low) for t in titles)):
                 drop(block, "the headline")
-            elif rules.REFERENCES_HEADING_RE.match(low):
-                ref_level = level
+            elif rules.EDITORIAL_HEADING_RE.match(low):
+                skip_level = level
+                drop(block, "opens the article's editorial notes (dropped with them)")
             elif block.opens_furniture:
                 skip_level = level
                 drop(block, "opens a furniture section (dropped with it)")

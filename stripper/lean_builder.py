@@ -6,10 +6,10 @@ leave out what the parser itself closed:
 
 - inert elements (``rules.PARSE_SKIP``: scripts, styles, SVG, templates ...) are never built, JSON-LD scripts
   excepted; a ``<button>`` inside a heading is kept (the title of an accordion's panel);
-- page furniture (``rules.PARSE_PRUNE``: menus, footers, sidebars ...) is held back until it ends and dropped only
-  when it held none of its marker elements or attributes and less than ``rules.PRUNE_MAX_PROSE`` characters of text
-  outside links; otherwise it is built as it came (an ASP.NET page's ``<form>`` around the article, a ``<header>``
-  with the byline);
+- page furniture (``rules.PARSE_PRUNE``: menus, footers, sidebars ...) is held back until it ends and emptied (an
+  element of its name and attributes, without content, keeps its place) only when it held none of its marker
+  elements and less than ``rules.PRUNE_MAX_PROSE`` characters of prose; otherwise it is built as it came (an
+  ASP.NET page's ``<form>`` around the article, a ``<header>`` with the byline);
 - comments are dropped, and void elements the walk skips (``leave_out``) are not made;
 - limits: elements nested deeper than ``max_depth`` and elements past the ``max_elements``-th are not made (their
   text goes to the deepest element made), and ``limit_hit`` says so: a 10 MiB page of nested ``<div>`` would
@@ -122,9 +122,11 @@ class PageBuilder(_StockLXML):
             self._held_depth -= 1
             if tag == "a":
                 self._held_links -= 1
-            if not self._held_depth:  # closed, no marker, little prose: inert furniture, left out
+            if not self._held_depth:  # closed, no marker, little prose: inert furniture, left out (its place kept)
+                _, name, attrib, nsmap = self._held[0]
                 self._held = None
-                self.data(" ")
+                self._start(name, attrib, nsmap)
+                self._end(name)
         else:
             self._end(tag)
 

@@ -432,7 +432,12 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"((print|share|email|e-mail|tweet|save|comments?|reprints?)\W*){2,}|"  # tool rows
     r"(original )?(date of publication|publication date):? .{0,40}|"
     r"by|written by .{1,60}|(medically )?reviewed by:? .{1,120}|fact checked by .{1,80}|(article )?date:? .{6,40}|"
-    r"(text|font) size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*"  # page tools
+    r"(text|font) size.{0,60}|url of this page:.*|(\(c\)|©) ?copyright.*|copyright (\(c\)|©).*|"  # page tools
+    # modern health templates: trust badges, in-article table-of-contents labels, feedback widgets
+    r"(evidence|science|research)[- ]based|fact[- ]checked|(medically|expert|doctor)[- ]reviewed|trusted source|"
+    r"in this (article|story|guide)|on this page|(table of )?contents|jump to( section)?|"
+    r"was this (article |page |information |content )?(helpful|useful)\??( yes no)?|did you find this helpful\??|"
+    r"thanks? (you )?for your feedback|rate this (article|page)"
     r")[\s.:!|»›>]*$"
 )
 # Of those, the lines that are furniture even when they read as a sentence (a short block that ends as a sentence
@@ -665,6 +670,14 @@ CATEGORY_STOPLIST: frozenset[str] = frozenset(
 # "WASHINGTON, March 3, 2020 — ...".  Read as ``published`` when nothing better is known (the text is kept).
 LEAD_DATELINE_RE: re.Pattern[str] = re.compile(
     rf"^(?:[A-Z][\w .'()-]{{0,40}},\s+)?(?P<date>{_MONTH}\s+\d{{1,2}},?\s+\d{{4}})\s*(?:--|—|–|-)\s", re.I
+)
+
+# Headings of an article's editorial notes ("How we reviewed this article", health sites' editorial-process boxes): the
+# text under them is dropped, but a references heading inside opens the references.
+EDITORIAL_HEADING_RE: re.Pattern[str] = re.compile(
+    r"^(?:how we (reviewed|wrote|researched|fact[- ]checked) this (article|page|story)|"
+    r"(our )?(editorial|review|medical review) (process|policy|standards)|why trust us|about our sources)[\s.:!?]*$",
+    re.I,
 )
 
 # Headings that open a references / sources list (collected into ``references``, kept out of the body).

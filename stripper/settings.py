@@ -16,8 +16,8 @@ DEFAULTS: dict[str, int] = {
     # parsers stop nesting at 512 too).  A 10 MiB page of nested <div>s would otherwise take gigabytes.
     "HEALTHDEX_MAX_TREE_DEPTH": 512,
     # elements past this count are not made (text kept, structure flattened): about 1.3 KB of memory each; real
-    # article pages have a few thousand, the largest seen about 40,000
-    "HEALTHDEX_MAX_TREE_ELEMENTS": 300_000,
+    # article pages have a few thousand (the largest of 853 shared test pages: about 10,000 after parsing)
+    "HEALTHDEX_MAX_TREE_ELEMENTS": 200_000,
     # characters of one JSON-LD block (a longer one is skipped; the page's article is kept)
     "HEALTHDEX_MAX_JSONLD_CHARS": 5_000_000,
 }
