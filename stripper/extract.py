@@ -148,6 +148,7 @@ class PageFacts:
     h1: list[Node] = field(default_factory=list)
     signatures: dict[tuple[int, str], int] = field(default_factory=dict)
     limits: list[str] = field(default_factory=list)  # limits the page hit (stripper.settings), one line each
+    hidden_prose: float = 0.0  # paragraph text in hidden elements (a script-revealed page keeps its article there)
 
 
 @lru_cache(maxsize=8192)
@@ -330,6 +331,8 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
             _finish(node, block_tags, unsigned if hidden_open else signatures)
             if node.flags & HIDDEN:
                 hidden_open -= 1
+                if not hidden_open:
+                    facts.hidden_prose += node.raw_good
     _unflag_page_forms(root, forms, block_tags)
     return root
 
@@ -564,24 +567,47 @@ EXPAND_FURNITURE_SHARE = 0.2
 def _expand(node: Node) -> Node:
     """Climb while an ancestor adds mostly paragraph text (an article split into sibling parts).
 
-    Wrappers that add nothing are looked through (up to ``EXPAND_LOOKUP`` levels).
+    Wrappers that add nothing are looked through (up to ``EXPAND_LOOKUP`` levels).  Flagged furniture the ancestor
+    adds counts ``EXPAND_FURNITURE_SHARE`` of loose link text (an article split by ad slots and "related" boxes),
+    but fully when the part chosen is marked as the article's body (a positive class or itemprop) and most of the
+    paragraph text the ancestor adds is not (a body marked as such is the whole body, or its parts are alike).
     """
+    marked = bool(node.flags & POS)
     ancestor = node.parent
+    child = node  # the ancestor's child on the way down to node
     steps = 0
     while ancestor is not None and not ancestor.flags & FURNITURE and steps < EXPAND_LOOKUP:
         added_good = ancestor.good - node.good
-        added_bad = ancestor.bad - node.bad + EXPAND_FURNITURE_SHARE * (ancestor.fbad - node.fbad)
         if added_good > 0:
+            share = EXPAND_FURNITURE_SHARE
+            if marked and _body_like_good(ancestor, child) < EXPAND_ALIKE_SHARE * added_good:
+                share = 1.0
+            added_bad = ancestor.bad - node.bad + share * (ancestor.fbad - node.fbad)
             if added_good < EXPAND_RATIO * added_bad:
                 break
             node = ancestor
             steps = 0
         else:
             steps += 1
+        child = ancestor
         ancestor = ancestor.parent
     return node
 
 
+def _body_like_good(parent: Node, child: Node) -> float:
+    """Paragraph text of ``child``'s siblings that are marked as article body or built like ``child`` (same tag and
+    classes: the other parts of a split body)."""
+    key = (child.name, (child.attrs or {}).get("class"))
+    return sum(
+        c.good
+        for c in parent.children
+        if type(c) is Node
+        and c is not child
+        and (c.flags & POS or c.marks & M_BODY or (c.name, (c.attrs or {}).get("class")) == key)
+    )
+
+
+EXPAND_ALIKE_SHARE = 0.7
 EXPAND_LOOKUP = 8
 
 
@@ -602,10 +628,11 @@ def _best(root: Node, loose: bool) -> Node:
     return best
 
 
-def css_path(node: Node) -> str:
-    """A CSS-like path of a node: ``body > div#main > article.post.story`` (the first two classes of each)."""
+def css_path(node: Node, last: int = 0) -> str:
+    """A CSS-like path of a node: ``body > div#main > article.post.story`` (the first two classes of each); with
+    ``last``, only its last elements (``… > div#main > article.post.story``)."""
     parts: list[str] = []
-    while node is not None and node.parent is not None:
+    while node is not None and node.parent is not None and (not last or len(parts) <= last):
         attrs = node.attrs or {}
         part = node.name
         ident = (attrs.get("id") or "").split()
@@ -614,6 +641,8 @@ def css_path(node: Node) -> str:
         part += "".join("." + c for c in (attrs.get("class") or "").split()[:2])
         parts.append(part)
         node = node.parent
+    if last and len(parts) > last:
+        parts[last:] = ["…"]
     return " > ".join(reversed(parts)) or "(document)"
 
 
@@ -637,12 +666,18 @@ _LIST_PARENTS = frozenset({"ul", "ol", "dl", "menu"})
 
 
 def collect_blocks(
-    container: Node, keep_share: float = 0.5, *, lenient: bool = False, trace: list[str] | None = None
+    container: Node,
+    keep_share: float = 0.5,
+    *,
+    lenient: bool = False,
+    hidden_too: bool = False,
+    trace: list[str] | None = None,
 ) -> list[Block]:
     """The text blocks of the container in document order, skipping flagged furniture.
 
     A flagged child is kept anyway when it holds more than ``keep_share`` of the container's paragraph text
-    (a mislabelled article body).  ``lenient``: furniture by class or id is kept (the second pass).  ``trace``
+    (a mislabelled article body), hidden ones too with ``hidden_too``.  ``lenient``: furniture by class or id is
+    kept (the second pass).  ``trace``
     (``--explain``) gets a line for each element left out.
     """
     furniture = (BAD | SOFT) if lenient else FURNITURE
@@ -697,7 +732,7 @@ def collect_blocks(
                     heading = blocks.pop()
                     skip_node = parent  # drop the rest of the heading's section
                     if trace is not None:
-                        trace.append(f"dropped {css_path(parent)}: a section under the heading {heading.text!r}")
+                        trace.append(f"dropped {css_path(parent, 3)}: a section under the heading {heading.text!r}")
                 else:
                     blocks[-1].opens_furniture = True
             continue
@@ -710,11 +745,11 @@ def collect_blocks(
             continue
         node: Node = item  # type: ignore[no-redef]
         if node is not container and node.flags & furniture:
-            if node.raw_good <= keep_share * total_raw or node.flags & HIDDEN:
+            if node.raw_good <= keep_share * total_raw or (node.flags & HIDDEN and not hidden_too):
                 if node.name not in block_tags:
                     pieces.append(" ")
                 if trace is not None and node.text_len:
-                    trace.append(f"dropped {css_path(node)}: {furniture_reason(node)}: {_snippet(node.text())}")
+                    trace.append(f"dropped {css_path(node, 3)}: {furniture_reason(node)}: {_snippet(node.text())}")
                 continue
         name = node.name
         if name == "a":
@@ -788,6 +823,15 @@ def _block_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> st
         phrase = _BOILERPLATE_PHRASE_RE.search(low)
         if phrase:
             return f"boilerplate phrase {phrase.group(0)!r}"
+    if n <= rules.LINE_PATTERN_MAX_CHARS and block.kind != "h":
+        if rules.TEASER_TAIL_RE.search(text):
+            return "a teaser's excerpt ending in its 'more' link"
+        if rules.CAPTION_CREDIT_RE.search(text) or rules.DURATION_TAIL_RE.search(text):
+            return "an image caption or video teaser (ends in a credit or a duration)"
+        if rules.READING_TIME_RE.match(text):
+            return "a reading-time line"
+        if text.count(" ") < rules.DATELINE_MAX_WORDS and len(rules.DATE_TOKEN_RE.findall(text)) >= 2:
+            return "a line of dates and times"
     if block.sig is not None and signatures.get(block.sig, 0) > 0:
         return "repeated elsewhere on the page"
     return None
@@ -935,24 +979,27 @@ def body_text(
     titles: set[str],
     jsonld_body: str | None = None,
     trace: list[str] | None = None,
+    hidden_prose: float = 0.0,
 ) -> Body:
     """The article's paragraphs: the selected container's, or, when that text is short against the page's prose
     (or its JSON-LD articleBody), the first fallback that is not: a lenient second pass (class and id signals
     ignored), the page's <article> / <main> / articleBody element, the JSON-LD articleBody, the page's prose
-    paragraphs.  When all are short, the longest wins.  Empty only for a page without prose."""
+    paragraphs (hidden ones too when they hold most of it: pages whose script reveals the article).  When all are
+    short, the longest wins.  Empty only for a page without prose."""
     container = select_container(root)
     if trace is not None:
         trace.append(f"container {css_path(container)}: score {_score(container):.0f}, {container.good:.0f} characters")
     collected = postprocess(collect_blocks(container, trace=trace), signatures, titles, trace)
     body = Body(collected.paragraphs, collected.references, collected.dateline, "container", container)
-    need = min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * root.lgood)
+    prose = root.lgood + hidden_prose
+    need = min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * prose)
     if jsonld_body:
         need = max(need, BODY_HINT_SHARE * len(jsonld_body))
     if len(body.text) >= need:
         return body
     if trace is not None:
         trace.append(
-            f"short: {len(body.text)} characters against {root.lgood:.0f} of prose on the page"
+            f"short: {len(body.text)} characters against {prose:.0f} of prose on the page"
             + (f" and {len(jsonld_body)} in its JSON-LD articleBody" if jsonld_body else "")
             + f": fallbacks until one gives {need:.0f}"
         )
@@ -1016,7 +1063,7 @@ def _jsonld(jsonld_body: str | None) -> Body | None:
 def _prose(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:
     blocks = [
         b
-        for b in collect_blocks(root, lenient=True)
+        for b in collect_blocks(root, lenient=True, hidden_too=True)
         if b.kind == "p" and len(b.text) >= PROSE_MIN_CHARS and b.link_len * 4 < len(b.text)
     ]
     collected = postprocess(blocks, signatures, titles)

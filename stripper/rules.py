@@ -521,8 +521,58 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "support independent journalism",
     "is a talented writer",
     "a talented writer",
+    "we want to hear from you",  # reader call-outs and contact lines under news articles
+    "get in touch with our",
+    "do you have a story",
+    "with files from",  # wire credits (Canadian Press style)
+    "originally appeared",
+    "reserved for subscribers",  # paywall notes
+    "réservée aux abonnés",  # ... in French
+    "externen inhalt",  # embed consent placeholders ("an dieser Stelle finden Sie einen externen Inhalt")
+    "externe inhalt",
+    "an drittplattformen",
+    "external content",
+    "third-party content",
+    "third party content",
+    "zuerst bei",  # "Dieser Artikel ist zuerst bei ... erschienen": originally published elsewhere (German)
+    "zuerst erschienen",
+    "jetzt abonnieren",  # subscription and app pitches (German)
+    "newsletter informiert",
+    "zum newsletter",
+    "auch bei social media",
+    "aufs handy",
+    "dieses thema im programm",  # broadcasters' programme notes (German)
+    "uygulamasını indirin",  # "download our app" (Turkish)
 )
 BOILERPLATE_PHRASE_MAX_CHARS = 700
+
+# Short blocks (up to LINE_PATTERN_MAX_CHARS) that are furniture by their shape, in any language:
+# - a teaser's excerpt ending in its "more" link ("... mehr", "... read more", "... Czytaj więcej");
+# - an image caption ending in its credit ("... Bildrechte: MDR/Jane Doe", "... (AFP / Jane Doe)", "Foto: dpa");
+# - a video teaser ending in its duration ("... 18.04.2024 | 0:21 min");
+# - a reading-time line ("Lesedauer: 4 Min.", "5 min read").
+TEASER_TAIL_RE: re.Pattern[str] = re.compile(
+    r"\s(?:mehr|more|read more|weiterlesen|lesen sie mehr|lire la suite|leer más|leggi tutto|les mer|læs mere|"
+    r"läs mer|lees meer|czytaj więcej|devamını oku|ler mais)$",
+    re.I,
+)
+CAPTION_CREDIT_RE: re.Pattern[str] = re.compile(
+    r"(?:\b(?i:bildrechte|bildquelle|bild|fotos?|photos?|image|credit|crédit|crédito|quelle|source|imago|"
+    r"picture alliance)\s*(?:\[M\]\s*)?[:/]\s*[^.!?]{1,80}|"
+    r"\((?:AFP|AP|dpa|EPA|Reuters|Getty Images|IMAGO)\b[^)]{0,60}\))$"
+)
+DURATION_TAIL_RE: re.Pattern[str] = re.compile(
+    r"\|\s*\d{1,2}:\d{2}\s*min\.?$|\d{1,2}:\d{2}\s*min\.? verfügbar bis", re.I
+)
+READING_TIME_RE: re.Pattern[str] = re.compile(
+    r"^(?:.{0,60}\b)?(?:lesedauer|lesezeit|reading time|temps de lecture|tiempo de lectura|\d+\s*min(?:ute)?s? read)\b",
+    re.I,
+)
+LINE_PATTERN_MAX_CHARS = 400
+# A short line made mostly of dates and times ("Aktualizacja: 19.04.2026 19:45 Publikacja: 19.04.2026 19:05",
+# "Publié le 18 juil. 2024 à 08:01 Mis à jour le ...", "Giriş: 03.07.2024 - 18:24"): a dateline in any language.
+DATE_TOKEN_RE: re.Pattern[str] = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|\b\d{1,2}:\d{2}\b|\b(?:19|20)\d\d\b")
+DATELINE_MAX_WORDS = 12
 
 # Headings that open a furniture section: the heading's section (parent element) is dropped when it is
 # small compared with the article (author boxes, newsletter boxes, promise blocks, comment sections).
