@@ -830,7 +830,11 @@ def _block_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> st
             return "an image caption or video teaser (ends in a credit or a duration)"
         if rules.READING_TIME_RE.match(text):
             return "a reading-time line"
-        if text.count(" ") < rules.DATELINE_MAX_WORDS and len(rules.DATE_TOKEN_RE.findall(text)) >= 2:
+        if (
+            text.count(" ") < rules.DATELINE_MAX_WORDS
+            and len(rules.DATE_TOKEN_RE.findall(text)) >= 2
+            and not rules.DATE_ONLY_RE.match(text)  # a lone date: the dateline, read for ``published``
+        ):
             return "a line of dates and times"
     if block.sig is not None and signatures.get(block.sig, 0) > 0:
         return "repeated elsewhere on the page"
