@@ -958,8 +958,10 @@ def postprocess(
 
 SHORT_TEXT_CHARS = 250  # a body shorter than this (or than SHORT_TEXT_SHARE of the page's prose) may be a loss ...
 SHORT_TEXT_SHARE = 0.5  # ... of the page's paragraph text outside menus, footers, teaser lists and hidden elements
+SHORT_PROSE_SHARE = 0.2  # ... and so is any body under this share of it (most paragraphs lost to a wrong class)
 BODY_HINT_SHARE = 0.3  # the body is short, too, when under this share of the page's own JSON-LD articleBody
 PROSE_MIN_CHARS = 80  # the last fallback keeps paragraphs of this many characters and more
+FALLBACK_PROSE_SHARE = 0.5  # a fallback's text is taken only when this share of it is in such paragraphs
 
 
 @dataclass
@@ -996,7 +998,7 @@ def body_text(
     collected = postprocess(collect_blocks(container, trace=trace), signatures, titles, trace)
     body = Body(collected.paragraphs, collected.references, collected.dateline, "container", container)
     prose = root.lgood + hidden_prose
-    need = min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * prose)
+    need = max(min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * prose), SHORT_PROSE_SHARE * prose)
     if jsonld_body:
         need = max(need, BODY_HINT_SHARE * len(jsonld_body))
     if len(body.text) >= need:
@@ -1018,10 +1020,12 @@ def body_text(
         if candidate is None:
             continue
         candidate.source = source
+        prose = _is_prose(candidate)
         if trace is not None:
             where = f" ({css_path(candidate.container)})" if candidate.container is not None else ""
-            trace.append(f"fallback {source}{where}: {len(candidate.text)} characters")
-        if len(candidate.text) > len(best.text):
+            verdict = "" if prose else ", mostly short lines (menus, teasers): not taken"
+            trace.append(f"fallback {source}{where}: {len(candidate.text)} characters{verdict}")
+        if prose and len(candidate.text) > len(best.text):
             best = candidate
         if len(best.text) >= need:
             break
@@ -1029,6 +1033,11 @@ def body_text(
         best.dateline = best.dateline or body.dateline
         best.references = best.references or body.references
     return best
+
+
+def _is_prose(body: Body) -> bool:
+    """Most of the text is in paragraphs of PROSE_MIN_CHARS or more (not menu entries, labels and teaser lines)."""
+    return sum(len(p) for p in body.paragraphs if len(p) >= PROSE_MIN_CHARS) >= FALLBACK_PROSE_SHARE * len(body.text)
 
 
 def _lenient(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:
@@ -1065,19 +1074,23 @@ def _jsonld(jsonld_body: str | None) -> Body | None:
 
 
 def _prose(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:
+    seen: set[str] = set()
     blocks = [
         b
-        for b in collect_blocks(root, lenient=True, hidden_too=True)
-        if b.kind == "p" and len(b.text) >= PROSE_MIN_CHARS and b.link_len * 4 < len(b.text)
+        for b in collect_blocks(root, hidden_too=True)
+        if b.kind == "p"
+        and len(b.text) >= PROSE_MIN_CHARS
+        and b.link_len * 4 < len(b.text)
+        and not (b.text in seen or seen.add(b.text))  # once each (menus repeat their descriptions)
     ]
     collected = postprocess(blocks, signatures, titles)
     return Body(collected.paragraphs, collected.references, collected.dateline, "")
 
 
-def empty_reason(root: Node) -> str:
-    """Why a page gave no text: "no text" (nothing visible) or "no prose" (only links, labels and furniture: a
-    listing, index or error page)."""
-    return "no text" if not root.text_len else "no prose"
+def empty_reason(root: Node, emptied: int = 0) -> str:
+    """Why a page gave no text: "no text" (nothing visible: a page its scripts fill) or "no prose" (only links,
+    labels and furniture, ``emptied`` of them left out at parsing: a listing, index or error page)."""
+    return "no text" if not root.text_len and not emptied else "no prose"
 
 
 # --- --explain --------------------------------------------------------------------------------------------------

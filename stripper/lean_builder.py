@@ -86,6 +86,7 @@ class PageBuilder(_StockLXML):
 
     def _reset(self) -> None:
         self.limit_hit: str | None = None
+        self.emptied = 0  # furniture elements left out (their text was menus, footers ...)
         self.space_before: dict[int, str] = {}
         self.space_at_end: dict[int, str] = {}
         self._depth = self._elements = self._flat = self._skipping = self._headings = 0
@@ -125,6 +126,7 @@ class PageBuilder(_StockLXML):
             if not self._held_depth:  # closed, no marker, little prose: inert furniture, left out (its place kept)
                 _, name, attrib, nsmap = self._held[0]
                 self._held = None
+                self.emptied += 1
                 self._start(name, attrib, nsmap)
                 self._end(name)
         else:

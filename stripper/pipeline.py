@@ -118,6 +118,7 @@ def extract_article(
     except Exception as exc:  # noqa: BLE001 - lxml refuses some garbage; that is unreadable input
         raise ExtractionError(f"cannot parse the page as HTML: {type(exc).__name__}") from exc
     facts = extract.PageFacts()
+    emptied = soup.builder.emptied
     if soup.builder.limit_hit:
         facts.limits.append(settings.limit_message(f"HEALTHDEX_MAX_TREE_{soup.builder.limit_hit.upper()}"))
     if selectors:
@@ -145,7 +146,7 @@ def extract_article(
         fields["references"] = body.references
     extra: dict[str, Any] = {}
     if not fields["text"]:
-        extra["empty_reason"] = extract.empty_reason(root)
+        extra["empty_reason"] = extract.empty_reason(root, emptied)
     if facts.limits:
         extra["limits"] = facts.limits
     if trace is not None:
