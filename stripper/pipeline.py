@@ -108,13 +108,11 @@ def extract_article(
     lists the limits the page hit (``stripper.settings``).  ``trace`` gets what ``healthdex clean --explain`` shows.
     """
     source = _text_of(html, http_charset)
+    max_depth = settings.limit("HEALTHDEX_MAX_TREE_DEPTH")
+    max_elements = settings.limit("HEALTHDEX_MAX_TREE_ELEMENTS")
     try:
-        soup = extract.parse(
-            source,
-            walk_only=not selectors,  # profile selectors need the whole soup
-            max_depth=settings.limit("HEALTHDEX_MAX_TREE_DEPTH"),
-            max_elements=settings.limit("HEALTHDEX_MAX_TREE_ELEMENTS"),
-        )
+        # profile selectors need the whole soup
+        soup = extract.parse(source, walk_only=not selectors, max_depth=max_depth, max_elements=max_elements)
     except Exception as exc:  # noqa: BLE001 - lxml refuses some garbage; that is unreadable input
         raise ExtractionError(f"cannot parse the page as HTML: {type(exc).__name__}") from exc
     facts = extract.PageFacts()
