@@ -22,6 +22,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -189,6 +190,13 @@ def main(argv: list[str] | None = None) -> None:
         "--extractors", default=",".join(EXTRACTORS), help=f"comma-separated subset of {', '.join(EXTRACTORS)}"
     )
     ap.add_argument("--worst", type=int, default=0, help="also list the N lowest-F1 pages of the first extractor")
+    ap.add_argument(
+        "--clean-jobs",
+        type=int,
+        default=2,
+        help="also time `healthdex clean` over a folder of every "
+        "set's pages with 1 and with this many processes (0: skip)",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -242,6 +250,33 @@ def main(argv: list[str] | None = None) -> None:
     print("\npages/s over every set: " + ", ".join(f"{name} {rate:.1f}" for name, rate in rates.items()))
     if "healthdex" in rates and "trafilatura" in rates:
         print(f"healthdex / trafilatura speed: {rates['healthdex'] / rates['trafilatura']:.2f}x")
+    if args.clean_jobs > 1:
+        clean_speed(sets, args.clean_jobs)
+
+
+def clean_speed(sets: dict[str, Path], jobs: int, rounds: int = 2) -> None:
+    """`healthdex clean` over one folder holding every set's pages, with 1 and ``jobs`` processes, alternately
+    (``rounds`` times each, the best kept); wall time of the whole command, start-up included.  The load average
+    is printed beside it: the ratio only means something when the other processes left the cores free."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for set_name, data in sets.items():
+            for page in (data / "html").glob("*.html.gz"):
+                (folder / f"{set_name}-{page.name}").symlink_to(page)
+        pages = len(list(folder.iterdir()))
+        best: dict[int, float] = {}
+        load = os.getloadavg()[0]
+        for _ in range(rounds):
+            for n in (1, jobs):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "healthdex", "clean", "--jobs", str(n), str(folder)], cwd=REPO,
+                               check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                best[n] = min(best.get(n, float("inf")), time.perf_counter() - start)
+    print(
+        f"\nhealthdex clean over a folder of {pages} pages (load average {load:.1f} -> {os.getloadavg()[0]:.1f} "
+        f"on {os.cpu_count()} cores): 1 process {pages / best[1]:.1f} pages/s, {jobs} processes "
+        f"{pages / best[jobs]:.1f} pages/s: {best[1] / best[jobs]:.2f}x"
+    )
 
 
 def _print_worst(
