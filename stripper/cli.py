@@ -14,7 +14,6 @@ from typing import Any
 import click
 
 from healthdex.errors import UserError
-from stripper.pipeline import ExtractionError, build_record, explain_page
 from stripper.pool import ordered_map
 from stripper.sources import Page, check_url_option, expand_paths, is_crawl_warc, iter_pages, read_file
 
@@ -55,6 +54,8 @@ _CACHE: dict[str, Any] = {}  # profiles read by this process (each worker proces
 
 def clean_page(page: Page, profile_name: str | None = None) -> dict[str, Any]:
     """The output object of one page: its record, or ``{"source", "error"}`` when it cannot be read."""
+    from stripper.pipeline import ExtractionError, build_record  # in the process that extracts (a pool's worker)
+
     if page.body is None:
         return _error(page, page.error or "cannot read")
     try:
@@ -220,6 +221,8 @@ def _print_explanation(paths: tuple[str, ...], url: str | None, profile_name: st
     (page,) = iter_pages(files, url)
     if page.body is None:
         raise UserError(f"{page.source}: {page.error or 'cannot read'}")
+    from stripper.pipeline import ExtractionError, explain_page
+
     selectors = _profile_selectors(profile_name, page.url, {})
     try:
         lines = explain_page(page.body, page.url, selectors=selectors)

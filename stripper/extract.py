@@ -264,7 +264,8 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
                 if (
                     flags & HIDDEN
                     or "hidden" in attrs
-                    or attrs.get("aria-hidden") == "true"
+                    # hidden from screen readers, not from the eye: a paragraph so marked is shown (metered paywalls)
+                    or (attrs.get("aria-hidden") == "true" and name not in rules.TEXT_BLOCK_TAGS)
                     or (style and hidden_re.search(style))
                 ):
                     if _is_disclosure_panel(attrs, role):  # collapsed: article a click away
@@ -812,7 +813,11 @@ def _block_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> st
         if _is_sentence(text):  # "By the age of 65, most ...", "More than half of adults ...": article text
             if rules.BOILERPLATE_LINE_RE.match(low):
                 return "a byline, date, credit or copyright line"
-        elif rules.BOILERPLATE_BLOCK_RE.match(low) or (n <= 60 and rules.BOILERPLATE_HEADING_RE.match(low)):
+        elif (
+            rules.BOILERPLATE_BLOCK_RE.match(low)
+            or rules.BOILERPLATE_LABEL_I18N_RE.match(low)
+            or (n <= 60 and rules.BOILERPLATE_HEADING_RE.match(low))
+        ):
             return "a furniture label (share, related, newsletter, advertisement ...)"
     if block.kind == "h":
         if block.link_len > 0.8 * n:

@@ -21,6 +21,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from healthdex.errors import UserError
+
 BATCH_ITEMS = 8  # items per task: one page's extraction is a few milliseconds, a task's round trip about one
 BATCH_BYTES = 4 << 20  # ... and no more than this much page data per task
 WINDOW = 3  # batches in flight per worker
@@ -64,12 +66,18 @@ class _Pool:
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
+        executor = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_started,
             initargs=(os.getpid(),),
         )
+        try:
+            executor.submit(os.getpid).result()  # a pool whose workers cannot even start is no page's fault
+        except BrokenProcessPool:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise UserError("cannot start worker processes (try --jobs 1)") from None
+        return executor
 
     def submit(self, fn: Callable[..., Any], batch: list[Any], args: tuple) -> Future:
         try:

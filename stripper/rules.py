@@ -143,6 +143,7 @@ BLOCK_TAGS: frozenset[str] = frozenset(
     }
 )
 HEADING_TAGS: frozenset[str] = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+TEXT_BLOCK_TAGS: frozenset[str] = frozenset({"p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6"})
 LIST_ITEM_TAGS: frozenset[str] = frozenset({"li", "dt", "dd"})
 CELL_TAGS: frozenset[str] = frozenset({"td", "th"})
 
@@ -438,6 +439,26 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
     r"in this (article|story|guide)|on this page|(table of )?contents|jump to( section)?|"
     r"was this (article |page |information |content )?(helpful|useful)\??( yes no)?|did you find this helpful\??|"
     r"thanks? (you )?for your feedback|rate this (article|page)"
+    r")[\s.:!|»›>]*$"
+)
+# The same kinds of labels in other languages (whole block, lower-cased): "read also", "more on the topic", "related
+# topics", "most read", "listen", "share", tag lines, expand/collapse toggles.
+BOILERPLATE_LABEL_I18N_RE: re.Pattern[str] = re.compile(
+    r"^(?:"
+    # de
+    r"(lesen sie|lies) (auch|mehr)|mehr zum thema.{0,60}|(weitere|ähnliche|verwandte) (themen|artikel|nachrichten)|"
+    r"das könnte sie (auch )?interessieren|auch interessant|topmeldungen|meistgelesen|zum anhören|(jetzt )?teilen|"
+    r"(themen|schlagworte|schlagwörter)( zum artikel)?:? ?.{0,120}|(box|mehr) (aufklappen|zuklappen)( (box|mehr) "
+    r"(aufklappen|zuklappen))?|anzeige|werbung|"
+    r"(à )?lire aussi|sur le même sujet|les plus lus|partager|publicité|"  # fr
+    r"(lee|leer) también|te puede interesar|lo más leído|compartir|noticias relacionadas|"  # es
+    r"leggi anche|potrebbe interessarti|i più letti|condividi|"  # it
+    r"lees ook|meest gelezen|delen|"  # nl
+    r"leia (também|mais)|mais lidas|compartilhe|"  # pt
+    r"läs (också|mer)|mest lästa|dela|les også|mest lest|del( artikkelen)?|læs også|mest læste|"  # sv, no, da
+    r"czytaj (także|też|również)|najczęściej czytane|udostępnij|"  # pl
+    r"čtěte také|nejčtenější|sdílet|"  # cs
+    r"ayrıca okuyun|ilginizi çekebilir|en çok okunanlar|paylaş"  # tr
     r")[\s.:!|»›>]*$"
 )
 # Of those, the lines that are furniture even when they read as a sentence (a short block that ends as a sentence
