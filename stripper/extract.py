@@ -991,13 +991,15 @@ def body_text(
     jsonld_body: str | None = None,
     trace: list[str] | None = None,
     hidden_prose: float = 0.0,
+    headlines: list[Node] | None = None,
+    title: str | None = None,
 ) -> Body:
     """The article's paragraphs: the selected container's, or, when that text is short against the page's prose
     (or its JSON-LD articleBody), the first fallback that is not: a lenient second pass (class and id signals
     ignored), the page's <article> / <main> / articleBody element, the JSON-LD articleBody, the page's prose
     paragraphs (hidden ones too when they hold most of it: pages whose script reveals the article).  When all are
     short, the longest wins.  Empty only for a page without prose."""
-    container = select_container(root)
+    container = _headline_article(select_container(root), headlines or [], title)
     if trace is not None:
         trace.append(f"container {css_path(container)}: score {_score(container):.0f}, {container.good:.0f} characters")
     collected = postprocess(collect_blocks(container, trace=trace), signatures, titles, trace)
@@ -1038,6 +1040,34 @@ def body_text(
         best.dateline = best.dateline or body.dateline
         best.references = best.references or body.references
     return best
+
+
+HEADLINE_ARTICLE_SHARE = 0.5  # the headline's own article wins when it holds this share of the chosen one's text
+HEADLINE_TITLE_OVERLAP = 0.6  # an <h1> is the page's headline when this share of its or the title's words are shared
+_WORD_RE = re.compile(r"\w+")
+
+
+def _headline_article(container: Node, headlines: list[Node], title: str | None) -> Node:
+    """On a page holding two articles (the next one appended below, as infinite-scroll pages do), the one under the
+    page's own headline (the <h1> that is its title) wins unless it holds much less paragraph text."""
+    title_words = set(_WORD_RE.findall((title or "").lower()))
+    for h1 in headlines if title_words else ():
+        words = set(_WORD_RE.findall(h1.text().lower()))
+        if not words or len(words & title_words) < HEADLINE_TITLE_OVERLAP * min(len(words), len(title_words)):
+            continue  # not the page's headline (a teaser's, a section's)
+        node = h1.parent
+        while node is not None and node.good < HEADLINE_ARTICLE_SHARE * container.good:
+            node = node.parent
+        if node is None or node.flags & FURNITURE or _inside(container, node):
+            return container
+        return node
+    return container
+
+
+def _inside(node: Node, ancestor: Node) -> bool:
+    while node is not None and node is not ancestor:
+        node = node.parent
+    return node is ancestor
 
 
 def _is_prose(body: Body) -> bool:

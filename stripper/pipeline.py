@@ -126,7 +126,14 @@ def extract_article(
     article_body = fields.pop("_article_body")
     leading = fields.pop("_title_variants") | {c.lower() for c in fields["categories"]}
     body = extract.body_text(
-        root, facts.signatures, leading, body_from_jsonld(article_body), trace, hidden_prose=facts.hidden_prose
+        root,
+        facts.signatures,
+        leading,
+        body_from_jsonld(article_body),
+        trace,
+        hidden_prose=facts.hidden_prose,
+        headlines=facts.h1,
+        title=fields["title"],
     )
     if body.dateline and not fields["published"]:
         fields["published"] = normalize_date(body.dateline)
