@@ -1051,10 +1051,12 @@ def _headline_article(container: Node, headlines: list[Node], title: str | None)
     """On a page holding two articles (the next one appended below, as infinite-scroll pages do), the one under the
     page's own headline (the <h1> that is its title) wins unless it holds much less paragraph text."""
     title_words = set(_WORD_RE.findall((title or "").lower()))
-    for h1 in headlines if title_words else ():
+    for i, h1 in enumerate(headlines):
         words = set(_WORD_RE.findall(h1.text().lower()))
-        if not words or len(words & title_words) < HEADLINE_TITLE_OVERLAP * min(len(words), len(title_words)):
-            continue  # not the page's headline (a teaser's, a section's)
+        if not words or h1.link_len * 2 > h1.text_len:
+            continue  # a teaser's linked headline
+        if i and len(words & title_words) < HEADLINE_TITLE_OVERLAP * min(len(words), len(title_words)):
+            continue  # not the page's headline (a section's): only the first <h1> may differ from the title
         node = h1.parent
         while node is not None and node.good < HEADLINE_ARTICLE_SHARE * container.good:
             node = node.parent
@@ -1071,8 +1073,13 @@ def _inside(node: Node, ancestor: Node) -> bool:
 
 
 def _is_prose(body: Body) -> bool:
-    """Most of the text is in paragraphs of PROSE_MIN_CHARS or more (not menu entries, labels and teaser lines)."""
-    return sum(len(p) for p in body.paragraphs if len(p) >= PROSE_MIN_CHARS) >= FALLBACK_PROSE_SHARE * len(body.text)
+    """Most of the text is in paragraphs of PROSE_MIN_CHARS or more (not menu entries, labels and teaser lines);
+    a Chinese, Japanese or Korean character counts twice (it says about what two Latin letters say)."""
+    widths = [len(p) + len(_CJK_RE.findall(p)) for p in body.paragraphs]
+    return sum(w for w in widths if w >= PROSE_MIN_CHARS) >= FALLBACK_PROSE_SHARE * sum(widths)
+
+
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
 
 
 def _lenient(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:

@@ -446,7 +446,7 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
 BOILERPLATE_LABEL_I18N_RE: re.Pattern[str] = re.compile(
     r"^(?:"
     # de
-    r"(lesen sie|lies) (auch|mehr)|mehr zum thema.{0,60}|(weitere|ähnliche|verwandte) (themen|artikel|nachrichten)|"
+    r"(lesen sie|lies) (hier )?(auch|mehr).{0,60}|mehr zum thema.{0,60}|(ende der )?weitere(n)? informationen|(weitere|ähnliche|verwandte) (themen|artikel|nachrichten)|"
     r"das könnte sie (auch )?interessieren|auch interessant|topmeldungen|meistgelesen|zum anhören|(jetzt )?teilen|"
     r"(themen|schlagworte|schlagwörter)( zum artikel)?:? ?.{0,120}|(box|mehr) (aufklappen|zuklappen)( (box|mehr) "
     r"(aufklappen|zuklappen))?|anzeige|werbung|"
@@ -458,7 +458,8 @@ BOILERPLATE_LABEL_I18N_RE: re.Pattern[str] = re.compile(
     r"läs (också|mer)|mest lästa|dela|les også|mest lest|del( artikkelen)?|læs også|mest læste|"  # sv, no, da
     r"czytaj (także|też|również)|najczęściej czytane|udostępnij|"  # pl
     r"čtěte také|nejčtenější|sdílet|"  # cs
-    r"ayrıca okuyun|ilginizi çekebilir|en çok okunanlar|paylaş"  # tr
+    r"ayrıca okuyun|ilginizi çekebilir|en çok okunanlar|paylaş|"  # tr
+    r"【?関連記事】?|あわせて読みたい"  # ja
     r")[\s.:!|»›>]*$"
 )
 # Of those, the lines that are furniture even when they read as a sentence (a short block that ends as a sentence
@@ -552,6 +553,11 @@ BOILERPLATE_PHRASES: tuple[str, ...] = (
     "externen inhalt",  # embed consent placeholders ("an dieser Stelle finden Sie einen externen Inhalt")
     "externe inhalt",
     "an drittplattformen",
+    "eingebettete inhalte",
+    "redaktioneller inhalt",  # German sites' embed consent widget ("Empfohlener redaktioneller Inhalt")
+    "damit einverstanden, dass mir",
+    "mit einem klick anzeigen",
+    "widerrufliche einwilligung",
     "external content",
     "third-party content",
     "third party content",
@@ -754,7 +760,8 @@ EDITORIAL_HEADING_RE: re.Pattern[str] = re.compile(
 # Headings that open a references / sources list (collected into ``references``, kept out of the body).
 REFERENCES_HEADING_RE: re.Pattern[str] = re.compile(
     r"^(?:references?|sources?|citations?|bibliography|works cited|further reading|literature cited|"
-    r"sources and references|article sources)[\s.:]*$",
+    r"sources and references|article sources|quellen|quellenangaben|literatur|fuentes|références|fonti|bronnen|"
+    r"källor|kilder|źródła|zdroje|kaynaklar)[\s.:]*$",
     re.I,
 )
 
