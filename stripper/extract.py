@@ -1048,8 +1048,10 @@ _WORD_RE = re.compile(r"\w+")
 
 
 def _headline_article(container: Node, headlines: list[Node], title: str | None) -> Node:
-    """On a page holding two articles (the next one appended below, as infinite-scroll pages do), the one under the
-    page's own headline (the <h1> that is its title) wins unless it holds much less paragraph text."""
+    """The element around the page's headline (its first <h1>, or one sharing most words with the title) that holds
+    at least HEADLINE_ARTICLE_SHARE of the chosen element's paragraph text: on a page holding two articles (the next
+    one appended below, as infinite-scroll pages do) the headline's, and within a chosen element that also holds a
+    teaser rail or a second story, the part around the headline."""
     title_words = set(_WORD_RE.findall((title or "").lower()))
     for i, h1 in enumerate(headlines):
         words = set(_WORD_RE.findall(h1.text().lower()))

@@ -446,7 +446,8 @@ BOILERPLATE_BLOCK_RE: re.Pattern[str] = re.compile(
 BOILERPLATE_LABEL_I18N_RE: re.Pattern[str] = re.compile(
     r"^(?:"
     # de
-    r"(lesen sie|lies) (hier )?(auch|mehr).{0,60}|mehr zum thema.{0,60}|(ende der )?weitere(n)? informationen|(weitere|ähnliche|verwandte) (themen|artikel|nachrichten)|"
+    r"(lesen sie|lies) (hier )?(auch|mehr).{0,60}|mehr zum thema.{0,60}|(ende der )?weitere(n)? informationen|"
+    r"(weitere|ähnliche|verwandte) (themen|artikel|nachrichten)|"
     r"das könnte sie (auch )?interessieren|auch interessant|topmeldungen|meistgelesen|zum anhören|(jetzt )?teilen|"
     r"(themen|schlagworte|schlagwörter)( zum artikel)?:? ?.{0,120}|(box|mehr) (aufklappen|zuklappen)( (box|mehr) "
     r"(aufklappen|zuklappen))?|anzeige|werbung|"

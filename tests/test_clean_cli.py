@@ -163,7 +163,7 @@ def test_explain_shows_container_dropped_blocks_and_text(tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == f"page: {page}"
-    assert lines[1].startswith("container html > body > main: score ")
+    assert lines[1].startswith("container html > body > main > article: score ")
     assert "dropped … > main > article > div.share-bar: class/id word 'share': 'Share Tweet'" in lines
     assert "dropped p 'Advertisement': a furniture label (share, related, newsletter, advertisement ...)" in lines
     assert "dropped h 'Tinnitus': the headline" in lines
