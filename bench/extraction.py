@@ -143,8 +143,12 @@ def _make_extractor(name: str):  # noqa: ANN202 - returns a callable (bytes, url
         )
         return lambda html, url: trafilatura.extract(html, url=url, **options) or ""
     if name == "readability-lxml":
+        import logging
+
         import lxml.html
         from readability import Document
+
+        logging.getLogger("readability").setLevel(logging.CRITICAL)  # it logs a traceback for each page it fails on
 
         def run(html: bytes, url: str) -> str:
             summary = Document(html, url=url).summary(html_partial=True)
