@@ -25,18 +25,8 @@ HOST = bench_crawl.HOST
 
 
 def crawl_command(profile: Path, out: Path, *extra: str, replay: Path | None = None, proxy: str | None = None):
-    args = [
-        sys.executable,
-        "-m",
-        "healthdex",
-        "crawl",
-        str(profile),
-        "--out",
-        str(out),
-        "-s",
-        "AUTOTHROTTLE_ENABLED=False",
-        *extra,
-    ]
+    args = [sys.executable, "-m", "healthdex", "crawl", str(profile), "--out", str(out),
+            "-s", "AUTOTHROTTLE_ENABLED=False", *extra]
     if replay is not None:
         args += ["--replay", str(replay)]
     if proxy is not None:
@@ -48,17 +38,10 @@ def env_for(profile_dir: Path) -> dict:
     return {**os.environ, "HEALTHDEX_PROFILES_PATH": str(profile_dir)}
 
 
-def run_crawl(
-    profile: Path, out: Path, *extra: str, replay: Path | None = None, proxy: str | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        crawl_command(profile, out, *extra, replay=replay, proxy=proxy),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env_for(profile.parent),
-    )
+def run_crawl(profile: Path, out: Path, *extra: str, replay: Path | None = None, proxy: str | None = None,
+              timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(crawl_command(profile, out, *extra, replay=replay, proxy=proxy), cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout, env=env_for(profile.parent))
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -77,14 +60,12 @@ def warc_responses(path: Path) -> list[dict]:
         for record in ArchiveIterator(handle):
             body = record.content_stream().read()
             if record.rec_type == "response":
-                out.append(
-                    {
-                        "url": record.rec_headers.get_header("WARC-Target-URI"),
-                        "id": record.rec_headers.get_header("WARC-Record-ID"),
-                        "status": int(record.http_headers.get_statuscode()),
-                        "body": body,
-                    }
-                )
+                out.append({
+                    "url": record.rec_headers.get_header("WARC-Target-URI"),
+                    "id": record.rec_headers.get_header("WARC-Record-ID"),
+                    "status": int(record.http_headers.get_statuscode()),
+                    "body": body,
+                })
     return out
 
 
@@ -93,10 +74,6 @@ def warc_requests(path: Path) -> list[dict]:
     with path.open("rb") as handle:
         for record in ArchiveIterator(handle):
             if record.rec_type == "request":
-                out.append(
-                    {
-                        "url": record.rec_headers.get_header("WARC-Target-URI"),
-                        "headers": dict(record.http_headers.headers),
-                    }
-                )
+                out.append({"url": record.rec_headers.get_header("WARC-Target-URI"),
+                            "headers": dict(record.http_headers.headers)})
     return out

@@ -26,19 +26,17 @@ def redis_server(workdir: Path, timeout: float = 10.0) -> Iterator[str]:
     """Start redis-server and yield its URL (``redis://127.0.0.1:PORT/0``)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError(
-            "redis-server is not installed: `apt-get install redis-server` "
-            "(scripts/test.sh does this in CI); the distributed-crawl tests need a real Redis"
-        )
+        raise RuntimeError("redis-server is not installed: `apt-get install redis-server` "
+                           "(scripts/test.sh does this in CI); the distributed-crawl tests need a real Redis")
     import redis
 
     port = _free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log = (workdir / "redis.log").open("wb")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}/0"
     try:
@@ -46,10 +44,8 @@ def redis_server(workdir: Path, timeout: float = 10.0) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited with {process.returncode}: "
-                    f"{(workdir / 'redis.log').read_text(errors='replace')[-2000:]}"
-                )
+                raise RuntimeError(f"redis-server exited with {process.returncode}: "
+                                   f"{(workdir / 'redis.log').read_text(errors='replace')[-2000:]}")
             try:
                 if client.ping():
                     break

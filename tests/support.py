@@ -12,17 +12,11 @@ SAMPLE_PAGES = REPO / "healthdex" / "sample" / "pages"
 SHARED = REPO.parent / "shared"
 
 
-def run_healthdex(
-    *args: str, cwd: Path | None = None, timeout: float = 300, input: str | None = None, env: dict | None = None
-) -> subprocess.CompletedProcess:
+def run_healthdex(*args: str, cwd: Path | None = None, timeout: float = 300, input: str | None = None,
+                  env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real ``healthdex`` command in a subprocess (same interpreter as the tests)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "healthdex", *args],
-        cwd=cwd or REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=input,
-        env=full_env,
+        cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout, input=input, env=full_env,
     )

@@ -15,31 +15,21 @@ _A_HREF = re.compile(r"\shref\s*=\s*(\"[^\"]*\"|'[^']*')", re.I)
 def test_pages_found_only_through_robots_sitemap_index_and_gzip_sitemap(tmp_path):
     site = tmp_path / "site"
     robots = f"User-agent: *\nAllow: /\nSitemap: http://{HOST}/maps/index.xml\n"
-    rows = [
-        {"file": "maps/index.xml", "original_url": f"http://{HOST}/maps/index.xml", "content_type": "application/xml"},
-        {
-            "file": "maps/part1.xml.gz",
-            "original_url": f"http://{HOST}/maps/part1.xml.gz",
-            "content_type": "application/x-gzip",
-        },
-    ]
+    rows = [{"file": "maps/index.xml", "original_url": f"http://{HOST}/maps/index.xml",
+             "content_type": "application/xml"},
+            {"file": "maps/part1.xml.gz", "original_url": f"http://{HOST}/maps/part1.xml.gz",
+             "content_type": "application/x-gzip"}]
     urls = make_site(site, 8, robots=robots, extra_rows=rows)
     for page in (site / "a").glob("*.html"):  # no links between pages: only the sitemaps lead to them
         page.write_text(_A_HREF.sub("", page.read_text(encoding="utf-8")), encoding="utf-8")
     (site / "maps").mkdir()
     (site / "maps" / "index.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        f"<sitemap><loc>http://{HOST}/maps/part1.xml.gz</loc></sitemap></sitemapindex>\n"
-    )
+        f"<sitemap><loc>http://{HOST}/maps/part1.xml.gz</loc></sitemap></sitemapindex>\n")
     locs = "".join(f"<url><loc>{u}</loc></url>" for u in urls[1:])
-    (site / "maps" / "part1.xml.gz").write_bytes(
-        gzip.compress(
-            (
-                '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-                f"{locs}</urlset>\n"
-            ).encode()
-        )
-    )
+    (site / "maps" / "part1.xml.gz").write_bytes(gzip.compress(
+        ('<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+         f"{locs}</urlset>\n").encode()))
     profile = make_profile(tmp_path, "discoversite")
     # No sitemaps in the profile: robots.txt must announce them.
     profile.write_text(re.sub(r"(?m)^sitemaps = .*\n", "", profile.read_text()))
@@ -57,13 +47,11 @@ def test_record_keys_follow_same_site_canonical_and_drop_tracking_parameters(tmp
     urls = make_site(site, 5, extra_rows=rows)
     html = (site / "a" / "2.html").read_text(encoding="utf-8")
     (site / "print.html").write_text(
-        html.replace("<head>", f'<head><link rel="canonical" href="{page_url(2)}">', 1), encoding="utf-8"
-    )
+        html.replace("<head>", f'<head><link rel="canonical" href="{page_url(2)}">', 1), encoding="utf-8")
     # page 0 links to the printable page and to page 3 with tracking parameters
     page0 = site / "a" / "0.html"
-    page0.write_text(
-        page0.read_text().replace("</body>", f'<a href="{printable}">print</a><a href="{tracked}">3</a></body>', 1)
-    )
+    page0.write_text(page0.read_text().replace("</body>", f'<a href="{printable}">print</a>'
+                                                           f'<a href="{tracked}">3</a></body>', 1))
     profile = make_profile(tmp_path, "canonsite")
     profile.write_text(profile.read_text().replace(r"/a/\d+\.html$", r"/(print/)?a/\d+\.html$"))
     out = tmp_path / "out"

@@ -187,12 +187,8 @@ def test_pipeline_takes_worker_values_as_its_minhash(tmp_path):
     from crawler.pipelines.duplicates import DuplicatesPipeline, text_minhash
     from crawler.pipelines.extract import minhash_spec
 
-    settings = {
-        "HEALTHDEX_OUT_DIR": str(tmp_path),
-        "HEALTHDEX_MINHASH_PERMUTATIONS": 32,
-        "HEALTHDEX_SHINGLE_SIZE": 3,
-        "HEALTHDEX_NEAR_DUPLICATE_THRESHOLD": 0.9,
-    }
+    settings = {"HEALTHDEX_OUT_DIR": str(tmp_path), "HEALTHDEX_MINHASH_PERMUTATIONS": 32, "HEALTHDEX_SHINGLE_SIZE": 3,
+                "HEALTHDEX_NEAR_DUPLICATE_THRESHOLD": 0.9}
     crawler = get_crawler(settings_dict=settings)
     pipeline = DuplicatesPipeline(crawler)
     text = "one two three four five six seven eight nine ten eleven twelve"

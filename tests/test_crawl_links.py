@@ -112,44 +112,11 @@ def test_scan_equals_the_one_pass_definition_on_random_markup():
 
     from crawler.links import _scan
 
-    pieces = [
-        '<a href="/x">',
-        "<A HREF='/y'>",
-        "<a class=b href=/z>",
-        "<area href=/m>",
-        '<base href="/b/">',
-        "<!--",
-        "-->",
-        "<!-->",
-        "<script>",
-        "</script>",
-        "</SCRIPT >",
-        "<ScRiPt type=x>",
-        "</script\n>",
-        "<style>",
-        "</style>",
-        "<template>",
-        "</template>",
-        "<textarea>",
-        "</textarea>",
-        "\u017fcript",
-        "<\u017fcript>",
-        "</\u017fcript>",
-        "</s\u017fcript>",
-        "<script",
-        ">",
-        "text ",
-        "\n",
-        "<p>",
-        "</a>",
-        "<a\nhref='/q&amp;r'>",
-        "<base href=x>",
-        '"',
-        "'",
-        "<a href=",
-        "\u212a",
-        "<textarea\u212a>",
-    ]
+    pieces = ['<a href="/x">', "<A HREF='/y'>", "<a class=b href=/z>", "<area href=/m>", '<base href="/b/">',
+              "<!--", "-->", "<!-->", "<script>", "</script>", "</SCRIPT >", "<ScRiPt type=x>", "</script\n>",
+              "<style>", "</style>", "<template>", "</template>", "<textarea>", "</textarea>", "\u017fcript",
+              "<\u017fcript>", "</\u017fcript>", "</s\u017fcript>", "<script", ">", "text ", "\n", "<p>", "</a>",
+              "<a\nhref='/q&amp;r'>", "<base href=x>", '"', "'", "<a href=", "\u212a", "<textarea\u212a>"]
     rng = random.Random(5)
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))

@@ -20,13 +20,9 @@ def test_robots_disallow_and_crawl_delay_are_honoured(tmp_path):
     private = f"http://{HOST}/private/secret.html"
     (site / "private").mkdir(parents=True)
     robots = f"User-agent: *\nCrawl-delay: 1\nDisallow: /private/\nSitemap: http://{HOST}/sitemap.xml\n"
-    urls = make_site(
-        site,
-        5,
-        sitemap_pages=5,
-        robots=robots,
-        extra_rows=[{"file": "private/secret.html", "original_url": private, "content_type": "text/html"}],
-    )
+    urls = make_site(site, 5, sitemap_pages=5, robots=robots,
+                     extra_rows=[{"file": "private/secret.html", "original_url": private,
+                                  "content_type": "text/html"}])
     (site / "private" / "secret.html").write_text((site / "a" / "0.html").read_text())
     # the sitemap also lists the disallowed page
     sitemap = (site / "sitemap.xml").read_text().replace("</urlset>", f"<url><loc>{private}</loc></url></urlset>")
@@ -53,7 +49,8 @@ def test_crawl_delay_is_capped(tmp_path):
     site = tmp_path / "site"
     robots = f"User-agent: *\nCrawl-delay: 60\nSitemap: http://{HOST}/sitemap.xml\n"
     urls = make_site(site, 4, robots=robots)
-    profile = make_profile(tmp_path, "cappedsite", delay=0, concurrency=2, extra="")
+    profile = make_profile(tmp_path, "cappedsite", delay=0, concurrency=2,
+                           extra="")
     profile.write_text(profile.read_text() + "max_crawl_delay = 0.5\n")  # in [politeness]
     out = tmp_path / "out"
     with ReplayServer(site) as server:
@@ -65,18 +62,15 @@ def test_crawl_delay_is_capped(tmp_path):
     assert min(gaps) >= 0.45 and max(gaps) < 5, [round(g, 3) for g in gaps]
 
 
-@pytest.mark.parametrize(
-    ("location", "problem"),
-    [
-        ("http://elsewhere.example.com/x", "offsite"),
-        ("ftp://www.healthdex-bench.org/x", "scheme"),
-        ("javascript:alert(1)", "scheme"),
-        ("http://127.0.0.1:9/x", "private"),
-        ("http://10.1.2.3/x", "private"),
-        ("http://localhost/x", "private"),
-        ("https://www.healthdex-bench.org/a/2.html", None),
-    ],
-)
+@pytest.mark.parametrize(("location", "problem"), [
+    ("http://elsewhere.example.com/x", "offsite"),
+    ("ftp://www.healthdex-bench.org/x", "scheme"),
+    ("javascript:alert(1)", "scheme"),
+    ("http://127.0.0.1:9/x", "private"),
+    ("http://10.1.2.3/x", "private"),
+    ("http://localhost/x", "private"),
+    ("https://www.healthdex-bench.org/a/2.html", None),
+])
 def test_redirect_targets_are_judged_against_the_profiles(location, problem):
     assert redirect_problem(location, lambda url: "healthdex-bench.org" in (urlsplit(url).hostname or "")) == problem
 
@@ -110,12 +104,8 @@ def test_off_profile_redirects_and_wrong_content_types_are_dropped_and_counted(t
     # page 7 was reached directly and through a redirect with a tracking parameter: fetched once
     assert sum(1 for u in requested if "/a/7.html" in u) == 1
     report = json.loads((out / "crawl-report.json").read_text())
-    assert report["dropped_by_reason"] == {
-        "redirect_offsite": 1,
-        "redirect_scheme": 1,
-        "redirect_private": 1,
-        "content_type": 1,
-    }
+    assert report["dropped_by_reason"] == {"redirect_offsite": 1, "redirect_scheme": 1, "redirect_private": 1,
+                                           "content_type": 1}
 
 
 def test_max_pages_progress_line_and_crawl_report_command(tmp_path, healthdex):
@@ -123,19 +113,8 @@ def test_max_pages_progress_line_and_crawl_report_command(tmp_path, healthdex):
     make_site(site, 30)
     profile = make_profile(tmp_path, "limitsite", concurrency=1)
     out = tmp_path / "out"
-    result = run_crawl(
-        profile,
-        out,
-        "--delay",
-        "0",
-        "--max-pages",
-        "6",
-        "-s",
-        "HEALTHDEX_PROGRESS=true",
-        "-s",
-        "HEALTHDEX_PROGRESS_INTERVAL=0.2",
-        replay=site,
-    )
+    result = run_crawl(profile, out, "--delay", "0", "--max-pages", "6", "-s", "HEALTHDEX_PROGRESS=true",
+                       "-s", "HEALTHDEX_PROGRESS_INTERVAL=0.2", replay=site)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "pages/s" in result.stderr and "queued" in result.stderr
     report = json.loads((out / "crawl-report.json").read_text())
@@ -145,15 +124,6 @@ def test_max_pages_progress_line_and_crawl_report_command(tmp_path, healthdex):
     shown = healthdex("crawl-report", str(out))
     assert shown.returncode == 0 and "pages fetched" in shown.stdout and "by status" in shown.stdout
     as_json = json.loads(healthdex("crawl-report", str(out), "--json").stdout)
-    for key in (
-        "pages_by_status",
-        "articles_extracted",
-        "duplicates_dropped",
-        "robots_denied",
-        "errors_by_kind",
-        "bytes",
-        "duration_s",
-        "pages_per_s",
-        "resumes",
-    ):
+    for key in ("pages_by_status", "articles_extracted", "duplicates_dropped", "robots_denied", "errors_by_kind",
+                "bytes", "duration_s", "pages_per_s", "resumes"):
         assert key in as_json

@@ -89,7 +89,8 @@ def test_sigkilled_recrawl_resumes_and_revisits_every_page_once(tmp_path):
     first_run = {r["id"] for r in warc_responses(out / "pages.warc.gz")}
 
     args = crawl_command(profile, out, "--workers", "1", replay=site)
-    proc = subprocess.Popen(args, cwd=REPO, env=env_for(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, cwd=REPO, env=env_for(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     warc = out / "pages.warc.gz"
     size = warc.stat().st_size
     deadline = time.time() + 120

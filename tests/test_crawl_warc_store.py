@@ -21,30 +21,18 @@ BODIES = [b"", b"x", "caf\u00e9 \u65e5\u672c".encode(), b"<p>" + b"health " * 20
 @pytest.fixture
 def fixed_ids(monkeypatch):
     counter = itertools.count()
-    monkeypatch.setattr(
-        warcio.statusandheaders.StatusAndHeadersParser,
-        "make_warc_id",
-        staticmethod(lambda id_=None: f"<urn:uuid:00000000-0000-0000-0000-{next(counter):012d}>"),
-    )
+    monkeypatch.setattr(warcio.statusandheaders.StatusAndHeadersParser, "make_warc_id",
+                        staticmethod(lambda id_=None: f"<urn:uuid:00000000-0000-0000-0000-{next(counter):012d}>"))
 
 
 def _exchange(i: int, body: bytes) -> dict:
     return {
-        "url": f"http://www.example.org/a/{i}.html",
-        "method": "GET" if i % 2 else "POST",
+        "url": f"http://www.example.org/a/{i}.html", "method": "GET" if i % 2 else "POST",
         "request_headers": [("User-Agent", "healthdex-test"), ("Accept", "text/html")],
-        "request_body": b"" if i % 2 else b"q=1",
-        "status": 200 if i % 3 else 404,
-        "reason": "",
-        "response_headers": [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Transfer-Encoding", "chunked"),
-            ("Set-Cookie", "a=1"),
-            ("Set-Cookie", "b=2"),
-        ],
-        "body": body,
-        "timestamp": 1_700_000_000.25 + i,
-        "ip_address": None if i % 4 == 0 else "127.0.0.1",
+        "request_body": b"" if i % 2 else b"q=1", "status": 200 if i % 3 else 404, "reason": "",
+        "response_headers": [("Content-Type", "text/html; charset=utf-8"), ("Transfer-Encoding", "chunked"),
+                             ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")],
+        "body": body, "timestamp": 1_700_000_000.25 + i, "ip_address": None if i % 4 == 0 else "127.0.0.1",
         "extra_headers": {"WARC-Healthdex-Profile": "test"},
     }
 
@@ -91,11 +79,8 @@ def test_libdeflate_and_zlib_hold_the_same_records(tmp_path, monkeypatch):
     contents = []
     for libdeflate in (False, True):
         counter = itertools.count()
-        monkeypatch.setattr(
-            warcio.statusandheaders.StatusAndHeadersParser,
-            "make_warc_id",
-            staticmethod(lambda id_=None, c=counter: f"<urn:uuid:{next(c)}>"),
-        )
+        monkeypatch.setattr(warcio.statusandheaders.StatusAndHeadersParser, "make_warc_id",
+                            staticmethod(lambda id_=None, c=counter: f"<urn:uuid:{next(c)}>"))
         monkeypatch.setattr(warc_store.WARCWriter, "_make_warc_date", classmethod(lambda cls, use_micros=False: "D"))
         (tmp_path / str(libdeflate)).mkdir()
         contents.append(_store_bytes(tmp_path / str(libdeflate) / "pages.warc.gz", libdeflate))
@@ -106,25 +91,18 @@ def test_record_bytes_equal_warcio_without_lengths(tmp_path, monkeypatch):
     """Passing lengths to warcio (no temporary-file copy, one digest pass) changes no byte of a record."""
     from warcio.statusandheaders import StatusAndHeaders
 
-    monkeypatch.setattr(
-        warcio.statusandheaders.StatusAndHeadersParser, "make_warc_id", staticmethod(lambda id_=None: "<urn:uuid:1>")
-    )
+    monkeypatch.setattr(warcio.statusandheaders.StatusAndHeadersParser, "make_warc_id",
+                        staticmethod(lambda id_=None: "<urn:uuid:1>"))
     store = WarcStore(tmp_path / "w.warc.gz", {"software": "test"}, libdeflate=False)
     body = BODIES[3]
     headers = StatusAndHeaders("200", [("Content-Type", "text/html")], protocol="HTTP/1.1")
     extra = {"WARC-Date": "2024-01-01T00:00:00.000000Z"}
-    with_length = store._writer.create_warc_record(
-        "http://e.org/",
-        "response",
-        payload=io.BytesIO(body),
-        length=len(body),
-        http_headers=headers,
-        warc_headers_dict=extra,
-    )
+    with_length = store._writer.create_warc_record("http://e.org/", "response", payload=io.BytesIO(body),
+                                                   length=len(body), http_headers=headers, warc_headers_dict=extra)
     headers2 = StatusAndHeaders("200", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-    without = store._writer.create_warc_record(
-        "http://e.org/", "response", payload=io.BytesIO(body), http_headers=headers2, warc_headers_dict=extra
-    )
+    without = store._writer.create_warc_record("http://e.org/", "response", payload=io.BytesIO(body),
+                                               http_headers=headers2,
+                                               warc_headers_dict=extra)
     assert _reference([with_length]) == _reference([without])
     store.close()
 

@@ -48,12 +48,8 @@ def _vocabulary() -> list[str]:
     """Words of the bundled sample pages' visible text (the generated articles are made of them)."""
     words: set[str] = set()
     for page in sorted(SAMPLE_PAGES.rglob("*.html")):
-        text = re.sub(
-            r"<(script|style)\b.*?</\1>|<[^>]+>",
-            " ",
-            page.read_text(encoding="utf-8", errors="replace"),
-            flags=re.S | re.I,
-        )
+        text = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", page.read_text(encoding="utf-8", errors="replace"),
+                      flags=re.S | re.I)
         words.update(w.lower() for w in re.findall(r"[A-Za-z]{4,12}", text))
     return sorted(words)
 
@@ -68,22 +64,18 @@ def make_site(folder: Path, n: int = N_ARTICLES, seed: int = 5) -> list[str]:
     rows = ["file\toriginal_url"]
     for i, url in enumerate(urls):
         title = " ".join(rng.choice(vocab) for _ in range(5)).capitalize()
-        paragraphs = "\n".join(
-            f"<p>{' '.join(rng.choice(vocab) for _ in range(70)).capitalize()}.</p>" for _ in range(6)
-        )
+        paragraphs = "\n".join(f"<p>{' '.join(rng.choice(vocab) for _ in range(70)).capitalize()}.</p>"
+                               for _ in range(6))
         links = "".join(f'<li><a href="{urls[j]}">more</a></li>' for j in {(i + 1) % n, (i * 7 + 3) % n})
-        html = (
-            f"<!DOCTYPE html><html><head><title>{title}</title></head><body><header><nav><a href='/'>Home</a>"
-            f"</nav></header><article><h1>{title}</h1>\n{paragraphs}\n</article><aside><ul>{links}</ul></aside>"
-            f"</body></html>\n"
-        )
+        html = (f"<!DOCTYPE html><html><head><title>{title}</title></head><body><header><nav><a href='/'>Home</a>"
+                f"</nav></header><article><h1>{title}</h1>\n{paragraphs}\n</article><aside><ul>{links}</ul></aside>"
+                f"</body></html>\n")
         name = f"topic-{i:03d}.html"
         (folder / name).write_text(html, encoding="utf-8")
         rows.append(f"{name}\t{url}")
     home = "".join(f'<li><a href="{u}">article</a></li>' for u in urls[:3])
-    (folder / "index.html").write_text(
-        f"<!DOCTYPE html><html><head><title>Home</title></head><body><ul>{home}</ul></body></html>\n", encoding="utf-8"
-    )
+    (folder / "index.html").write_text(f"<!DOCTYPE html><html><head><title>Home</title></head><body><ul>{home}"
+                                       f"</ul></body></html>\n", encoding="utf-8")
     rows.append(f"index.html\thttp://{HOST}/")
     (folder / "MANIFEST.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return urls
@@ -106,39 +98,13 @@ def site(tmp_path) -> tuple[Path, Path, list[str]]:
     return pages, profiles, urls
 
 
-def start_worker(
-    worker: str, out: Path, proxy: str, redis_url: str, profiles: Path, log: Path, *extra: str
-) -> subprocess.Popen:
+def start_worker(worker: str, out: Path, proxy: str, redis_url: str, profiles: Path, log: Path,
+                 *extra: str) -> subprocess.Popen:
     env = {**os.environ, "HEALTHDEX_PROFILES_PATH": str(profiles), "PYTHONUNBUFFERED": "1"}
-    args = [
-        sys.executable,
-        "-m",
-        "healthdex",
-        "crawl",
-        "distsite",
-        "--out",
-        str(out),
-        "--proxy",
-        proxy,
-        "--redis",
-        redis_url,
-        "--worker-id",
-        worker,
-        "--workers",
-        "0",
-        "--delay",
-        str(DELAY),
-        "-s",
-        "HEALTHDEX_REDIS_IDLE_TIMEOUT=2",
-        "-s",
-        "HEALTHDEX_REDIS_WORKER_TIMEOUT=2.5",
-        "-s",
-        "HEALTHDEX_REDIS_HEARTBEAT_INTERVAL=0.5",
-        "-s",
-        "HEALTHDEX_PROGRESS=false",
-        "-v",
-        *extra,
-    ]
+    args = [sys.executable, "-m", "healthdex", "crawl", "distsite", "--out", str(out), "--proxy", proxy,
+            "--redis", redis_url, "--worker-id", worker, "--workers", "0", "--delay", str(DELAY),
+            "-s", "HEALTHDEX_REDIS_IDLE_TIMEOUT=2", "-s", "HEALTHDEX_REDIS_WORKER_TIMEOUT=2.5",
+            "-s", "HEALTHDEX_REDIS_HEARTBEAT_INTERVAL=0.5", "-s", "HEALTHDEX_PROGRESS=false", "-v", *extra]
     return subprocess.Popen(args, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
@@ -193,7 +159,7 @@ def test_two_workers_one_killed_every_article_once_and_host_spacing_held(tmp_pat
             c = start_worker("c", out, server.proxy_url, redis_url, profiles, tmp_path / "c.log")
             assert c.wait(timeout=30) == 0, (tmp_path / "c.log").read_text(errors="replace")[-3000:]
             late_worker_s = time.monotonic() - started
-            late_requests = [e.url for e in server.request_log.snapshot()[len(log) :]]
+            late_requests = [e.url for e in server.request_log.snapshot()[len(log):]]
         finally:
             for process in (a, b, *([c] if "c" in locals() else [])):
                 if process.poll() is None:

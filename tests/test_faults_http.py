@@ -13,16 +13,11 @@ import pytest
 from faultlib import SCENARIOS, run_scenario
 
 
-@pytest.mark.parametrize(
-    "scenario",
-    [pytest.param(s, marks=pytest.mark.slow) if s.slow else s for s in SCENARIOS],
-    ids=[s.name for s in SCENARIOS],
-)
+@pytest.mark.parametrize("scenario", [pytest.param(s, marks=pytest.mark.slow) if s.slow else s for s in SCENARIOS],
+                         ids=[s.name for s in SCENARIOS])
 def test_hostile_server(scenario, tmp_path):
     result = run_scenario(scenario, tmp_path)
     run = result.run
-    detail = (
-        f"{result.outcome.explain()}\nwall {run.wall_s:.1f}s, peak RSS {run.peak_rss_mb:.0f} MB\n"
-        f"failed_pages: {run.report.get('failed_pages')}\nstderr tail:\n{run.stderr[-1500:]}"
-    )
+    detail = (f"{result.outcome.explain()}\nwall {run.wall_s:.1f}s, peak RSS {run.peak_rss_mb:.0f} MB\n"
+              f"failed_pages: {run.report.get('failed_pages')}\nstderr tail:\n{run.stderr[-1500:]}")
     assert result.outcome.survived, detail

@@ -20,33 +20,22 @@ from warcio.warcwriter import WARCWriter
 
 from support import run_healthdex
 
-HTML = (
-    b"<html><head><title>Sleep</title></head><body><article><h1>Sleep</h1>"
-    + b"<p>Sleep matters a great deal for health and memory in adults and in children alike.</p>" * 5
-    + b"</article></body></html>"
-)
+HTML = (b"<html><head><title>Sleep</title></head><body><article><h1>Sleep</h1>"
+        + b"<p>Sleep matters a great deal for health and memory in adults and in children alike.</p>" * 5
+        + b"</article></body></html>")
 
 
 def test_clean_reads_brotli_gzip_and_deflate_warc_records(tmp_path):
     buffer = io.BytesIO()
     writer = WARCWriter(buffer, gzip=True)
-    bodies = {
-        "br": brotli.compress(HTML),
-        "gzip": gzip.compress(HTML),
-        "deflate": zlib.compress(HTML),
-        "bomb": brotli.compress(b"\0" * 60_000_000, quality=5),
-    }
+    bodies = {"br": brotli.compress(HTML), "gzip": gzip.compress(HTML), "deflate": zlib.compress(HTML),
+              "bomb": brotli.compress(b"\0" * 60_000_000, quality=5)}
     for name, body in bodies.items():
-        headers = StatusAndHeaders(
-            "200 OK",
-            [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "br" if name == "bomb" else name)],
-            protocol="HTTP/1.1",
-        )
-        writer.write_record(
-            writer.create_warc_record(
-                f"https://www.example.org/{name}.html", "response", payload=io.BytesIO(body), http_headers=headers
-            )
-        )
+        headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                              ("Content-Encoding", "br" if name == "bomb" else name)],
+                                   protocol="HTTP/1.1")
+        writer.write_record(writer.create_warc_record(f"https://www.example.org/{name}.html", "response",
+                                                      payload=io.BytesIO(body), http_headers=headers))
     warc = tmp_path / "pages.warc.gz"
     warc.write_bytes(buffer.getvalue())
     result = run_healthdex("clean", str(warc), timeout=120)
@@ -61,12 +50,8 @@ def test_clean_over_a_crawl_warc_with_a_brotli_bomb(tmp_path):
     result = run_scenario(SCENARIOS_BY_NAME["brotli_bomb"], tmp_path)
     assert result.outcome.survived, result.outcome.explain()
     warc = result.run.out / "pages.warc.gz"
-    clean = run_healthdex(
-        "clean",
-        str(warc),
-        timeout=120,
-        env={"HEALTHDEX_PROFILES_PATH": healthdex_env(tmp_path / "profiles")["HEALTHDEX_PROFILES_PATH"]},
-    )
+    clean = run_healthdex("clean", str(warc), timeout=120, env={
+        "HEALTHDEX_PROFILES_PATH": healthdex_env(tmp_path / "profiles")["HEALTHDEX_PROFILES_PATH"]})
     assert "Traceback" not in clean.stderr, clean.stderr[-3000:]
     assert clean.returncode == 0, clean.stderr
     urls = {json.loads(line).get("url") for line in clean.stdout.splitlines()}

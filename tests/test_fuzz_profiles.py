@@ -42,11 +42,13 @@ BAD_PROFILES = {
     "unknown_key": (GOOD + 'colour = "red"\n', "colour"),
     "unknown_section_key": (GOOD + "[limits]\nmax_pagez = 3\n", "limits.max_pagez"),
     "no_domains": ('start_urls = ["https://www.example.org/"]\n', "allowed_domains"),
-    "bad_domain": ('allowed_domains = ["../../etc"]\nstart_urls = ["https://www.example.org/"]\n', "allowed_domains"),
+    "bad_domain": ('allowed_domains = ["../../etc"]\nstart_urls = ["https://www.example.org/"]\n',
+                   "allowed_domains"),
     "bad_url": ('allowed_domains = ["example.org"]\nstart_urls = ["javascript:alert(1)"]\n', "start_urls"),
     "file_url": ('allowed_domains = ["example.org"]\nstart_urls = ["file:///etc/passwd"]\n', "start_urls"),
     "bad_sitemap": (GOOD + 'sitemaps = ["ftp://example.org/sitemap.xml"]\n', "sitemaps"),
-    "wrong_type": ('allowed_domains = "example.org"\nstart_urls = ["https://www.example.org/"]\n', "allowed_domains"),
+    "wrong_type": ('allowed_domains = "example.org"\nstart_urls = ["https://www.example.org/"]\n',
+                   "allowed_domains"),
     "negative_limit": (GOOD + "[limits]\nmax_pages = -1\n", "limits.max_pages"),
     "invalid_regex": (GOOD + "article_urls = ['([a-z']\n", "article_urls"),
     "nested_quantifier": (GOOD + "article_urls = ['^https://www\\.example\\.org/(a+)+$']\n", "article_urls"),
@@ -112,22 +114,13 @@ def test_unknown_profile_names_cannot_reach_files(tmp_path):
     secret = tmp_path / "x.toml"
     secret.write_text(GOOD, encoding="utf-8")
     for name in ("../../x", "../x", "..", "/etc/passwd", "x\ny"):
-        result = run_healthdex(
-            "crawl",
-            name,
-            "--out",
-            str(tmp_path / "out"),
-            "--proxy",
-            "http://127.0.0.1:9",
-            cwd=tmp_path / "..",
-            timeout=60,
-        )
+        result = run_healthdex("crawl", name, "--out", str(tmp_path / "out"), "--proxy", "http://127.0.0.1:9",
+                               cwd=tmp_path / "..", timeout=60)
         assert result.returncode == 2, (name, result.stderr)
         assert "Traceback" not in result.stderr and result.stderr.startswith("healthdex: "), (name, result.stderr)
 
 
 # --- generated profiles ------------------------------------------------------------------------------------
-
 
 def _toml_value(value) -> str:
     if isinstance(value, bool):
@@ -154,59 +147,31 @@ def _toml(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SCALARS = st.one_of(
-    st.text(max_size=30), st.integers(-(10**6), 10**6), st.booleans(), st.floats(allow_nan=False, allow_infinity=False)
-)
+SCALARS = st.one_of(st.text(max_size=30), st.integers(-10**6, 10**6), st.booleans(),
+                    st.floats(allow_nan=False, allow_infinity=False))
 REGEX_PARTS = ["a", "\\w", "\\d", ".", "(", ")", "|", "+", "*", "?", "{2,}", "[a-z]", "^", "$", "/", "\\.", "\\"]
 REGEXES = st.lists(st.sampled_from(REGEX_PARTS), max_size=12).map("".join)
-URLS = st.one_of(
-    st.sampled_from(
-        [
-            "https://www.example.org/",
-            "http://example.org/a",
-            "ftp://example.org/",
-            "javascript:x",
-            "https://",
-            "//example.org/",
-            "https://exa mple.org/",
-            "https://[::1]/",
-            "http://127.0.0.1/",
-            "https://example.org:99999/",
-        ]
-    ),
-    st.text(max_size=40),
-)
+URLS = st.one_of(st.sampled_from(["https://www.example.org/", "http://example.org/a", "ftp://example.org/",
+                                  "javascript:x", "https://", "//example.org/", "https://exa mple.org/",
+                                  "https://[::1]/", "http://127.0.0.1/", "https://example.org:99999/"]),
+                 st.text(max_size=40))
 FIELD_VALUES = {
-    "site": SCALARS,
-    "description": SCALARS,
-    "name": st.one_of(SCALARS, st.just("../../x")),
-    "allowed_domains": st.one_of(
-        st.lists(
-            st.one_of(
-                st.sampled_from(["example.org", "EXAMPLE.org", "www.x.y", "..", "a..b", "-a.org", "localhost"]),
-                st.text(max_size=15),
-            ),
-            max_size=3,
-        ),
-        SCALARS,
-    ),
+    "site": SCALARS, "description": SCALARS, "name": st.one_of(SCALARS, st.just("../../x")),
+    "allowed_domains": st.one_of(st.lists(st.one_of(st.sampled_from(["example.org", "EXAMPLE.org", "www.x.y",
+                                                                     "..", "a..b", "-a.org", "localhost"]),
+                                                    st.text(max_size=15)), max_size=3), SCALARS),
     "start_urls": st.one_of(st.lists(URLS, max_size=3), SCALARS),
     "sitemaps": st.lists(URLS, max_size=2),
     "article_urls": st.one_of(st.lists(REGEXES, max_size=3), SCALARS),
     "deny_urls": st.lists(REGEXES, max_size=3),
     "follow_urls": st.lists(REGEXES, max_size=2),
     "contact": SCALARS,
-    "limits": st.dictionaries(
-        st.sampled_from(["max_pages", "max_depth", "max_response_bytes", "bogus"]), SCALARS, max_size=3
-    ),
-    "politeness": st.dictionaries(
-        st.sampled_from(["download_delay", "autothrottle", "max_crawl_delay"]), SCALARS, max_size=2
-    ),
-    "extract": st.dictionaries(
-        st.sampled_from(["content", "remove", "other"]),
-        st.one_of(st.lists(st.text(max_size=10), max_size=2), SCALARS),
-        max_size=2,
-    ),
+    "limits": st.dictionaries(st.sampled_from(["max_pages", "max_depth", "max_response_bytes", "bogus"]), SCALARS,
+                              max_size=3),
+    "politeness": st.dictionaries(st.sampled_from(["download_delay", "autothrottle", "max_crawl_delay"]), SCALARS,
+                                  max_size=2),
+    "extract": st.dictionaries(st.sampled_from(["content", "remove", "other"]),
+                               st.one_of(st.lists(st.text(max_size=10), max_size=2), SCALARS), max_size=2),
     "unknown": SCALARS,
 }
 
@@ -219,12 +184,8 @@ def profile_documents(draw) -> str:
     return _toml({key: draw(FIELD_VALUES[key]) for key in keys})
 
 
-HOSTILE_URLS = [
-    "https://www.example.org/" + "a" * 40 + "!",
-    "https://www.example.org/" + "1" * 40 + "/",
-    "https://www.example.org/" + "ab" * 30 + "%",
-    "https://www.example.org/" + "/" * 50 + "x",
-]
+HOSTILE_URLS = ["https://www.example.org/" + "a" * 40 + "!", "https://www.example.org/" + "1" * 40 + "/",
+                "https://www.example.org/" + "ab" * 30 + "%", "https://www.example.org/" + "/" * 50 + "x"]
 
 # Run a loaded profile's patterns against hostile URLs in a child process that must finish in time.
 _MATCH_CHILD = """
@@ -237,13 +198,8 @@ for url in sys.argv[2:]:
 """
 
 
-@settings(
-    max_examples=300,
-    deadline=timedelta(seconds=5),
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+@settings(max_examples=300, deadline=timedelta(seconds=5), database=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
 @given(text=profile_documents())
 def test_generated_profiles_load_or_fail_clearly(text, tmp_path_factory):
     path = tmp_path_factory.mktemp("gen") / "generated.toml"
@@ -256,20 +212,13 @@ def test_generated_profiles_load_or_fail_clearly(text, tmp_path_factory):
     assert isinstance(profile, Profile)
     if any(p.pattern for p in (*profile.article_urls, *profile.follow_urls, *profile.deny_urls)):
         try:
-            subprocess.run(
-                [sys.executable, "-c", _MATCH_CHILD, str(path), *HOSTILE_URLS],
-                cwd=REPO,
-                timeout=10,
-                check=True,
-                capture_output=True,
-                env=healthdex_env(),
-            )
+            subprocess.run([sys.executable, "-c", _MATCH_CHILD, str(path), *HOSTILE_URLS], cwd=REPO, timeout=10,
+                           check=True, capture_output=True, env=healthdex_env())
         except subprocess.TimeoutExpired:
             raise AssertionError(f"profile patterns backtrack catastrophically: {text!r}") from None
 
 
 # --- output paths ------------------------------------------------------------------------------------------
-
 
 def _files_outside(root: Path, inside: Path, before: set[Path]) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p not in before and not p.is_relative_to(inside) and p.is_file())
@@ -280,12 +229,8 @@ def test_names_and_urls_with_dot_segments_stay_inside_out(tmp_path):
     the crawl writes is inside OUT, and nothing off the site is requested."""
     from replay.server import ReplayServer
 
-    sneaky = [
-        f"{BASE}/articles/../../../../etc/passwd.html",
-        f"{BASE}/articles/%2e%2e/%2e%2e/escape.html",
-        f"{BASE}/articles/..%2f..%2fescape2.html",
-        f"{BASE}/articles/a/..//../b.html",
-    ]
+    sneaky = [f"{BASE}/articles/../../../../etc/passwd.html", f"{BASE}/articles/%2e%2e/%2e%2e/escape.html",
+              f"{BASE}/articles/..%2f..%2fescape2.html", f"{BASE}/articles/a/..//../b.html"]
     root = tmp_path / "deep" / "er"
     root.mkdir(parents=True)
     site = build_site(root, extra_pages={url: article_html("Sneaky", 500 + i) for i, url in enumerate(sneaky)})
@@ -302,8 +247,7 @@ def test_names_and_urls_with_dot_segments_stay_inside_out(tmp_path):
     assert check_outputs(out, site.good).survived
     assert all(DOMAIN in url for url in requested), requested
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == sorted(
-        p.name for p in out.iterdir() if p.is_file() and p.suffix in (".gz", ".jsonl", ".json")
-    )
+        p.name for p in out.iterdir() if p.is_file() and p.suffix in (".gz", ".jsonl", ".json"))
 
 
 def test_worker_ids_are_safe_folder_names(tmp_path):

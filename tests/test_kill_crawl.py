@@ -24,9 +24,9 @@ PAGE_DELAY_S = 0.5
 
 @dataclass
 class KillLoop:
-    kills: int = 0  # SIGKILLs delivered to a live crawl
-    interrupted_runs: int = 0  # ... of which hit a run under way (crawl-state.json "running"): a resume is owed
-    finished_early: int = 0  # runs that ended before their kill moment (or were killed on their way out)
+    kills: int = 0                 # SIGKILLs delivered to a live crawl
+    interrupted_runs: int = 0      # ... of which hit a run under way (crawl-state.json "running"): a resume is owed
+    finished_early: int = 0        # runs that ended before their kill moment (or were killed on their way out)
     interrupted_since_finish: int = 0  # interrupted runs after the last finished one: what the report counts
     moments: list[float] = field(default_factory=list)
 

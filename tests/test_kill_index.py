@@ -30,18 +30,9 @@ def write_records(path: Path, n: int, seed: int = 1, prefix: str = "") -> list[s
         for i in range(n):
             key = f"https://www.example.org/articles/{prefix}{i}"
             keys.append(key)
-            fh.write(
-                json.dumps(
-                    {
-                        "url": key,
-                        "title": _paragraph(rng, 8),
-                        "site": "example.org",
-                        "text": "\n\n".join(_paragraph(rng, 80) for _ in range(5)),
-                        "published": f"{2000 + i % 24}-01-01",
-                    }
-                )
-                + "\n"
-            )
+            fh.write(json.dumps({"url": key, "title": _paragraph(rng, 8), "site": "example.org",
+                                 "text": "\n\n".join(_paragraph(rng, 80) for _ in range(5)),
+                                 "published": f"{2000 + i % 24}-01-01"}) + "\n")
     return keys
 
 
@@ -80,9 +71,8 @@ def _wait_for_writer(index_dir: Path, proc: subprocess.Popen, timeout: float = 1
         time.sleep(0.02)
 
 
-def kill_loop(
-    tmp_path: Path, n_kills: int, seed: int, n_records: int, files: int = 3, max_delay: float = 0.8
-) -> tuple[list[str], Path, int]:
+def kill_loop(tmp_path: Path, n_kills: int, seed: int, n_records: int, files: int = 3,
+              max_delay: float = 0.8) -> tuple[list[str], Path, int]:
     paths = []
     keys: list[str] = []
     for f in range(files):  # several files: several commits per run
@@ -94,14 +84,8 @@ def kill_loop(
     rng = random.Random(seed)
     kills = 0
     for _ in range(n_kills):
-        proc = subprocess.Popen(
-            args,
-            cwd=REPO,
-            env=healthdex_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        proc = subprocess.Popen(args, cwd=REPO, env=healthdex_env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
         try:
             # Kill a moment after this run's writer is under way (its pid in the sidecar), not at a fixed time
             # after exec: start-up time varies with the machine's load far more than the writing does.

@@ -278,13 +278,8 @@ def test_faults_from_toml(tmp_path: Path):
 def test_cli_faults_option(site: Path, tmp_path: Path):
     path = tmp_path / "faults.toml"
     path.write_text(f'[[fault]]\nmatch = "{A}"\nstatus = 503\nretry_after = 9\n')
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "healthdex", "replay", str(site), "--port", "0", "--faults", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "healthdex", "replay", str(site), "--port", "0", "--faults",
+                             str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         line = proc.stdout.readline()
         assert "1 fault rule(s)" in line, line
@@ -299,13 +294,8 @@ def test_cli_faults_option(site: Path, tmp_path: Path):
         proc.communicate(timeout=10)
     bad = tmp_path / "bad.toml"
     bad.write_text("[[fault]]\nmatch = 'x'\nnope = 1\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "healthdex", "replay", str(site), "--faults", str(bad)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=20,
-    )
+    proc = subprocess.run([sys.executable, "-m", "healthdex", "replay", str(site), "--faults", str(bad)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=20)
     assert proc.returncode == 2 and proc.stderr.startswith("healthdex: ") and len(proc.stderr.splitlines()) == 1
 
 
