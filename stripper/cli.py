@@ -164,8 +164,9 @@ def summary(counts: Counter) -> str:
 def clean_command(paths: tuple[str, ...], url: str | None, profile_name: str | None, jobs: int, explain: bool) -> None:
     """Extract clean articles from HTML files (.html, .htm, .html.gz), folders of them, and WARC files.
 
-    Writes JSON Lines to stdout, one object per page, in the order of the files (and of the records in a WARC),
-    and a summary line to stderr.  Exit 0 if any page was cleaned, 1 if none.
+    Writes JSON Lines to stdout, one object per page, in the order of the files (and of the records in a WARC), and
+    a summary line to stderr (on a terminal, or when a page was empty or unreadable).  Exit 0 if any page was
+    cleaned, 1 if none.
     """
     if explain:
         _explain(paths, url, profile_name)
@@ -192,7 +193,8 @@ def clean_command(paths: tuple[str, ...], url: str | None, profile_name: str | N
         if progress is not None:
             progress.close()
     sys.stdout.flush()
-    click.echo(summary(counts), err=True)
+    if progress is not None or counts["pages"] != counts["articles"]:  # on a terminal, or when a page came out empty
+        click.echo(summary(counts), err=True)
     sys.exit(0 if counts["pages"] - counts["errors"] else 1)
 
 

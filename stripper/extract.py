@@ -963,7 +963,7 @@ def postprocess(
 
 SHORT_TEXT_CHARS = 250  # a body shorter than this (or than SHORT_TEXT_SHARE of the page's prose) may be a loss ...
 SHORT_TEXT_SHARE = 0.5  # ... of the page's paragraph text outside menus, footers, teaser lists and hidden elements
-SHORT_PROSE_SHARE = 0.2  # ... and so is any body under this share of it (most paragraphs lost to a wrong class)
+SHORT_CONTAINER_SHARE = 0.3  # ... and so is a body under this share of its element's paragraphs (a wrong class)
 BODY_HINT_SHARE = 0.3  # the body is short, too, when under this share of the page's own JSON-LD articleBody
 PROSE_MIN_CHARS = 80  # the last fallback keeps paragraphs of this many characters and more
 FALLBACK_PROSE_SHARE = 0.5  # a fallback's text is taken only when this share of it is in such paragraphs
@@ -1005,14 +1005,15 @@ def body_text(
     collected = postprocess(collect_blocks(container, trace=trace), signatures, titles, trace)
     body = Body(collected.paragraphs, collected.references, collected.dateline, "container", container)
     prose = root.lgood + hidden_prose
-    need = max(min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * prose), SHORT_PROSE_SHARE * prose)
+    need = max(min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * prose), SHORT_CONTAINER_SHARE * container.lgood)
     if jsonld_body:
         need = max(need, BODY_HINT_SHARE * len(jsonld_body))
     if len(body.text) >= need:
         return body
     if trace is not None:
         trace.append(
-            f"short: {len(body.text)} characters against {prose:.0f} of prose on the page"
+            f"short: {len(body.text)} characters against {prose:.0f} of prose on the page, "
+            f"{container.lgood:.0f} in its element"
             + (f" and {len(jsonld_body)} in its JSON-LD articleBody" if jsonld_body else "")
             + f": fallbacks until one gives {need:.0f}"
         )
