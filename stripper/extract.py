@@ -829,9 +829,10 @@ def _block_furniture(block: Block, signatures: dict[tuple[int, str], int]) -> st
         if phrase:
             return f"boilerplate phrase {phrase.group(0)!r}"
     if n <= rules.LINE_PATTERN_MAX_CHARS and block.kind != "h":
-        if rules.TEASER_TAIL_RE.search(text):
+        tail = text[-rules.LINE_TAIL_CHARS :]  # the patterns end the block: search only its end
+        if rules.TEASER_TAIL_RE.search(tail):
             return "a teaser's excerpt ending in its 'more' link"
-        if rules.CAPTION_CREDIT_RE.search(text) or rules.DURATION_TAIL_RE.search(text):
+        if rules.CAPTION_CREDIT_RE.search(tail) or rules.DURATION_TAIL_RE.search(tail):
             return "an image caption or video teaser (ends in a credit or a duration)"
         if rules.READING_TIME_RE.match(text):
             return "a reading-time line"

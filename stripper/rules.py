@@ -597,6 +597,7 @@ READING_TIME_RE: re.Pattern[str] = re.compile(
     re.I,
 )
 LINE_PATTERN_MAX_CHARS = 400
+LINE_TAIL_CHARS = 120  # the three patterns above match within a block's last characters
 # A short line made mostly of dates and times ("Aktualizacja: 19.04.2026 19:45 Publikacja: 19.04.2026 19:05",
 # "Publié le 18 juil. 2024 à 08:01 Mis à jour le ...", "Giriş: 03.07.2024 - 18:24"): a dateline in any language.
 DATE_TOKEN_RE: re.Pattern[str] = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|\b\d{1,2}:\d{2}\b|\b(?:19|20)\d\d\b")
