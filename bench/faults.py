@@ -679,6 +679,87 @@ def clean_row(generated: int, shared: bool) -> Row:
     return row
 
 
+def jsonld_row() -> Row:
+    """Issue 18 item 5: hostile JSON-LD (200 KB of nested arrays, deep objects, an oversized block) beside a good
+    article: each page must give its article, with the good JSON-LD's metadata, and no error."""
+    import json
+
+    from stripper.cli import clean_page
+    from stripper.sources import Page
+
+    row = Row("clean: hostile JSON-LD beside an article")
+    started = time.monotonic()
+    good = json.dumps({"@type": "NewsArticle", "headline": "Hearing loss", "author": {"name": "Jane Doe"}})
+    hostile = {
+        "nested arrays": "[" * 100_000 + "]" * 100_000,
+        "nested objects": '{"a":' * 50_000 + "1" + "}" * 50_000,
+        "nested names": '{"@type": "Article", "author": ' + '{"name": ' * 900 + '"x"' + "}" * 901,
+        "oversized block": json.dumps({"@type": "Article", "articleBody": "x " * 3_000_000}),
+        "unclosed string": '{"@type": "Article", "headline": "' + "a" * 1_000_000,
+    }
+    article = "<p>" + "Hearing loss is common as people get older, and it comes on slowly. " * 6 + "</p>"
+    for name, block in hostile.items():
+        row.trials += 1
+        html = (f'<html><head><script type="application/ld+json">{block}</script><script type="application/ld+json">'
+                f"{good}</script></head><body><article>{article}</article></body></html>")  # fmt: skip
+        try:
+            out = clean_page(Page(f"{name}.html", html.encode()))
+        except Exception as exc:  # noqa: BLE001 - an escaping exception is the finding
+            row.lost += 1
+            row.notes.append(f"{name}: {type(exc).__name__}: {exc}"[:200])
+            continue
+        if "error" in out or "Hearing loss is common" not in out.get("text", "") or out.get("authors") != ["Jane Doe"]:
+            row.lost += 1
+            row.notes.append(f"{name}: {json.dumps(out)[:200]}")
+        else:
+            row.survived += 1
+    row.seconds = time.monotonic() - started
+    return row
+
+
+def huge_page_row(cap_mb: int = 1024, cap_s: float = 60.0) -> Row:
+    """Issue 18 item 6: a 10 MiB page of nested <div>s (and of flat tags, and of nested inline tags) cleaned by the
+    real command, then the next page: under ``cap_mb`` peak memory and ``cap_s`` seconds, the next page cleaned."""
+    import json
+    import os
+    import subprocess
+
+    row = Row("clean: 10 MiB pages of nested or flat tags")
+    started = time.monotonic()
+    size = 10 * 1024 * 1024
+    pages = {"nested divs": "<div>" * (size // 5), "flat tags": "<b>x</b>" * (size // 8),
+             "nested inline": "<b><i>" * (size // 6)}  # fmt: skip
+    peaks = []
+    for name, body in pages.items():
+        row.trials += 1
+        with tempfile.TemporaryDirectory(prefix="fault-huge-page-") as tmp:
+            (Path(tmp) / "a-huge.html").write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+            (Path(tmp) / "b-next.html").write_text(
+                "<html><body><article><p>" + "The next page, cleaned as usual after the huge one. " * 5
+                + "</p></article></body></html>", encoding="utf-8")  # fmt: skip
+            t0 = time.monotonic()
+            with open(Path(tmp) / "out", "w+") as out, open(Path(tmp) / "err", "w+") as err:
+                proc = subprocess.Popen([sys.executable, "-m", "healthdex", "clean", "--jobs", "1", tmp],
+                                        cwd=ROOT, stdout=out, stderr=err)  # fmt: skip
+                _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+                seconds = time.monotonic() - t0
+                out.seek(0), err.seek(0)
+                output, errors = out.read(), err.read()
+        code = os.waitstatus_to_exitcode(status)
+        peak_mb = usage.ru_maxrss / 1024
+        peaks.append(f"{name}: {peak_mb:.0f} MB {seconds:.1f} s")
+        records = [json.loads(line) for line in output.splitlines() if line.strip()]
+        ok = (code == 0 and len(records) == 2 and "The next page" in records[1].get("text", "")
+              and "Traceback" not in errors and peak_mb <= cap_mb and seconds <= cap_s)  # fmt: skip
+        row.survived += ok
+        row.lost += len(records) != 2
+        if not ok:
+            row.notes.append(f"{name}: exit {code}, {len(records)} records, {errors[-200:]}")
+    row.notes.append("; ".join(peaks))
+    row.seconds = time.monotonic() - started
+    return row
+
+
 def search_row(n_queries: int) -> Row:
     import json
 
@@ -809,6 +890,8 @@ def main() -> int:
         rows += [index_poison_row(), index_odd_values_row(), index_long_lines_row(), index_disk_full_row(),
                  index_damaged_toc_row(), index_orphans_row()]
         rows.append(clean_row(500, shared=not args.quick))
+        rows.append(jsonld_row())
+        rows.append(huge_page_row())
         rows.append(search_row(queries))
         rows.append(search_hostile_row())
         rows.append(profiles_row())

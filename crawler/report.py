@@ -51,6 +51,12 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str,
         "articles_extracted": stats.get("healthdex/articles", 0),
         "records_written": stats.get("healthdex/records_written", 0),
         "extract_errors": stats.get("healthdex/extract_errors", 0),
+        # articles whose page had no prose (the stripper's empty_reason), and pages over a stripper limit
+        "empty_articles": stats.get("healthdex/empty_articles", 0),
+        "empty_by_reason": {
+            key.split("/", 2)[-1]: value for key, value in stats.items() if key.startswith("healthdex/empty/")
+        },
+        "extract_limited": stats.get("healthdex/extract_limited", 0),
         "duplicates_dropped": sum(duplicates.values()),
         "duplicates_by_kind": duplicates,
         "unchanged": stats.get("healthdex/unchanged", 0),
@@ -110,6 +116,8 @@ _SUMMED = (
     "articles_extracted",
     "records_written",
     "extract_errors",
+    "empty_articles",
+    "extract_limited",
     "duplicates_dropped",
     "unchanged",
     "gone",
@@ -124,7 +132,14 @@ _SUMMED = (
     "warc_damaged_bytes",
     "warc_torn_bytes_cut",
 )
-_SUMMED_MAPS = ("pages_by_status", "duplicates_by_kind", "dropped_by_reason", "errors_by_kind", "failed_by_reason")
+_SUMMED_MAPS = (
+    "pages_by_status",
+    "duplicates_by_kind",
+    "dropped_by_reason",
+    "errors_by_kind",
+    "failed_by_reason",
+    "empty_by_reason",
+)
 
 
 def merge_reports(worker_folders: list[Path]) -> dict:
@@ -198,6 +213,8 @@ def format_report(report: dict) -> str:
         "articles_extracted",
         "records_written",
         "extract_errors",
+        "empty_articles",
+        "extract_limited",
         "duplicates_dropped",
         "unchanged",
         "gone",
@@ -216,6 +233,7 @@ def format_report(report: dict) -> str:
         ("failed", "failed_by_reason"),
         ("duplicates", "duplicates_by_kind"),
         ("dropped", "dropped_by_reason"),
+        ("empty", "empty_by_reason"),
     ):
         values = report.get(key) or {}
         if values:

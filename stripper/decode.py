@@ -13,13 +13,26 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-_META_CHARSET_RE = re.compile(
-    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.I
-)
+_META_CHARSET_RE = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.I)
 _XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([a-zA-Z0-9_\-.]+)""", re.I)
 # WHATWG: these labels mean windows-1252 in browsers (it is a superset that maps 0x80-0x9F to printable text).
-_WINDOWS_1252_ALIASES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "ascii", "us-ascii",
-                                   "iso_8859-1", "cp819", "ibm819", "iso-ir-100", "csisolatin1", "x-cp1252"})
+_WINDOWS_1252_ALIASES = frozenset(
+    {
+        "iso-8859-1",
+        "iso8859-1",
+        "latin-1",
+        "latin1",
+        "l1",
+        "ascii",
+        "us-ascii",
+        "iso_8859-1",
+        "cp819",
+        "ibm819",
+        "iso-ir-100",
+        "csisolatin1",
+        "x-cp1252",
+    }
+)
 _SINGLE_BYTE_WESTERN = _WINDOWS_1252_ALIASES | {"windows-1252", "cp1252", "iso-8859-15", "latin-9"}
 _META_SCAN_BYTES = 4096 * 4
 
@@ -74,8 +87,11 @@ def _detect(data: bytes) -> str:
     if best is not None:
         # windows-1252 is the web's default for undeclared pages; prefer it when detection finds it as good
         for match in results:
-            if match.encoding == "cp1252" and match.chaos <= best.chaos + 0.01 \
-                    and match.coherence >= best.coherence - 0.05:
+            if (
+                match.encoding == "cp1252"
+                and match.chaos <= best.chaos + 0.01
+                and match.coherence >= best.coherence - 0.05
+            ):
                 best = match
                 break
     if best is not None and best.encoding:
@@ -99,7 +115,7 @@ def decode_html(data: bytes, http_charset: str | None = None) -> str:
     data = bytes(data)
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            return data[len(bom):].decode(codec, "replace").replace("\x00", "")
+            return data[len(bom) :].decode(codec, "replace").replace("\x00", "")
 
     for label in (http_charset, None):
         codec = normalize_charset(label) if label is not None else sniff_meta_charset(data)
@@ -130,8 +146,10 @@ def decode_html(data: bytes, http_charset: str | None = None) -> str:
 
 # UTF-8 bytes that were decoded as windows-1252 somewhere upstream (often baked into the page as entities):
 # a lead byte char (Â..ô) followed by 1-3 continuation-byte chars as windows-1252 shows them.
-_CP1252_HIGH = "\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018\u2019\u201a\u201c" \
+_CP1252_HIGH = (
+    "\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018\u2019\u201a\u201c"
     "\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+)
 _MOJIBAKE_RE = re.compile(f"[\u00c2-\u00f4][\u0080-\u00bf{_CP1252_HIGH}]{{1,3}}")
 
 

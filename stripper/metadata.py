@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 
 from dateutil import parser as date_parser
 
-from stripper import rules
+from stripper import rules, settings
 from stripper.extract import Node, PageFacts
 
 _DEFAULT_DT = datetime(2000, 1, 1)
@@ -55,16 +55,14 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _name_of(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, dict):
-        name = value.get("name")
-        if isinstance(name, list):
-            name = name[0] if name else None
-        if isinstance(name, str):
-            return name.strip() or None
-        if isinstance(name, dict):
-            return _name_of(name)
+    for _ in range(4):  # {"name": {"name": "Jane"}} at most a few levels deep (hostile JSON-LD nests thousands)
+        if isinstance(value, str):
+            return value.strip() or None
+        if not isinstance(value, dict):
+            return None
+        value = value.get("name")
+        if isinstance(value, list):
+            value = value[0] if value else None
     return None
 
 
@@ -72,20 +70,39 @@ def _types(obj: dict[str, Any]) -> list[str]:
     return [t.rsplit("/", 1)[-1] for t in _as_list(obj.get("@type")) if isinstance(t, str)]
 
 
-def parse_jsonld(texts: list[str]) -> list[dict[str, Any]]:
+def _load_jsonld(text: str, limits: list[str] | None) -> Any:
+    """One JSON-LD block, or None when it is malformed (also: a trailing comma is forgiven), longer than the
+    ``HEALTHDEX_MAX_JSONLD_CHARS`` limit or nested deeper than the JSON parser goes (``RecursionError``: 200 KB of
+    ``[[[...``); ``limits`` gets a line for a block skipped by a limit."""
+    if len(text) > settings.limit("HEALTHDEX_MAX_JSONLD_CHARS"):
+        if limits is not None:
+            limits.append(settings.limit_message("HEALTHDEX_MAX_JSONLD_CHARS"))
+        return None
+    for attempt in (text, _TRAILING_COMMA_RE.sub(r"\1", text)):
+        try:
+            return json.loads(attempt, strict=False)
+        except ValueError:
+            continue
+        except RecursionError:
+            if limits is not None:
+                limits.append("JSON-LD block nested deeper than the JSON parser goes: skipped")
+            return None
+    return None
+
+
+_TRAILING_COMMA_RE = re.compile(r",\s*([}\]])")
+
+
+def parse_jsonld(texts: list[str], limits: list[str] | None = None) -> list[dict[str, Any]]:
     """Every JSON-LD object of the page, flattened out of lists and @graph (malformed blocks are skipped)."""
     objects: list[dict[str, Any]] = []
     for text in texts:
         text = text.strip()
         if not text:
             continue
-        try:
-            data = json.loads(text, strict=False)
-        except ValueError:
-            try:
-                data = json.loads(re.sub(r",\s*([}\]])", r"\1", text), strict=False)
-            except ValueError:
-                continue
+        data = _load_jsonld(text, limits)
+        if data is None:
+            continue
         stack = [data]
         while stack:
             item = stack.pop()
@@ -148,14 +165,16 @@ def _clean_person(name: str) -> str | None:
 _PERSON_TAIL_RE = re.compile(
     r"\s+(?:last\s+review\w*|last\s+updated|updated|reviewed|date|on|published|posted|"
     r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|"
-    r"july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b.*$", re.I)
+    r"july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b.*$",
+    re.I,
+)
 
 
 _BRAND_TAIL_RE = re.compile(r"\s+[A-Z][a-z]+[A-Z]{2,}$")
 
 
 def _split_people(value: str) -> list[str]:
-    """"Pat Lovell, Jon Atwood" -> two names; "Jane Doe, MD" and "Acme, Inc." stay one."""
+    """ "Pat Lovell, Jon Atwood" -> two names; "Jane Doe, MD" and "Acme, Inc." stay one."""
     parts = [p for p in re.split(r"\s*(?:;|\band\b|&)\s*", value) if p]
     out: list[str] = []
     for part in parts:
@@ -197,7 +216,7 @@ def _node_text(node: Node, limit: int = 300) -> str:
 
 def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
     """The metadata fields of the page (everything but ``text``)."""
-    objects = parse_jsonld(facts.jsonld)
+    objects = parse_jsonld(facts.jsonld, facts.limits)
     main, main_type = _main_object(objects)
     main = main or {}
     meta = facts.meta
@@ -215,8 +234,9 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
         else:
             title = h1s[0] if h1s else _first_meta(meta, rules.META_TITLE_LAST)
     title = " ".join(title.split()) if title else None
-    title_variants = {" ".join(t.lower().split()) for t in [title, doc_title, *h1s, _first_meta(meta, rules.META_TITLE)]
-                      if t}
+    title_variants = {
+        " ".join(t.lower().split()) for t in [title, doc_title, *h1s, _first_meta(meta, rules.META_TITLE)] if t
+    }
 
     # authors
     authors = [n for n in (_name_of(a) for a in _as_list(main.get("author"))) if n]
@@ -255,11 +275,14 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
 
     # dates
     published = normalize_date(_first_str(main.get("datePublished"))) or normalize_date(
-        _first_meta(meta, rules.META_PUBLISHED))
+        _first_meta(meta, rules.META_PUBLISHED)
+    )
     updated = normalize_date(_first_str(main.get("dateModified"))) or normalize_date(
-        _first_meta(meta, rules.META_UPDATED))
+        _first_meta(meta, rules.META_UPDATED)
+    )
     last_reviewed = normalize_date(_first_str(main.get("lastReviewed"))) or normalize_date(
-        _first_meta(meta, rules.META_REVIEWED))
+        _first_meta(meta, rules.META_REVIEWED)
+    )
     if not (published and updated and last_reviewed) or not reviewers:
         for prop, content, node in facts.itemprops:
             if prop == "datepublished" and not published:
@@ -352,9 +375,17 @@ def resolve(facts: PageFacts, url: str | None) -> dict[str, Any]:
             text = _node_text(node, 60)
             if text:
                 categories.append(text)
-    categories = _dedupe([c for c in (" ".join(c.split()) for c in categories)
-                          if c and not _HOME_RE.match(c) and c.lower() not in title_variants and len(c) <= 80
-                          and c.lower().strip(" :") not in rules.CATEGORY_STOPLIST])
+    categories = _dedupe(
+        [
+            c
+            for c in (" ".join(c.split()) for c in categories)
+            if c
+            and not _HOME_RE.match(c)
+            and c.lower() not in title_variants
+            and len(c) <= 80
+            and c.lower().strip(" :") not in rules.CATEGORY_STOPLIST
+        ]
+    )
 
     # references: JSON-LD citation, then reference sections noticed during the walk
     references = [s for s in (_name_of(c) or _first_str(c) for c in _as_list(main.get("citation"))) if s]

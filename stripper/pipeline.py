@@ -11,14 +11,12 @@ from bs4 import BeautifulSoup
 
 from healthdex.errors import UserError
 from healthdex.urls import canonical_url, site_of
-from stripper import extract, rules
+from stripper import extract, rules, settings
 from stripper.decode import decode_html, fix_mojibake
 from stripper.metadata import normalize_date, resolve
 
 MAX_INPUT_BYTES = 50_000_000  # larger inputs are cut (no health article is 50 MB of HTML)
 
-
-BODY_HINT_FALLBACK_SHARE = 0.3  # use JSON-LD articleBody when the walk found less than this share of its length
 _TAG_RE = re.compile(r"<[^>]*>")
 _BLANK_LINES_RE = re.compile(r"\s*\n\s*")
 
@@ -95,49 +93,74 @@ def _apply_selectors(soup: BeautifulSoup, selectors: dict[str, list[str]] | None
     return soup
 
 
-def extract_article(html: bytes | str, url: str | None = None, *, http_charset: str | None = None,
-                    selectors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def extract_article(
+    html: bytes | str,
+    url: str | None = None,
+    *,
+    http_charset: str | None = None,
+    selectors: dict[str, list[str]] | None = None,
+    trace: list[str] | None = None,
+) -> dict[str, Any]:
     """The article text (without its headline) and metadata of one HTML page.
 
     Raises ``ExtractionError`` for input that is not a page at all (empty, binary); any other input yields a
-    dict, possibly with empty ``text``.
+    dict.  Its ``text`` is empty only for a page without prose, and then ``empty_reason`` says why; ``limits``
+    lists the limits the page hit (``stripper.settings``).  ``trace`` gets what ``healthdex clean --explain`` shows.
     """
-    text = _text_of(html, http_charset)
-    source = extract.precut(text)
+    source = _text_of(html, http_charset)
+    max_depth = settings.limit("HEALTHDEX_MAX_TREE_DEPTH")
+    max_elements = settings.limit("HEALTHDEX_MAX_TREE_ELEMENTS")
     try:
-        soup = extract.parse(source, walk_only=not selectors)  # profile selectors need the whole soup
+        # profile selectors need the whole soup
+        soup = extract.parse(source, walk_only=not selectors, max_depth=max_depth, max_elements=max_elements)
     except Exception as exc:  # noqa: BLE001 - lxml refuses some garbage; that is unreadable input
         raise ExtractionError(f"cannot parse the page as HTML: {type(exc).__name__}") from exc
+    facts = extract.PageFacts()
+    emptied = soup.builder.emptied
+    if soup.builder.limit_hit:
+        facts.limits.append(settings.limit_message(f"HEALTHDEX_MAX_TREE_{soup.builder.limit_hit.upper()}"))
     if selectors:
         soup = _apply_selectors(soup, selectors)
-    facts = extract.PageFacts()
     root = extract.build_tree(soup, facts)
     fields = resolve(facts, url)
     article_body = fields.pop("_article_body")
-    title_variants = fields.pop("_title_variants")
-    container = extract.select_container(root, article_body)
-    blocks = extract.collect_blocks(container)
-    leading = title_variants | {c.lower() for c in fields["categories"]}
-    collected = extract.postprocess(blocks, facts.signatures, leading)
-    if collected.dateline and not fields["published"]:
-        fields["published"] = normalize_date(collected.dateline)
+    leading = fields.pop("_title_variants") | {c.lower() for c in fields["categories"]}
+    body = extract.body_text(
+        root,
+        facts.signatures,
+        leading,
+        body_from_jsonld(article_body),
+        trace,
+        hidden_prose=facts.hidden_prose,
+        headlines=facts.h1,
+        title=fields["title"],
+    )
+    if body.dateline and not fields["published"]:
+        fields["published"] = normalize_date(body.dateline)
     if not fields["published"]:
-        for paragraph in collected.paragraphs[:3]:
+        for paragraph in body.paragraphs[:3]:
             lead = rules.LEAD_DATELINE_RE.match(paragraph)
             if lead:
                 fields["published"] = normalize_date(lead.group("date"))
                 break
-    text = "\n\n".join(collected.paragraphs)
-    hint = body_from_jsonld(article_body)
-    if hint and len(text) < BODY_HINT_FALLBACK_SHARE * len(hint):
-        # the walk found much less than the page's own JSON-LD articleBody: trust the publisher's copy
-        text = hint
-    fields["text"] = fix_mojibake(text)
+    fields["text"] = fix_mojibake(body.text)
     for key in ("title", "description"):
         if fields[key]:
             fields[key] = fix_mojibake(fields[key])
-    if not fields["references"] and collected.references:
-        fields["references"] = collected.references
+    if not fields["references"] and body.references:
+        fields["references"] = body.references
+    extra: dict[str, Any] = {}
+    if not fields["text"]:
+        extra["empty_reason"] = extract.empty_reason(root, emptied)
+    if facts.limits:
+        extra["limits"] = facts.limits
+    if trace is not None:
+        trace.extend(f"limit: {line}" for line in facts.limits)
+        trace.append(
+            f"text: {len(fields['text'])} characters in {len(body.paragraphs)} paragraphs from the {body.source}"
+            if fields["text"]
+            else f"text: empty ({extra['empty_reason']})"
+        )
     return {
         "title": fields["title"],
         "text": fields["text"],
@@ -153,11 +176,17 @@ def extract_article(html: bytes | str, url: str | None = None, *, http_charset: 
         "description": fields["description"],
         "references": fields["references"],
         "page_type": fields["page_type"],
+        **extra,
     }
 
 
-def build_record(html: bytes | str, url: str | None = None, *, http_charset: str | None = None,
-                 selectors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def build_record(
+    html: bytes | str,
+    url: str | None = None,
+    *,
+    http_charset: str | None = None,
+    selectors: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     """``extract_article`` plus the record keys: ``url``, ``id``, ``site`` and ``content_hash``.
 
     ``id`` is the canonical form of the page's rel=canonical URL when that is on the same site as ``url``,
@@ -180,3 +209,17 @@ def build_record(html: bytes | str, url: str | None = None, *, http_charset: str
     out.update(record)
     out["content_hash"] = "sha256:" + hashlib.sha256(record["text"].encode("utf-8")).hexdigest()
     return out
+
+
+def explain_page(
+    html: bytes | str,
+    url: str | None = None,
+    *,
+    http_charset: str | None = None,
+    selectors: dict[str, list[str]] | None = None,
+) -> list[str]:
+    """Why the page came out as it did, one line each: the chosen container (a CSS-like path) and its score, each
+    element and block left out with the reason, the fallbacks tried, the limits hit and the text's length."""
+    trace: list[str] = []
+    extract_article(html, url, http_charset=http_charset, selectors=selectors, trace=trace)
+    return trace

@@ -58,7 +58,8 @@ def charset_of(content_type: str | None) -> str | None:
     return None
 
 
-def _read_file(path: Path) -> Page:
+def read_file(path: Path) -> Page:
+    """One HTML file (plain or gzipped) as a page; a file that cannot be read gives a page with ``error``."""
     try:
         if path.name.lower().endswith(".gz"):
             with gzip.open(path, "rb") as fh:
@@ -156,5 +157,5 @@ def iter_pages(paths: Iterable[str | Path], url: str | None = None) -> Iterator[
         if _is_warc(path):
             yield from _read_warc(path)
         else:
-            page = _read_file(path)
+            page = read_file(path)
             yield Page(page.source, page.body, url, None, page.error) if url else page

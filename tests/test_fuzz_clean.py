@@ -41,9 +41,37 @@ def test_clean_every_shared_health_page(shared_dir):
     assert sum("error" not in r for r in records) > 0.8 * len(records)
 
 
-TAGS = ["html", "head", "body", "p", "div", "span", "table", "tr", "td", "script", "style", "article", "main",
-        "title", "meta", "a", "br", "svg", "math", "template", "iframe", "noscript", "textarea", "plaintext", "xmp",
-        "!--", "![CDATA[", "?xml", "!DOCTYPE"]
+TAGS = [
+    "html",
+    "head",
+    "body",
+    "p",
+    "div",
+    "span",
+    "table",
+    "tr",
+    "td",
+    "script",
+    "style",
+    "article",
+    "main",
+    "title",
+    "meta",
+    "a",
+    "br",
+    "svg",
+    "math",
+    "template",
+    "iframe",
+    "noscript",
+    "textarea",
+    "plaintext",
+    "xmp",
+    "!--",
+    "![CDATA[",
+    "?xml",
+    "!DOCTYPE",
+]
 
 
 @st.composite
@@ -88,11 +116,18 @@ def _clean_one(body: bytes, url: str | None = None, charset: str | None = None) 
     return record
 
 
-@settings(max_examples=400, deadline=timedelta(seconds=PAGE_TIME_LIMIT_S), database=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
-@given(body=st.one_of(malformed_html(), st.binary(max_size=2000)),
-       url=st.sampled_from([None, "https://www.example.org/a.html", "not a url", "http://[::1/x", "javascript:x"]),
-       charset=st.sampled_from([None, "utf-8", "x-no-such-charset", "utf-16", "\x00"]))
+@settings(
+    max_examples=400,
+    deadline=timedelta(seconds=PAGE_TIME_LIMIT_S),
+    database=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+@given(
+    body=st.one_of(malformed_html(), st.binary(max_size=2000)),
+    url=st.sampled_from([None, "https://www.example.org/a.html", "not a url", "http://[::1/x", "javascript:x"]),
+    charset=st.sampled_from([None, "utf-8", "x-no-such-charset", "utf-16", "\x00"]),
+)
 def test_generated_malformed_html(body, url, charset):
     _clean_one(body, url, charset)
 
@@ -116,10 +151,13 @@ def test_clean_command_over_nasty_files(tmp_path):
     folder.mkdir()
     for name, body in NASTY.items():
         (folder / name).write_bytes(body)
-    (folder / "ok.html.gz").write_bytes(gzip.compress(
-        b"<html><head><title>Fine</title></head><body><article><h1>Fine</h1>"
-        + b"<p>A perfectly ordinary paragraph about sleep and health, long enough to be kept as text.</p>" * 5
-        + b"</article></body></html>"))
+    (folder / "ok.html.gz").write_bytes(
+        gzip.compress(
+            b"<html><head><title>Fine</title></head><body><article><h1>Fine</h1>"
+            + b"<p>A perfectly ordinary paragraph about sleep and health, long enough to be kept as text.</p>" * 5
+            + b"</article></body></html>"
+        )
+    )
     unreadable = folder / "unreadable.html"
     unreadable.write_bytes(b"<p>x</p>")
     unreadable.chmod(0)

@@ -22,8 +22,9 @@ def assert_clean(text: str) -> None:
         assert bad not in text
 
 
-@pytest.mark.parametrize("bom,codec", [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                                       (codecs.BOM_UTF16_BE, "utf-16-be")])
+@pytest.mark.parametrize(
+    "bom,codec", [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
+)
 def test_bom_wins(bom: bytes, codec: str) -> None:
     data = bom + page(TEXT, '<meta charset="windows-1252">').encode(codec)
     assert_clean(decode_html(data, http_charset="iso-8859-2"))

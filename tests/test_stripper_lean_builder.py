@@ -1,16 +1,18 @@
-"""The parse stage's lean lxml tree builder builds the soup BeautifulSoup's own lxml builder builds, and the stripper's
-output does not depend on which of the two parsed the page."""
+"""The parse stage's builders: the lean builder's fast path builds the soup the plain ``PageBuilder`` builds, the
+stripper's output does not depend on which of the two parsed the page, and the fast path is in use (this file fails
+loudly when a BeautifulSoup release changes an internal the fast path relies on)."""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
+import bs4
 import pytest
-from bs4 import BeautifulSoup, PageElement, Tag
+from bs4 import BeautifulSoup
 
-from stripper import extract, extract_article, rules
-from stripper.lean_builder import LeanLXMLTreeBuilder
+from stripper import extract, extract_article, lean_builder, rules
+from stripper.lean_builder import LeanLXMLTreeBuilder, PageBuilder, tree_shape
 
 from support import SAMPLE_PAGES
 
@@ -61,48 +63,16 @@ FRAGMENTS: dict[str, str] = {
 }
 
 
-def _stock(html: str) -> BeautifulSoup:
+def _plain(html: str, **options) -> BeautifulSoup:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+        return BeautifulSoup(html, builder=PageBuilder(**options))
 
 
-def _lean(html: str, set_aside: bool = False, leave_out: frozenset[str] = frozenset()) -> BeautifulSoup:
+def _lean(html: str, set_aside: bool = False, **options) -> BeautifulSoup:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return BeautifulSoup(
-            html,
-            builder=LeanLXMLTreeBuilder(
-                multi_valued_attributes=None, set_aside_whitespace=set_aside, leave_out=leave_out
-            ),
-        )
-
-
-def _shape(soup: BeautifulSoup) -> list[tuple]:
-    """Every element in document order with its class, name, namespace, attributes or text, and its links to the
-    others (as positions), so two trees compare equal only when they are built the same way."""
-    elements: list[PageElement] = list(soup.descendants)
-    position = {id(el): i for i, el in enumerate(elements)}
-    position[id(soup)] = -1
-
-    def at(el: PageElement | None) -> int | None:
-        return None if el is None else position.get(id(el), -2)
-
-    out = []
-    for el in elements:
-        if isinstance(el, Tag):
-            ident = (el.name, el.prefix, el.namespace, dict(el.attrs))
-        else:
-            ident = (str(el),)
-        links = (
-            at(el.parent),
-            at(el.previous_sibling),
-            at(el.next_sibling),
-            at(el.previous_element),
-            at(el.next_element),
-        )
-        out.append((type(el).__name__, *ident, *links))
-    return out
+        return BeautifulSoup(html, builder=LeanLXMLTreeBuilder(set_aside_whitespace=set_aside, **options))
 
 
 def _sample_pages() -> list[tuple[str, str]]:
@@ -113,9 +83,8 @@ CASES = list(FRAGMENTS.items()) + _sample_pages()
 
 
 @pytest.mark.parametrize(("name", "html"), CASES, ids=[name for name, _ in CASES])
-def test_lean_builder_builds_the_stock_tree(name: str, html: str) -> None:
-    for source in (html, extract.precut(html)):
-        assert _shape(_lean(source)) == _shape(_stock(source))
+def test_lean_builder_builds_the_plain_tree(name: str, html: str) -> None:
+    assert tree_shape(_lean(html)) == tree_shape(_plain(html))
 
 
 def _walk(root: extract.Node) -> list[tuple]:
@@ -157,26 +126,25 @@ def _facts(facts: extract.PageFacts) -> tuple:
 
 
 @pytest.mark.parametrize(("name", "html"), CASES, ids=[name for name, _ in CASES])
-def test_walk_over_the_light_soup_is_the_walk_over_the_stock_soup(name: str, html: str) -> None:
-    for source in (html, extract.precut(html)):
-        stock_facts, lean_facts = extract.PageFacts(), extract.PageFacts()
-        stock = extract.build_tree(_stock(source), stock_facts)
-        lean = extract.build_tree(extract.parse(source, walk_only=True), lean_facts)
-        assert _walk(lean) == _walk(stock)
-        assert _facts(lean_facts) == _facts(stock_facts)
+def test_walk_over_the_light_soup_is_the_walk_over_the_plain_soup(name: str, html: str) -> None:
+    plain_facts, lean_facts = extract.PageFacts(), extract.PageFacts()
+    plain = extract.build_tree(_plain(html), plain_facts)
+    lean = extract.build_tree(extract.parse(html, walk_only=True), lean_facts)
+    assert _walk(lean) == _walk(plain)
+    assert _facts(lean_facts) == _facts(plain_facts)
 
 
 @pytest.mark.parametrize(("name", "html"), CASES, ids=[name for name, _ in CASES])
 def test_extraction_is_the_same_with_either_builder(name: str, html: str, monkeypatch: pytest.MonkeyPatch) -> None:
     lean = extract_article(html, "https://example.org/a")
-    monkeypatch.setattr(extract, "parse", lambda source, **_: _stock(source))
+    monkeypatch.setattr(extract, "parse", lambda source, **_: _plain(source))
     assert lean == extract_article(html, "https://example.org/a")
 
 
 def test_only_whitespace_between_tags_is_set_aside() -> None:
     html = (
         "<body>\n<div>\n <b>x</b>\n</div> <span> <i>y</i></span><pre>\n<b>z</b>\n</pre><p>\xa0<b>w</b></p>"
-        "<p>a <b>b</b> c</p><script>\n</script></body>"
+        "<p>a <b>b</b> c</p><script type=application/ld+json>\n</script></body>"
     )
     soup = _lean(html, set_aside=True)
     div, span, pre, p1, p2, script = soup.body.contents
@@ -200,17 +168,53 @@ def test_left_out_elements_are_void_and_skipped_by_the_walk() -> None:
     assert rules.PARSE_LEAVE_OUT <= rules.SKIP_TAGS
     assert not rules.PARSE_LEAVE_OUT & {"meta", "link", "title", "script"}  # the walk reads these
     for name in rules.PARSE_LEAVE_OUT:
-        element = _stock(f"<body><p>a<{name} x=1>b</{name}>c</p></body>").find(name)
+        element = _plain(f"<body><p>a<{name} x=1>b</{name}>c</p></body>").find(name)
         assert element is not None and not element.contents, name  # lxml never gives it content
 
 
 def test_left_out_element_still_ends_the_text_before_it() -> None:
-    soup = _lean('<body><p>By<img src="x.png">Jane <img> Doe</p></body>', leave_out=frozenset({"img"}))
-    assert soup.p.contents == ["By", "Jane ", " Doe"] and soup.find("img") is None
+    for soup in (
+        _lean(html := '<body><p>By<img src="x.png">Jane <img> Doe</p></body>', leave_out=frozenset({"img"})),
+        _plain(html, leave_out=frozenset({"img"})),
+    ):
+        assert soup.p.contents == ["By", "Jane ", " Doe"] and soup.find("img") is None
+
+
+def test_plain_builder_is_the_stock_builder_when_nothing_is_left_out() -> None:
+    html = FRAGMENTS["unclosed and misnested"] + "<p>x<!-- c -->y</p>"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stock = BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+    for comment in stock.find_all(string=lambda s: isinstance(s, bs4.Comment)):
+        comment.extract()  # the only difference: comments are no text of the page
+    assert str(_plain(html)) == str(stock)
 
 
 def test_parse_stage_uses_the_lean_builder() -> None:
+    """Fails when the installed BeautifulSoup differs from what the fast path was written for (see BS4_INTERNALS):
+    the stripper then still works, through the plain builder, but slower."""
+    assert lean_builder.lean_path_works()
     assert isinstance(extract.parse("<p>x</p>").builder, LeanLXMLTreeBuilder)
+    assert bs4.__version__ == "4.15.0"  # pinned exactly in pyproject.toml: the version BS4_INTERNALS were read from
+
+
+def test_a_missing_internal_falls_back_to_the_plain_builder(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    html = f"<html><body><nav><a href=/>Home</a></nav><article><h1>T</h1><p>{PARA}</p></article></body></html>"
+    expected = extract_article(html)
+
+    class KeywordOnlyTag(bs4.Tag):  # as if a release made Tag's arguments after the name keyword-only
+        def __init__(self, parser=None, builder=None, name=None, *, namespace=None, prefix=None, attrs=None,
+                     parent=None, previous=None, **more) -> None:  # fmt: skip
+            super().__init__(parser, builder, name, namespace, prefix, attrs, parent, previous, **more)
+
+    monkeypatch.setattr(lean_builder, "Tag", KeywordOnlyTag)
+    monkeypatch.setattr(lean_builder, "_lean_path", None)
+    with caplog.at_level("WARNING", logger="stripper.lean_builder"):
+        assert extract_article(html) == expected
+        assert extract_article(html) == expected
+    assert type(extract.parse("<p>x</p>").builder) is PageBuilder
+    warnings_logged = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings_logged) == 1 and "plain builder" in warnings_logged[0].getMessage()
 
 
 def test_sample_pages_exist() -> None:

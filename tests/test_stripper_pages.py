@@ -112,8 +112,13 @@ def test_medlineplus_news() -> None:
     text = r["text"]
     assert text.startswith("CHICAGO (Reuters) - A study of brain scans has confirmed the role of several genes")
     assert "the most common cause of dementia that affects 26 million people globally" in text
-    for furniture in ("URL of this page", "Related MedlinePlus Pages", "More Health News on", "Page last updated",
-                      "Copyright Thomson Reuters"):
+    for furniture in (
+        "URL of this page",
+        "Related MedlinePlus Pages",
+        "More Health News on",
+        "Page last updated",
+        "Copyright Thomson Reuters",
+    ):
         assert furniture not in text
     assert r["published"] == "2010-06-14"
     assert r["updated"] == "2010-06-15"

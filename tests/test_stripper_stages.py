@@ -1,4 +1,4 @@
-"""Each extraction stage on a fragment: precut, build (flags and totals), select, collect, post-process, metadata."""
+"""Each extraction stage on a fragment: parse, build (flags and totals), select, collect, post-process, metadata."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ PARA = "This paragraph of article text is long enough, with commas, to count as 
 
 def tree(html: str) -> tuple[extract.Node, PageFacts]:
     facts = PageFacts()
-    return build_tree(parse(extract.precut(html)), facts), facts
+    return build_tree(parse(html), facts), facts
 
 
 def find(node: extract.Node, name: str) -> extract.Node:
@@ -24,17 +24,22 @@ def find(node: extract.Node, name: str) -> extract.Node:
     raise AssertionError(name)
 
 
-def test_precut_keeps_jsonld_and_cuts_scripts_styles_comments() -> None:
-    html = ('<head><script type="application/ld+json">{"a": 1}</script><script>var x = "<p>";</script>'
-            "<style>p{}</style></head><body><!-- <p>hidden</p> --><p>kept</p><noscript>n</noscript></body>")
-    out = extract.precut(html)
+def test_parse_keeps_jsonld_and_leaves_out_scripts_styles_comments() -> None:
+    html = (
+        '<head><script type="application/ld+json">{"a": 1}</script><script>var x = "<p>";</script>'
+        "<style>p{}</style></head><body><!-- <p>hidden</p> --><p>kept</p><noscript>n</noscript>"
+        "<nav><a href=/>Home</a> <a href=/news>News</a></nav><footer>Contact</footer></body>"
+    )
+    out = str(parse(html))
     assert '{"a": 1}' in out and "var x" not in out and "p{}" not in out and "hidden" not in out
-    assert "<p>kept</p>" in out and ">n<" not in out
+    assert "<p>kept</p>" in out and ">n<" not in out and "Home" not in out and "Contact" not in out
 
 
 def test_build_flags_furniture_by_tag_role_class_and_hidden() -> None:
-    root, _ = tree('<body><div role="navigation" id="a"><p>x</p></div><div class="comment-list"><p>c</p></div>'
-                   '<div class="hidden"><p>h</p></div><div class="entry-content"><p>p</p></div></body>')
+    root, _ = tree(
+        '<body><div role="navigation" id="a"><p>x</p></div><div class="comment-list"><p>c</p></div>'
+        '<div class="hidden"><p>h</p></div><div class="entry-content"><p>p</p></div></body>'
+    )
     divs = [c for c in find(root, "body").children if isinstance(c, extract.Node)]
     assert divs[0].flags & BAD and divs[1].flags & CBAD and divs[2].flags & HIDDEN and divs[3].flags & POS
 
@@ -45,8 +50,9 @@ def test_layout_wrapper_with_negative_class_is_not_furniture() -> None:
 
 
 def test_teaser_list_is_flagged() -> None:
-    items = "".join(f'<li><a href="/s{i}">Story headline number {i} here</a> A short excerpt of it.</li>'
-                    for i in range(5))
+    items = "".join(
+        f'<li><a href="/s{i}">Story headline number {i} here</a> A short excerpt of it.</li>' for i in range(5)
+    )
     root, _ = tree(f"<body><ul>{items}</ul><ol>{items}</ol></body>")
     assert find(root, "ul").flags & BAD
     assert not find(root, "ol").flags & BAD  # numbered lists are content
@@ -54,16 +60,20 @@ def test_teaser_list_is_flagged() -> None:
 
 def test_select_picks_the_article_not_the_page() -> None:
     nav = "".join(f'<a href="/{i}">Menu entry {i}</a> ' for i in range(40))
-    html = (f"<body><div id='menu'>{nav}</div><div id='story'><p>{PARA}</p><p>{PARA}</p><p>{PARA}</p></div>"
-            f"<div id='sidebar-box'><p>{PARA}</p></div></body>")
+    html = (
+        f"<body><div id='menu'>{nav}</div><div id='story'><p>{PARA}</p><p>{PARA}</p><p>{PARA}</p></div>"
+        f"<div id='sidebar-box'><p>{PARA}</p></div></body>"
+    )
     root, _ = tree(html)
     container = extract.select_container(root)
     assert container.name == "div" and container.good >= 3 * len(PARA) - 10
 
 
 def test_collect_blocks_kinds_lists_and_tables() -> None:
-    root, _ = tree("<body><div><h2>Symptoms</h2><p>Intro text.</p><ul><li>Fever</li><li>Cough</li></ul>"
-                   "<table><tr><td>Dose</td><td>5 mg</td></tr><tr><td>Age</td><td>12+</td></tr></table></div></body>")
+    root, _ = tree(
+        "<body><div><h2>Symptoms</h2><p>Intro text.</p><ul><li>Fever</li><li>Cough</li></ul>"
+        "<table><tr><td>Dose</td><td>5 mg</td></tr><tr><td>Age</td><td>12+</td></tr></table></div></body>"
+    )
     blocks = collect_blocks(find(root, "div"))
     assert [b.kind for b in blocks] == ["h", "p", "li", "li", "cell", "cell", "cell", "cell"]
     text = "\n\n".join(postprocess(blocks, {}).paragraphs)
@@ -71,19 +81,28 @@ def test_collect_blocks_kinds_lists_and_tables() -> None:
 
 
 def test_postprocess_drops_furniture_headline_dateline_and_outside_repeats() -> None:
-    blocks = [Block("h", "The Headline", 0, 0), Block("p", "March 3, 2020", 0, 0), Block("p", PARA, 0, 0),
-              Block("p", "Share this article", 0, 0), Block("p", "Sign up for our newsletter today!", 0, 0),
-              Block("p", "A repeated author bio that also sits in the sidebar of the page.", 0, 0, sig=(64, "A")),
-              Block("h", "Related articles", 0, 0, opens_furniture=True), Block("p", PARA + " Teaser.", 0, 0)]
+    blocks = [
+        Block("h", "The Headline", 0, 0),
+        Block("p", "March 3, 2020", 0, 0),
+        Block("p", PARA, 0, 0),
+        Block("p", "Share this article", 0, 0),
+        Block("p", "Sign up for our newsletter today!", 0, 0),
+        Block("p", "A repeated author bio that also sits in the sidebar of the page.", 0, 0, sig=(64, "A")),
+        Block("h", "Related articles", 0, 0, opens_furniture=True),
+        Block("p", PARA + " Teaser.", 0, 0),
+    ]
     out = postprocess(blocks, {(64, "A"): 2}, {"the headline"})
     assert out.paragraphs == [PARA]
     assert out.dateline == "March 3, 2020"
 
 
 def test_references_section_is_collected_apart() -> None:
-    blocks = [Block("p", PARA, 0, 0), Block("h", "References", 0, 0, level=2),
-              Block("li", "Smith J. A study of things. J Med. 2019;1:2-3.", 0, 1),
-              Block("li", "Doe A. Another study. Lancet. 2018;4:5.", 0, 1)]
+    blocks = [
+        Block("p", PARA, 0, 0),
+        Block("h", "References", 0, 0, level=2),
+        Block("li", "Smith J. A study of things. J Med. 2019;1:2-3.", 0, 1),
+        Block("li", "Doe A. Another study. Lancet. 2018;4:5.", 0, 1),
+    ]
     out = postprocess(blocks, {})
     assert out.paragraphs == [PARA] and len(out.references) == 2
 
@@ -97,24 +116,33 @@ def test_normalize_date() -> None:
 
 
 def test_parse_jsonld_flattens_graph_and_skips_garbage() -> None:
-    objs = parse_jsonld(['{"@graph": [{"@type": "WebSite"}, {"@type": "Article", "headline": "H"}]}', "{not json",
-                         '[{"@type": "BreadcrumbList"}]'])
+    objs = parse_jsonld(
+        [
+            '{"@graph": [{"@type": "WebSite"}, {"@type": "Article", "headline": "H"}]}',
+            "{not json",
+            '[{"@type": "BreadcrumbList"}]',
+        ]
+    )
     assert {o.get("@type") for o in objs} >= {"WebSite", "Article", "BreadcrumbList"}
 
 
 def test_jsonld_article_body_is_a_fallback() -> None:
     body = "First paragraph of the article from the publisher's own JSON-LD copy, long enough. " * 4
-    html = ('<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", '
-            f'"articleBody": "{body}\\n\\nSecond paragraph &amp; more."}}</script></head>'
-            '<body><div id="app"></div></body></html>')
+    html = (
+        '<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": "H", '
+        f'"articleBody": "{body}\\n\\nSecond paragraph &amp; more."}}</script></head>'
+        '<body><div id="app"></div></body></html>'
+    )
     r = extract_article(html)
     assert r["text"].startswith("First paragraph") and r["text"].endswith("Second paragraph & more.")
     assert r["page_type"] == "NewsArticle"
 
 
 def test_visible_byline_and_dates_without_structured_metadata() -> None:
-    html = ("<html><body><div><h1>Flu season starts early</h1><div><span>By</span> <a href='/a/jd'>Jane Doe</a>, MD"
-            "</div><p>Updated: March 3, 2020</p><div><p>" + PARA + "</p><p>" + PARA + "</p></div></div></body></html>")
+    html = (
+        "<html><body><div><h1>Flu season starts early</h1><div><span>By</span> <a href='/a/jd'>Jane Doe</a>, MD"
+        "</div><p>Updated: March 3, 2020</p><div><p>" + PARA + "</p><p>" + PARA + "</p></div></div></body></html>"
+    )
     r = extract_article(html)
     assert r["authors"] == ["Jane Doe"]
     assert r["updated"] == "2020-03-03"

@@ -19,9 +19,21 @@ PARAGRAPH_STARTS = (
     "Regardless of whether the pain is caused by a herniated disc",
 )
 BOILERPLATE = (
-    "We are independent & ad-supported", "Advertiser Disclosure", "How We Make Money", "Our Promise to you",
-    "Founded in 2002", "Over the years", "WiseGeek is dedicated to providing accurate", "a talented writer, editor",
-    "Discussion Comments", "Share", "in your inbox", "delivered daily", "affiliate", "Dan Cavallari", "Updated",
+    "We are independent & ad-supported",
+    "Advertiser Disclosure",
+    "How We Make Money",
+    "Our Promise to you",
+    "Founded in 2002",
+    "Over the years",
+    "WiseGeek is dedicated to providing accurate",
+    "a talented writer, editor",
+    "Discussion Comments",
+    "Share",
+    "in your inbox",
+    "delivered daily",
+    "affiliate",
+    "Dan Cavallari",
+    "Updated",
     "https://www.wisegeek.net",
 )
 

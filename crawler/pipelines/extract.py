@@ -15,6 +15,7 @@ which imports neither Scrapy nor datasketch.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +26,8 @@ from scrapy.crawler import Crawler
 from crawler.extract_worker import MinHashSpec, extract, warm_up
 from crawler.items import ArticlePage, GonePage
 from healthdex.provenance import article_record
+
+logger = logging.getLogger(__name__)
 
 
 def extract_record(page: ArticlePage) -> dict:
@@ -109,6 +112,13 @@ class ExtractArticlePipeline:
             record = extract_record(item)
         stats = self.crawler.stats
         stats.inc_value("healthdex/extract_errors" if "error" in record else "healthdex/articles")
+        if "error" not in record and not record.get("text"):
+            stats.inc_value("healthdex/empty_articles")
+            stats.inc_value(f"healthdex/empty/{record.get('empty_reason') or 'no text'}")
+        if record.get("limits"):
+            stats.inc_value("healthdex/extract_limited")
+            for line in record["limits"]:
+                logger.warning("%s: %s", record.get("url"), line)
         return record
 
     def spider_closed(self, spider: Spider) -> None:
