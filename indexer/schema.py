@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # indexing needs it; searching imports this module too (a col
     from indexer.analysis import DocTerms
 
 # Bump when analysis or field types change in a way that needs existing indexes rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # --- field names (the contract with search_cli) -----------------------------------------------------------------
 KEY = "key"  # record id, else canonical URL; unique; stored
@@ -47,8 +47,11 @@ DATE_FIELDS = (PUBLISHED, UPDATED, LAST_REVIEWED)
 LIST_FIELDS = (AUTHORS, REVIEWERS, CATEGORIES)
 
 # --- analysis -----------------------------------------------------------------------------------------------------
-# Words: letters/digits with inner apostrophes, hyphens or dots kept together ("covid-19", "b12", "o'brien").
-WORD_PATTERN = r"\w+(?:[.'’-]\w+)*"
+# Words: runs of letters and digits, with inner apostrophes kept ("b12", "o'brien"), split at hyphens and dots as
+# the query's words are (search_cli.query): "covid-19" is "covid" and "19", "TNF-alpha" "tnf" and "alpha", so a
+# query written with a space or a hyphen finds both spellings (schema 1 kept "covid-19" as one word, which a query
+# never produced: bench/relevance.py).
+WORD_PATTERN = r"\w+(?:['’]\w+)*"
 MIN_WORD_LENGTH = 2
 # A short English stop list: function words that never help a health query.
 STOP_WORDS = frozenset(
@@ -79,7 +82,7 @@ def build_schema() -> fields.Schema:
             URL: fields.ID(stored=True),
             SITE: fields.ID(stored=True),
             SITE_NAME: fields.STORED(),
-            TITLE: FastText(analyzer=text_analyzer(), stored=True, field_boost=2.0),
+            TITLE: FastText(analyzer=text_analyzer(), stored=True),  # weighted at search time (query.Ranking)
             TEXT: FastText(analyzer=text_analyzer(), stored=True),
             SPELL: SpellWords(),
             DESCRIPTION: FastText(analyzer=text_analyzer(), stored=True, field_boost=1.2),
@@ -139,12 +142,10 @@ def _tokens(value: str, expression) -> list[str]:
 
 def _ascii_words(lowered: str) -> list[str]:
     """``WORD_PATTERN``'s matches in lowercase ASCII text, by byte operations in C: every character that is
-    neither a word character nor a joiner (``.'-``) becomes a space, then every full stop before a space.  When no
-    joiner is left next to a space or to another joiner (else the regex is used), the words are exactly the
-    space-separated runs."""
-    runs = (b" " + lowered.encode("ascii").translate(_RUNS_TABLE) + b" ").replace(b". ", b"  ")
-    joiners = runs.translate(_JOINERS_AS_DOTS)
-    if b".." in joiners or b". " in joiners or b" ." in joiners:
+    neither a word character nor an apostrophe becomes a space.  When no apostrophe is left next to a space or
+    another apostrophe (else the regex is used), the words are exactly the space-separated runs."""
+    runs = b" " + lowered.encode("ascii").translate(_RUNS_TABLE) + b" "
+    if b"' " in runs or b" '" in runs or b"''" in runs:
         return _ASCII_WORDS.findall(lowered)
     return runs.decode("ascii").split()
 
@@ -156,13 +157,9 @@ def analyze(value: str, plan, want_words: bool = False) -> DocTerms:
     return vocabulary(plan).analyze(_tokens(value, plan[0]), want_words)
 
 
-_ASCII_WORDS = re.compile(r"[a-z0-9_]+(?:[.'-][a-z0-9_]+)*", re.ASCII)  # WORD_PATTERN on lowercase ASCII text
-_JOINERS = ".'-"
-_JOINERS_AS_DOTS = bytes.maketrans(b"'-", b"..")
-# bytes.translate table: every ASCII byte that is neither a word character nor a joiner becomes a space
-_RUNS_TABLE = bytes(
-    c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_" + _JOINERS) else 32 for c in range(256)
-)
+_ASCII_WORDS = re.compile(r"[a-z0-9_]+(?:'[a-z0-9_]+)*", re.ASCII)  # WORD_PATTERN on lowercase ASCII text
+# bytes.translate table: every ASCII byte that is neither a word character nor an apostrophe becomes a space
+_RUNS_TABLE = bytes(c if chr(c).isascii() and (chr(c).isalnum() or chr(c) in "_'") else 32 for c in range(256))
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _WORD_CHAR = re.compile(r"\w")
 _LOWER_PER_CHAR: dict[str, bool] = {}

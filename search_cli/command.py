@@ -11,7 +11,7 @@ import sys
 from healthdex.errors import UserError
 
 QUERY_HELP = """\
-QUERY is plain words (ranked, AND-leaning, health synonyms added) or Whoosh syntax:
+QUERY is plain words (ranked by BM25F, health synonyms added) or Whoosh syntax:
 
   heart attack symptoms          words; documents with more of them rank higher
   "back pain"  "back pain"~3     phrase; words within 3 positions

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
+from whoosh import query as wq
+from whoosh import scoring
 
 from healthdex.errors import UserError
 from indexer import sidecar, whoosh_internals
@@ -91,6 +94,48 @@ class Segment:
 
 
 _NO_DATE = 2**63  # a sortable DATETIME column holds 2**64-1 for documents without the date
+
+
+class BM25(scoring.BM25F):
+    """Whoosh's BM25F weighting (per-field B, K1) with Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)), raised to
+    ``idf_power``.  (Whoosh's own, log(N / (n + 1)) + 1, is at least 1: the commonest words of a long question
+    kept a third or more of a rare word's weight.)"""
+
+    def __init__(self, B: float = 0.75, K1: float = 1.2, idf_power: float = 1.0, **field_b) -> None:
+        super().__init__(B=B, K1=K1, **field_b)
+        self.idf_power = idf_power
+
+    def idf(self, searcher, fieldname, text) -> float:
+        parent = searcher.get_parent()
+        return self.idf_of(parent.doc_count_all(), parent.doc_frequency(fieldname, text))
+
+    def idf_of(self, documents: int, having: int) -> float:
+        return math.log(1 + (documents - having + 0.5) / (having + 0.5)) ** self.idf_power
+
+
+class FieldsTerm(wq.Or):
+    """One word searched in several fields and scored as one BM25F term (Robertson, Zaragoza and Taylor, "Simple
+    BM25 extension to multiple weighted fields", 2004): its frequency in each field, times the field's weight (the
+    boost of that field's ``Term``) and over the field's length norm, is summed before the K1 saturation, and the
+    idf counts the documents having the word in any of the fields.  So a word in both the title and the text is
+    not scored twice in full, and a word common in texts is common however few titles have it.  ``alone``: a match
+    in the first field (the title) also adds this share of the word's BM25 score in that field alone.  (Whoosh's
+    matchers would read this as the Or of its terms; the evaluator is what scores it.)"""
+
+    def __init__(self, subqueries, boost: float = 1.0, alone: float = 0.0) -> None:
+        super().__init__(subqueries, boost=boost)
+        self.alone = alone
+
+    def __eq__(self, other) -> bool:
+        return super().__eq__(other) and self.alone == other.alone
+
+    def __hash__(self) -> int:
+        return hash((super().__hash__(), self.alone))
+
+    def __str__(self) -> str:
+        fields = ", ".join(f"{t.fieldname}:{t.text}" + (f"^{t.boost:g}" if t.boost != 1 else "") for t in self)
+        alone = f" + {self.alone:g} {self.subqueries[0].fieldname} alone" if self.alone else ""
+        return f"BM25F({fields}{alone})" + (f"^{self.boost:g}" if self.boost != 1 else "")
 
 
 class _BlockValues:
@@ -176,6 +221,7 @@ class Evaluation:
         self._expanded: dict[object, list[bytes]] = {}
         self._deadline: float | None = None
         self._postings: dict[tuple[int, str, bytes], tuple] = {}
+        self._unions: dict[tuple, np.ndarray] = {}
 
     # --- terms ----------------------------------------------------------------------------------------------
     def _btext(self, fieldname: str, text) -> bytes | None:
@@ -201,8 +247,9 @@ class Evaluation:
         return got
 
     def _statistics(self, fieldname: str, btext: bytes):
-        """(idf, K1 + 1, length part per length byte) of the term, from the whole index; None for an unscored
-        field (then a posting scores its weight, as Whoosh's ``WeightScorer``)."""
+        """(idf, K1, length part per length byte: (1 - B) + B x length / average length) of the term, from the
+        whole index and the weighting (its own ``idf``, not the searcher's cache of another weighting's); None for
+        an unscored field (then a posting scores its weight, as Whoosh's ``WeightScorer``)."""
         key = (fieldname, btext)
         if key not in self._stats:
             field = self.schema[fieldname]
@@ -212,9 +259,10 @@ class Evaluation:
                 from whoosh.util.numeric import byte_to_length
 
                 scorer = self.weighting.scorer(self.searcher, fieldname, btext)
-                idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+                avgfl, b, k1 = scorer.avgfl, scorer.B, scorer.K1
                 lengths = np.array([byte_to_length(i) for i in range(256)], dtype=np.float64)
-                self._stats[key] = (idf, k1 + 1, k1 * ((1 - b) + b * lengths / avgfl))
+                idf = self.weighting.idf(self.searcher, fieldname, btext)
+                self._stats[key] = (idf, k1, (1 - b) + b * lengths / avgfl)
         return self._stats[key]
 
     def term_scores(self, seg: Segment, fieldname: str, btext: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -225,17 +273,22 @@ class Evaluation:
         stats = self._statistics(fieldname, btext)
         if stats is None:
             return ids, weights
-        idf, k1p1, norm = stats
+        idf, k1, part = stats
+        return ids, idf * ((weights * (k1 + 1)) / (weights + k1 * part[self._lengths(seg, fieldname)[ids]]))
+
+    def _lengths(self, seg: Segment, fieldname: str) -> np.ndarray:
         lengths = seg.lengths(fieldname)
         if lengths is None:
             raise UserError(f"the index has no field lengths for {fieldname}: rebuild it with healthdex index")
-        return ids, idf * ((weights * k1p1) / (weights + norm[lengths[ids]]))
+        return lengths
 
-    def _note_term(self, fieldname: str, btext: bytes, boost: float) -> None:
+    def _note_term(self, fieldname: str, btext: bytes, boost: float, idf: float | None = None) -> None:
         """Record a scored term for ``--explain`` and snippets (not the filters' and bonus clauses': weight 0)."""
         if not boost:
             return
         stats = self._statistics(fieldname, btext)
+        if idf is not None and stats is not None:
+            stats = (idf,)
         text = btext.decode("utf-8", "replace")
         self.words.add((fieldname, text))
         got = self.terms.setdefault((fieldname, text), {"boost": 0.0, "idf": None, "docs": 0})
@@ -270,8 +323,6 @@ class Evaluation:
     # --- query tree -----------------------------------------------------------------------------------------
     def part(self, q, seg: Segment, weight: float = 1.0) -> Part:
         """``q`` evaluated on ``seg``; ``weight``: the product of the boosts above it (for :attr:`terms`)."""
-        from whoosh import query as wq
-
         n = seg.n
         boost = getattr(q, "boost", 1.0)
         if isinstance(q, wq.Term):
@@ -284,6 +335,8 @@ class Evaluation:
             return Part(ids, scores * boost if boost != 1.0 else scores)
         if isinstance(q, wq.Phrase):
             return self._phrase(q, seg, weight)
+        if isinstance(q, FieldsTerm):
+            return self._fields_term(q, seg, weight * boost)
         if isinstance(q, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.TermRange)):
             maybe = np.zeros(n, dtype=bool)
             for btext in self.expand(q):
@@ -317,6 +370,63 @@ class Evaluation:
                 combined = _max(subs, n, q.tiebreak)
             return _boosted(combined, boost, n) if boost != 1.0 else combined
         return self._whoosh_leaf(q, seg)
+
+    def _fields_term(self, q: FieldsTerm, seg: Segment, weight: float) -> Part:
+        """A :class:`FieldsTerm` on one segment: exact scores of the documents having the word in any field."""
+        fields = []
+        for t in q.subqueries:
+            btext = self._btext(t.fieldname, t.text)
+            if btext is None or (t.fieldname, btext) not in self.searcher.reader():
+                continue
+            if self._statistics(t.fieldname, btext) is not None:
+                fields.append((t.fieldname, btext, t.boost))
+        if not fields:
+            return _empty()
+        idf = self._union_idf(fields)
+        ids = self._union(seg, tuple((f, btext) for f, btext, _w in fields))
+        if not len(ids):
+            return _empty()
+        posted = [(f, btext, w, *self._read(seg, f, btext)[:2]) for f, btext, w in fields]
+        k1 = self._statistics(fields[0][0], fields[0][1])[1]
+        tf = np.zeros(len(ids))
+        alone = np.zeros(len(ids))
+        for f, btext, w, f_ids, f_weights in posted:
+            if not len(f_ids):
+                continue
+            part = self._statistics(f, btext)[2][self._lengths(seg, f)[f_ids]]
+            at = np.searchsorted(ids, f_ids)
+            tf[at] += w * f_weights / part
+            if q.alone and f == q.subqueries[0].fieldname:
+                alone[at] = q.alone * ((f_weights * (k1 + 1)) / (f_weights + k1 * part))
+            self._note_term(f, btext, weight * w, idf)
+        scores = idf * ((tf * (k1 + 1)) / (tf + k1) + alone)
+        return Part(ids, scores * q.boost if q.boost != 1.0 else scores)
+
+    def _union(self, seg: Segment, key: tuple[tuple[str, bytes], ...]) -> np.ndarray:
+        """The sorted documents of ``seg`` having any of the terms ``key`` ((field, text) pairs), once per query
+        (marked in an array over the segment: a sort of the joined lists cost several times as much)."""
+        got = self._unions.get((seg.offset, key))
+        if got is None:
+            lists = [ids for ids in (self._read(seg, f, btext)[0] for f, btext in key) if len(ids)]
+            if len(lists) > 1:
+                mask = np.zeros(seg.n, dtype=bool)
+                for ids in lists:
+                    mask[ids] = True
+                got = np.flatnonzero(mask)
+            else:
+                got = lists[0] if lists else _EMPTY_IDS
+            self._unions[(seg.offset, key)] = got
+        return got
+
+    def _union_idf(self, fields: list[tuple[str, bytes, float]]) -> float:
+        """The weighting's idf for the documents having the word in any of ``fields`` (all segments)."""
+        key = tuple((f, btext) for f, btext, _w in fields)
+        if key not in self._stats:
+            having = sum(len(self._union(s, key)) for s in self.segs)
+            documents = self.searcher.doc_count_all()
+            idf_of = getattr(self.weighting, "idf_of", None)  # (else Whoosh's WeightingModel.idf)
+            self._stats[key] = idf_of(documents, having) if idf_of else math.log(documents / (having + 1)) + 1
+        return self._stats[key]
 
     def _phrase(self, q, seg: Segment, weight: float) -> Part:
         """The words in order, each 1..``slop`` positions after the previous (Whoosh's ``Phrase``); scored as the
@@ -517,8 +627,6 @@ class Evaluation:
 
 
 def _term(fieldname: str, btext: bytes, boost: float):
-    from whoosh import query as wq
-
     return wq.Term(fieldname, btext, boost=boost)
 
 

@@ -81,6 +81,7 @@ def explain_lines(ex: dict) -> list[str]:
         lines.append(f"  filter: {ex['filter']}")
     lines += [f"  synonym: {s}" for s in ex["synonyms"]]
     lines.append(f"  ranked by: {ex['evaluator']}")
+    lines.append(f"  scoring: {ex['scoring']}")
     if ex["coordination"]:
         lines.append(f"  AND-leaning: {ex['coordination']}")
     lines += [f"  bonus: {b}" for b in ex["bonus"]]

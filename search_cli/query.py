@@ -3,11 +3,11 @@
 Two paths:
 
 * **Plain words** (no operators, quotes, brackets, wildcards or fuzzy marks; ``field:value`` filters allowed):
-  ranked by :func:`free_text_query` — query-side stopwords for long questions, every term searched in title and
-  text, an AND-leaning coordination bonus whose strength depends on query length, a small bonus for adjacent
-  word pairs found as near-phrases, and health synonyms as lower-weighted alternatives.
+  ranked by :func:`free_text_query` — query-side stopwords for long questions, each word one BM25F score over the
+  title, text and description (``search_cli.evaluate.FieldsTerm``), a small bonus for adjacent word pairs found as
+  near-phrases, and health synonyms as lower-weighted alternatives (see :class:`Ranking`).
 * **Query syntax** (AND/OR/NOT, "phrases", "a b"~3, wild*, fuzzy~, (grouping), ``field:`` anywhere): parsed
-  by Whoosh's query parser with field aliases, GtLt and date plugins and an AND-leaning OrGroup.
+  by Whoosh's query parser with field aliases, GtLt and date plugins, words joined by OR.
 
 Errors the user can fix (unknown field, unparseable date) raise :class:`healthdex.errors.UserError`.
 """
@@ -59,18 +59,30 @@ SYN_BAG_SHARE = 0.5  # of a multi-word synonym's weight given for all its words;
 
 
 class Ranking:
-    """Knobs of the free-text ranking; the defaults are the shipped, benchmarked ones (bench/relevance.py)."""
+    """Knobs of the free-text ranking; the defaults are the shipped, benchmarked ones (bench/relevance.py: four
+    health collections, tuned on the dev half of each, checked on the holdout half, beside plain BM25)."""
 
     profile: str = "healthdex"  # "whoosh": plain Whoosh BM25F + OR of the words, for comparison only
-    k1: float = 1.2  # BM25F term-frequency saturation
-    b: float = 0.75  # BM25F length normalisation (text field)
+    k1: float = 1.2  # BM25 term-frequency saturation
+    b: float = 0.75  # BM25 length normalisation (text field)
     title_b: float = 0.75  # ... for the short title field
-    title_boost: float = 1.0  # query-side weight of a title match relative to a text match
-    synonym_weight: float = 0.5  # an expanded name counts this much of the words the user typed
-    # Plain words: score x (words matched / words typed) ** power (search.py, _rerank). Strong for 2-3 terms,
-    # off from mid_query_terms on: in longer consumer questions few words are essential, and any
-    # coordination measurably hurt nDCG there (bench/relevance.py, both dev and holdout halves).
-    coord_power_short: float = 1.0
+    # Each word is one BM25F score over the title, text and description (search_cli.evaluate.FieldsTerm), not a
+    # BM25 score per field added up ("sum", schema 1's ranking: a word in a title and a text was scored twice, and
+    # a title word common in texts but rare in titles got a rare word's idf).
+    fields: str = "bm25f"
+    title_boost: float = 2.0  # a title occurrence counts as this many text occurrences
+    title_alone: float = 0.5  # a title match also adds this share of the word's BM25 score in the title alone
+    idf: str = "lucene"  # log(1 + (N - n + 0.5) / (n + 0.5)); "whoosh": log(N / (n + 1)) + 1, floored at 1
+    # idf ** power: the common words of a long question weigh less beside its rare ones (Lucene's classic
+    # similarity squares idf); 1.5 is ahead of 1 on every collection of the bench, dev and holdout halves
+    idf_power: float = 1.5
+    synonym_weight: float = 0.3  # an expanded name counts this much of the words the user typed
+    # "max": a concept scores the better of the words typed and its other names (a page naming it twice gains
+    # nothing over one naming it once); "add": both scores added
+    synonym_mode: str = "max"
+    # Plain words: score x (words matched / words typed) ** power.  Off: with BM25F and the idf power, any
+    # AND-leaning factor left nDCG@10 flat or lower on the bench (short queries included).
+    coord_power_short: float = 0.0
     coord_power_mid: float = 0.0
     coord_power_long: float = 0.0
     mid_query_terms: int = 4
@@ -100,6 +112,10 @@ class Ranking:
         if name in ("whoosh", "whoosh-defaults"):
             return cls(
                 profile="whoosh",
+                fields="sum",
+                title_boost=1.0,
+                idf="whoosh",
+                idf_power=1.0,
                 coord_power_short=0.0,
                 coord_power_mid=0.0,
                 coord_power_long=0.0,
@@ -114,7 +130,23 @@ class Ranking:
 
         if self.profile == "whoosh":
             return scoring.BM25F()
-        return scoring.BM25F(B=self.b, K1=self.k1, title_B=self.title_b)
+        if self.idf == "whoosh":
+            return scoring.BM25F(B=self.b, K1=self.k1, title_B=self.title_b)
+        from search_cli.evaluate import BM25
+
+        return BM25(B=self.b, K1=self.k1, title_B=self.title_b, idf_power=self.idf_power)
+
+    def describe(self) -> str:
+        """The scoring of plain words in one line (for ``--explain``)."""
+        if self.profile == "whoosh":
+            return "Whoosh's BM25F per field (B 0.75, K1 1.2), its idf, scores added"
+        words = (
+            f"BM25F per word over the fields (title x{self.title_boost:g}, title alone +{self.title_alone:g})"
+            if self.fields == "bm25f"
+            else f"BM25 per field added (title x{self.title_boost:g})"
+        )
+        idf = "Lucene's idf" if self.idf == "lucene" else "Whoosh's idf"
+        return f"{words}, k1 {self.k1:g}, b {self.b:g}, title b {self.title_b:g}, {idf} ^ {self.idf_power:g}"
 
 
 _RANKING_FIELDS = tuple(Ranking.__annotations__)  # the settings, in their order above
@@ -214,9 +246,9 @@ def split_filters(text: str) -> tuple[list[str], str]:
     return filters, " ".join(rest.split())
 
 
-def make_parser(schema):
-    """The Whoosh parser for query syntax: title+text by default, aliases, fuzzy, GtLt and dates; words joined by
-    OR (scored as written: no AND-leaning factor on this path)."""
+def make_parser(schema, title_boost: float = Ranking.title_boost):
+    """The Whoosh parser for query syntax: title+text by default (a title match weighted ``title_boost``),
+    aliases, fuzzy, GtLt and dates; words joined by OR (scored as written: no AND-leaning factor on this path)."""
     from whoosh.qparser import (
         FieldAliasPlugin,
         FuzzyTermPlugin,
@@ -227,7 +259,7 @@ def make_parser(schema):
     from whoosh.qparser.dateparse import DateParserPlugin
 
     fields = [f for f in TEXT_FIELDS if f in schema]
-    parser = MultifieldParser(fields, schema, group=OrGroup)
+    parser = MultifieldParser(fields, schema, fieldboosts={"title": title_boost}, group=OrGroup)
     aliases: dict[str, list[str]] = {}
     for alias, target in FIELD_ALIASES.items():
         if alias != target and target in schema:
@@ -256,9 +288,9 @@ def _walk(q):
             yield from _walk(c)
 
 
-def parse_syntax(schema, text: str):
+def parse_syntax(schema, text: str, title_boost: float = Ranking.title_boost):
     """Parse ``text`` with the Whoosh parser; date and range errors become UserError."""
-    parser, errors = make_parser(schema)
+    parser, errors = make_parser(schema, title_boost)
     try:
         q = parser.parse(text)
     except UserError:
@@ -483,11 +515,20 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
 
     def term_clause(t: str, boost: float = 1.0):
         # the schema's title/description analyzers are the text analyzer, so one term serves every field
+        if ranking.fields == "bm25f":
+            from search_cli.evaluate import FieldsTerm
+
+            subs = [wq.Term(f, t, boost=ranking.title_boost if f == "title" else 1.0) for f in fields]
+            return FieldsTerm(subs, boost=boost, alone=ranking.title_alone if fields[0] == "title" else 0.0)
         subs = [wq.Term(f, t, boost=(ranking.title_boost if f == "title" else 1.0) * boost) for f in fields]
         return wq.Or(subs) if len(subs) > 1 else subs[0]
 
     def phrase_clause(words: list[str], boost: float, slop: int = 1, positional: bool = True):
-        """The words as a phrase in each field; ``positional=False``: all of them anywhere in the field."""
+        """The words as a phrase in each field; ``positional=False``: all of them anywhere in the field.  A name
+        of one word is that word's :func:`term_clause`."""
+        toks = [t for w in words for t in analyze(schema, "text", w)]
+        if len(toks) == 1:
+            return term_clause(toks[0], boost)
         per_field = []
         for f in fields:
             toks = []
@@ -524,34 +565,51 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
 
     expanded = []
     later = []  # synonym phrases that only re-rank (see below)
+    concepts_seen: set[frozenset[str]] = set()
     if synonyms is not None and len(synonyms) and ranking.synonym_weight > 0:
         for m in synonyms.find(raw_words):
+            names = frozenset((m.matched, *m.alternatives))
+            if names in concepts_seen:  # "heart attack (MI)": one concept, expanded once
+                continue
+            concepts_seen.add(names)
             alts = []
             n_later = len(later)
             typed = {t for w in m.matched.split() for t in analyze(schema, "text", w)}
             for alt in m.alternatives:
-                c = phrase_clause(alt.split(), ranking.synonym_weight)
-                if c is None:
+                toks = [t for w in alt.split() for t in analyze(schema, "text", w)]
+                if not toks:
                     continue
-                if typed and typed <= {t for w in alt.split() for t in analyze(schema, "text", w)}:
+                # a name longer than the words typed weighs no more than they do in all ("heart attack" ->
+                # "acute myocardial infarction": each of its three words counts two thirds)
+                weight = ranking.synonym_weight * min(1.0, max(1, len(typed)) / len(toks))
+                if typed and typed <= set(toks):
                     # "diabetes" -> "diabetes mellitus": finds nothing new, only ranks; scored on the top candidates
-                    later.append(c)
-                elif " " in alt:
-                    # A multi-word name finds documents by all its words (no positions: a phrase anywhere in the
-                    # first stage stops Whoosh's block skipping for the whole query); being an exact phrase
-                    # adds its bonus on the top candidates.
-                    alts.append(phrase_clause(alt.split(), ranking.synonym_weight * SYN_BAG_SHARE, positional=False))
-                    later.append(phrase_clause(alt.split(), ranking.synonym_weight * (1 - SYN_BAG_SHARE)))
+                    later.append(phrase_clause(alt.split(), weight))
+                elif len(toks) > 1 and ranking.synonym_mode == "max":
+                    # A multi-word name: all its words in a field (a phrase bonus would be added beside the max)
+                    alts.append(phrase_clause(alt.split(), weight, positional=False))
+                elif len(toks) > 1:
+                    # A multi-word name finds documents by all its words; being an exact phrase adds the rest of
+                    # its weight (positions are checked only for candidates that can reach the top hits).
+                    alts.append(phrase_clause(alt.split(), weight * SYN_BAG_SHARE, positional=False))
+                    later.append(phrase_clause(alt.split(), weight * (1 - SYN_BAG_SHARE)))
                 else:
-                    alts.append(c)
+                    alts.append(term_clause(toks[0], weight))
             if len(later) > n_later and not alts:
                 expanded.append(m)
             if alts:
-                clauses.append(wq.DisjunctionMax(alts) if len(alts) > 1 else alts[0])
-                expanded.append(m)
                 span_terms = set()
                 for w in raw_words[m.start : m.end]:
                     span_terms.update(term_ids[t] for t in analyze(schema, "text", w) if t in term_ids)
+                typed_clauses = [i for i in sorted(span_terms) if clauses[i] is not None]
+                if ranking.synonym_mode == "max" and typed_clauses:
+                    # the concept scores the better of the words typed and each other name
+                    group = [clauses[i] for i in typed_clauses]
+                    for i in typed_clauses:
+                        clauses[i] = None
+                    alts.insert(0, wq.Or(group) if len(group) > 1 else group[0])
+                clauses.append(wq.DisjunctionMax(alts) if len(alts) > 1 else alts[0])
+                expanded.append(m)
                 note(clauses[-1], frozenset(span_terms))
 
     # Proximity bonus for adjacent word pairs (their positions are checked only for the candidates that can still
@@ -563,10 +621,10 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             if (a, b) in seen or len(seen) >= ranking.max_pairs:
                 continue
             seen.add((a, b))
-            c = phrase_clause([a, b], ranking.pair_boost, slop=ranking.pair_slop)
-            if c is not None and not isinstance(c, wq.Term):
-                rerank.append(c)
+            if len([t for w in (a, b) for t in analyze(schema, "text", w)]) == 2:
+                rerank.append(phrase_clause([a, b], ranking.pair_boost, slop=ranking.pair_slop))
 
+    clauses = [c for c in clauses if c is not None]
     if not clauses:
         return BuiltQuery(wq.NullQuery, "plain", [], [], notes=notes)
     q = wq.Or(clauses) if len(clauses) > 1 else clauses[0]
@@ -597,7 +655,7 @@ def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = N
         if built.query is wq.NullQuery and not filter_qs:
             raise UserError("query has no searchable words")
     elif rest:
-        q = parse_syntax(schema, rest)
+        q = parse_syntax(schema, rest, ranking.title_boost)
         built = BuiltQuery(q, "syntax", [], [])
     else:
         built = BuiltQuery(wq.Every(), "filter", [], [])

@@ -345,6 +345,7 @@ def explanation(built, ev: Evaluation, ranking: Ranking, res: SearchResults) -> 
         ],
         "evaluator": "healthdex evaluator over Whoosh's reader: exact top hits"
         + ("" if res.total_exact else "; count estimated from a sample of a phrase's candidates"),
+        "scoring": ranking.describe(),
         "coordination": None
         if built.coord is None
         else f"score x (words matched / {built.coord[1]}) ** {built.coord[2]}",

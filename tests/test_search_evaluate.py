@@ -127,25 +127,31 @@ def _random_query(rng: random.Random) -> str:
     return " ".join(parts)
 
 
-def test_bounded_top_hits_equal_the_exhaustive_ranking(index):
-    """300 generated queries (plain words with the AND-leaning factor, proximity and synonym bonuses; phrases,
-    filters, OR/AND/NOT groups): the top 15 and their scores are those of scoring every candidate."""
+# the shipped ranking, and one with the AND-leaning factor, synonyms added and per-field BM25 (schema 1's)
+RANKINGS = [Ranking(), Ranking(coord_power_short=1.0, coord_power_mid=0.5, synonym_mode="add", fields="sum")]
+
+
+@pytest.mark.parametrize("ranking", RANKINGS, ids=["defaults", "coordination"])
+def test_bounded_top_hits_equal_the_exhaustive_ranking(index, ranking):
+    """200 generated queries (plain words with BM25F words or the AND-leaning factor, proximity and synonym
+    bonuses; phrases, filters, OR/AND/NOT groups): the top 15 and their scores are those of scoring every
+    candidate."""
     rng = random.Random(11)
     table = load_synonyms(True)
     searcher, _ = index.searcher()
-    for _ in range(300):
+    for _ in range(200):
         text = _random_query(rng)
         try:
-            built = build_query(searcher.schema, text, synonyms=table)
+            built = build_query(searcher.schema, text, synonyms=table, ranking=ranking)
         except UserError:
             continue
         args = dict(filter=built.filter, coord=built.coord, bonus=built.rerank)
-        got = _evaluation(index).top(built.query, 15, **args)
-        ref = _evaluation(index).top(built.query, 15, exhaustive=True, **args)
+        got = _evaluation(index, ranking).top(built.query, 15, **args)
+        ref = _evaluation(index, ranking).top(built.query, 15, exhaustive=True, **args)
         assert [d for _, d in got.hits] == [d for _, d in ref.hits], text
         assert [s for s, _ in got.hits] == pytest.approx([s for s, _ in ref.hits], rel=1e-9), text
         if got.exact:
-            assert got.total == len(_evaluation(index).matches(built.query, filter=built.filter)), text
+            assert got.total == len(_evaluation(index, ranking).matches(built.query, filter=built.filter)), text
 
 
 def test_deleted_and_excluded_documents_never_come_back(index):
@@ -214,3 +220,42 @@ def test_the_explained_terms_are_the_terms_scored(index):
     ev.top(built.query, 10, coord=built.coord, bonus=built.rerank)
     assert {("text", "kidnei"), ("text", "diseas"), ("title", "kidnei")} <= set(ev.terms)
     assert all(v["idf"] > 0 and v["docs"] > 0 for v in ev.terms.values())
+
+
+def test_a_fields_term_is_bm25f_over_its_fields(tmp_path):
+    """FieldsTerm's score, recomputed from Whoosh's public statistics: per field, the word's frequency times the
+    field's weight over (1 - B) + B x length / average length, summed, saturated by K1, times the idf of the
+    documents having the word in any field; plus the title-alone share of the word's BM25 in the title."""
+    rng = random.Random(8)
+    docs = [_doc(rng, i) for i in range(60)]
+    index_records(docs, tmp_path / "idx", procs=1)
+    ranking = Ranking()
+    weighting = ranking.weighting()
+    fields = {"title": ranking.title_boost, "text": 1.0, "description": 1.0}
+    q = evaluate.FieldsTerm([T(f, "pain", boost=w) for f, w in fields.items()], alone=ranking.title_alone)
+    with Index(tmp_path / "idx") as opened:
+        searcher, segs = opened.searcher()
+        got = {d: s for s, d in Evaluation(searcher, segs, weighting).top(q, 100).hits}
+        tf: dict[int, dict[str, float]] = {}
+        for f in fields:
+            m = searcher.postings(f, "pain")
+            while m.is_active():
+                tf.setdefault(m.id(), {})[f] = m.weight()
+                m.next()
+        k1, idf = ranking.k1, weighting.idf_of(searcher.doc_count_all(), len(tf))
+        expected = {}
+        for d, by_field in tf.items():
+            norm = {}
+            for f in by_field:
+                b = ranking.title_b if f == "title" else ranking.b
+                norm[f] = (1 - b) + b * searcher.doc_field_length(d, f) / searcher.avg_field_length(f)
+            pooled = sum(fields[f] * w / norm[f] for f, w in by_field.items())
+            score = pooled * (k1 + 1) / (pooled + k1)
+            if "title" in by_field:
+                w = by_field["title"]
+                score += ranking.title_alone * w * (k1 + 1) / (w + k1 * norm["title"])
+            expected[d] = idf * score
+    assert len(expected) > 10 and any("title" in f for f in tf.values()) and any(len(f) > 1 for f in tf.values())
+    assert set(got) == set(expected)
+    for d, s in expected.items():
+        assert got[d] == pytest.approx(s, rel=1e-9)

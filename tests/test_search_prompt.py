@@ -23,8 +23,12 @@ def test_explain_shows_parse_synonyms_terms_and_spelling(index):
     assert r.code == 0, r.err
     answered = r.out.split("How this was answered:")[1]
     assert "query (plain):" in answered and "synonym: heart attack -> myocardial infarction" in answered
-    assert "ranked by: healthdex evaluator" in answered and "AND-leaning: score x (words matched / 2)" in answered
-    assert "term text:heart  weight 1.0  idf " in answered and "term text:myocardial  weight 0.25" in answered
+    assert "ranked by: healthdex evaluator" in answered and "AND-leaning" not in answered
+    assert "scoring: BM25F per word over the fields (title x2, title alone +0.5), k1 1.2, b 0.75" in answered
+    # a title word counts twice a text word; "myocardial infarction" (two words for the two typed) weighs 0.3, and
+    # "acute myocardial infarction" two thirds of that (title words twice)
+    assert "term title:heart  weight 2.0  idf " in answered and "term text:heart  weight 1.0  idf " in answered
+    assert "term text:myocardial  weight 0.3" in answered and "term title:acut  weight 0.4  idf" in answered
     assert "spelling: no correction offered" in answered
     assert "How this was answered" not in search(index, "heart attack").out
 
