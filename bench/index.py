@@ -451,7 +451,7 @@ def worker_equivalence(index_dir: Path) -> dict:
         for _kind, words, phrase in queries():
             text = '"' + " ".join(words) + '"' if phrase else " ".join(words)
             built = build_query(searcher.schema, text, synonyms=table, ranking=ranking)
-            args = dict(filter=built.filter, coord=built.coord, bonus=built.rerank)
+            args = dict(filter=built.filter, bonus=built.rerank)
             got = Evaluation(searcher, segs, ranking.weighting()).top(built.query, 10, **args)
             ref = Evaluation(searcher, segs, ranking.weighting()).top(built.query, 10, exhaustive=True, **args)
             checked += 1

@@ -45,7 +45,6 @@ VARIANTS: list[tuple[str, dict]] = [
     ("synonyms added to the words (not max)", {"synonym_mode": "add"}),
     ("no synonyms", {"synonyms": False}),
     ("no proximity pairs", {"pair_boost": 0.0}),
-    ("AND-leaning short queries (power 1)", {"coord_power_short": 1.0}),
     ("no query stop words", {"stopword_min_words": 10**9}),
     ("+ pseudo-relevance feedback (RM3, bench only)", {"rm3": True}),
     (
@@ -57,7 +56,6 @@ VARIANTS: list[tuple[str, dict]] = [
             "title_boost": 2.0,  # (the index's title weight was 2)
             "title_alone": 0.0,
             "synonym_mode": "add",
-            "coord_power_short": 1.0,
         },
     ),
     ("--ranking whoosh (Whoosh's BM25F, OR)", {"named": "whoosh", "synonyms": False}),
@@ -226,7 +224,7 @@ def rm3_batch(opened, coll: Collection, ranking, docs: int = 10, terms: int = 10
             built = build_query(searcher.schema, text, synonyms=table, ranking=ranking, plain=True)
         except UserError:
             continue
-        args = dict(filter=built.filter, coord=built.coord, bonus=built.rerank)
+        args = dict(filter=built.filter, bonus=built.rerank)
         ranked = Evaluation(searcher, segs, ranking.weighting()).top(built.query, LIMIT, **args)
         top = ranked.hits[:docs]
         weights: Counter = Counter()

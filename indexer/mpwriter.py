@@ -1,10 +1,10 @@
-"""Whoosh's multi-process writer, made safe to kill.
+"""healthdex's multi-process writer: bulk segments (``indexer.bulk``) built side by side, made safe to kill.
 
-``whoosh.multiproc.MpWriter`` forks worker processes that inherit the parent's open file descriptors, including the
-``flock``-ed WRITELOCK file.  If the parent is killed (SIGKILL), the workers block forever on their job queue and
-keep the lock held, so the index can never be written again until someone finds and kills them.  Here each worker,
-as soon as it starts, (1) asks Linux to SIGKILL it when its parent dies and (2) closes its copy of the lock file
-descriptor, so a killed ``healthdex index`` releases the lock at once.
+Worker processes inherit the parent's open file descriptors, including the ``flock``-ed WRITELOCK file.  If the
+parent were killed (SIGKILL) while workers blocked on their job queue, they would keep the lock held, so the index
+could never be written again until someone found and killed them.  Here each worker, as soon as it starts, (1) asks
+Linux to SIGKILL it when its parent dies and (2) closes its copy of the lock file descriptor, so a killed
+``healthdex index`` releases the lock at once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import os
 import queue
 import shutil
 import signal
-
-from whoosh.multiproc import MpWriter, SubWriterTask
 
 from indexer.bulk import BulkSegmentWriter
 
@@ -32,41 +30,6 @@ def _die_with_parent() -> None:
         pass
 
 
-class _SafeTask(SubWriterTask):
-    lock_fd: int | None = None
-    parent_pid: int = 0
-
-    def run(self):
-        _die_with_parent()
-        if os.getppid() != self.parent_pid:  # parent already died before prctl took effect
-            os._exit(1)
-        if self.lock_fd is not None:
-            try:
-                os.close(self.lock_fd)  # our copy only; the parent's flock stays until the parent closes it
-            except OSError:
-                pass
-        super().run()
-
-
-class SafeMpWriter(MpWriter):
-    def _new_task(self):
-        task = _SafeTask(
-            self.storage,
-            self.indexname,
-            self.jobqueue,
-            self.resultqueue,
-            self.subargs,
-            self.multisegment,
-            self.tempname,
-        )
-        task.lock_fd = getattr(self.writelock, "fd", None)
-        task.parent_pid = os.getpid()
-        self.tasks.append(task)
-        task.start()
-        return task
-
-
-# --- healthdex's own parallel writer: bulk segments built side by side ------------------------------------------
 class _BulkTask(multiprocessing.Process):
     """A worker process: adds the batches it is given to its own ``BulkSegmentWriter`` (no lock: the parent holds
     it) and reports the finished segments, which the parent lists in its commit as they are."""

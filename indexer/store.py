@@ -333,19 +333,14 @@ def writer_codec():
 def _make_writer(ix, *, timeout: float = 0.0, procs: int = 1, bulk: bool = True, **kwargs):
     # Separate segment files, not one compound ".seg": whoosh-ng opens a compound file's parts as BufferFile,
     # whose BytesIO copies the whole posting and term files into memory on every open (measured: 0.48 s for a
-    # 70 MB 10k-article index; it grows with the index).  Plain files are read on demand.
+    # 70 MB 10k-article index; it grows with the index).  Plain files are read on demand, and the posting sidecar
+    # (indexer.sidecar) sits beside them.
     kwargs.setdefault("compound", False)
     kwargs.setdefault("codec", writer_codec())
     if procs > 1 and bulk:
         from indexer.mpwriter import ParallelBulkWriter
 
         return ParallelBulkWriter(ix, procs=procs, timeout=timeout, **kwargs)
-    if procs > 1:
-        from indexer.mpwriter import SafeMpWriter
-
-        kwargs.setdefault("multisegment", False)
-        kwargs.setdefault("batchsize", 256)
-        return SafeMpWriter(ix, procs=procs, timeout=timeout, **kwargs)
     if bulk:  # new documents' postings written per term, not through Whoosh's posting pool (indexer.bulk)
         from indexer.bulk import BulkSegmentWriter
 

@@ -8,10 +8,9 @@ Private names used, by what for:
   ``_decode_characters_legacy`` (positions ending in ``b"."`` were read as pickles); ``codec.base.Segment.
   _validate_named`` (an empty ``.pst`` of an all-inlined segment was called corrupt); ``index.clean_files``,
   ``index.TOC._pattern``, ``index.TOC._segment_pattern`` (a commit deleted the files of the generation a reader
-  had just opened); ``filedb.structfile.BufferFile`` (opening a file inside a compound segment copied it whole);
-  ``W3PostingsWriter.finish_postings``, ``_ids``, ``_values`` (a posting value over 64 KB failed the commit);
-- indexing speed (:func:`apply`): ``codec.whoosh3.W3PerDocReader._cached_reader`` and ``_readers`` (an
-  ``os.stat`` per posting for fields without a length column), ``W3PerDocReader.doc_field_length`` and
+  had just opened); ``W3PostingsWriter.finish_postings``, ``_ids``, ``_values`` (a posting value over 64 KB
+  failed the commit);
+- indexing speed (:func:`apply`): ``codec.whoosh3.W3PerDocReader.doc_field_length`` and
   ``_doccount`` (one byte through three layers per call), ``W3PostingsWriter.add_posting`` and its block state
   ``_ids``, ``_weights``, ``_values``, ``_maxweight``, ``_minlength``, ``_maxlength``, ``_blocklimit``,
   ``_write_block`` (type asserts per posting), ``codec.whoosh3.zlib`` and ``STORED_COLUMN`` (compression by
@@ -19,7 +18,7 @@ Private names used, by what for:
 - reading (:func:`read_postings`, :func:`block_reader`, :func:`length_bytes`, :func:`segment_files`):
   ``W3LeafMatcher._read_values``, ``_data`` (a block's id differences, weights and values), ``_values``,
   ``_blocklength``, ``_byteids``, ``_baseoffset``, ``_nextoffset``, ``_next_block``, ``_goto``;
-  ``SegmentReader._storage``, ``_segment``, ``_perdoc``,
+  ``SegmentReader._storage``, ``_segment``, ``_perdoc``, ``W3PerDocReader._cached_reader``,
   ``codec.whoosh3._lenfield`` and ``LENGTHS_COLUMN``, and the length column's ``_dbfile``, ``_basepos``,
   ``_count`` and ``_fixedlen`` (a field's lengths as one byte string).
 
@@ -59,9 +58,7 @@ def apply() -> None:
         _fix_positions_decode,
         _fix_validate_empty,
         _fix_keep_previous_generation,
-        _fix_buffer_file_copy,
         _fix_long_inline_values,
-        _fast_cached_reader,
         _fast_lengths,
         _fast_add_posting,
         _fast_block_compression,
@@ -344,94 +341,7 @@ def _fix_long_inline_values() -> None:
     _replace(W3PostingsWriter, "finish_postings", finish_postings, "W3PostingsWriter.finish_postings")
 
 
-class _MemoryReader:
-    """A read-only, seekable file over a memoryview, without copying it (``io.BytesIO(view)`` copies)."""
-
-    __slots__ = ("_buf", "_pos", "closed")
-
-    def __init__(self, buf):
-        self._buf = buf
-        self._pos = 0
-        self.closed = False
-
-    def read(self, n=-1):
-        start = self._pos
-        end = len(self._buf) if n is None or n < 0 else min(len(self._buf), start + n)
-        self._pos = end
-        return bytes(self._buf[start:end])
-
-    def readline(self, limit=-1):
-        buf, start = self._buf, self._pos
-        end = len(buf) if limit is None or limit < 0 else min(len(buf), start + limit)
-        i = start
-        while i < end:
-            i += 1
-            if buf[i - 1] == 10:
-                break
-        self._pos = i
-        return bytes(buf[start:i])
-
-    def seek(self, pos, whence=0):
-        if whence == 1:
-            pos += self._pos
-        elif whence == 2:
-            pos += len(self._buf)
-        self._pos = max(0, pos)
-        return self._pos
-
-    def tell(self):
-        return self._pos
-
-    def __iter__(self):
-        while line := self.readline():
-            yield line
-
-    def close(self):
-        self.closed = True
-
-    def flush(self):
-        pass
-
-
-def _fix_buffer_file_copy() -> None:
-    """whoosh-ng opens each file inside a compound segment (``.seg``, what a merged or optimized index is made of)
-    as ``BufferFile(memoryview_of_mmap)``, whose ``__init__`` wraps the view in ``io.BytesIO``: a full copy of the
-    file.  On a 100k-article index that copied hundreds of megabytes on every open, about a second of a search.
-    Reading through :class:`_MemoryReader` leaves the data in the mmap."""
-    from whoosh.filedb import structfile
-
-    def __init__(self, buf, name=None, onclose=None):
-        self._buf = buf
-        self._name = name
-        self.file = _MemoryReader(buf)
-        self.onclose = onclose
-        self.is_real = False
-        self.is_closed = False
-
-    _replace(structfile.BufferFile, "__init__", __init__, "BufferFile.__init__")
-
-
 # --- indexing speed --------------------------------------------------------------------------------------------
-def _fast_cached_reader() -> None:
-    """``W3PerDocReader._cached_reader`` caches a field's length column only when the column exists; for every
-    field without one (ID, KEYWORD, DATETIME and spelling fields) it calls ``has_column`` (an ``os.stat``) for
-    every posting it writes: ~400 stat calls per article, about a quarter of indexing.  Remember "no such column"
-    per reader (a segment's files never change once written)."""
-    from whoosh.codec.whoosh3 import W3PerDocReader
-
-    original = W3PerDocReader._cached_reader
-    missing = object()
-
-    def _cached_reader(self, fieldname, column):
-        readers = self._readers
-        reader = readers.get(fieldname, missing)
-        if reader is missing:
-            reader = readers[fieldname] = original(self, fieldname, column)  # None too: it will not appear later
-        return reader
-
-    _replace(W3PerDocReader, "_cached_reader", _cached_reader, "W3PerDocReader._cached_reader")
-
-
 def _fast_lengths() -> None:
     """``doc_field_length`` reads one byte through three layers of Python per call (once per posting written by
     Whoosh's own writer).  Read a segment's length column once and index into it; the same values (including

@@ -3,22 +3,22 @@ reader.
 
 Whoosh scores document at a time through a tree of matchers in Python, and its top-N search may skip documents
 (block quality), so its top hits are not always the best ones and its counts are estimates.  Here each term's
-postings are read once (a block at a time, ``indexer.whoosh_internals.read_postings``) and scored with BM25F as
-``whoosh.scoring.bm25`` defines it, with the searcher's statistics (idf, average field length, B and K1 from the
-ranking's weighting), into numpy arrays over the segment; the query tree combines them: sums for OR and AND, the
+postings are read once (from the segment's sidecar, ``indexer.sidecar``, or a block at a time through Whoosh's
+reader) and scored with BM25 as ``whoosh.scoring.bm25`` defines it, with the index's statistics (average field
+length, B and K1, and the idf of the ranking's weighting; a word over several fields as one BM25F score:
+:class:`FieldsTerm`), into numpy arrays over the segment; the query tree combines them: sums for OR and AND, the
 maximum for DisjunctionMax, set operations for NOT.  Wildcards, fuzzy terms and term ranges are expanded against
 the lexicon (at most :data:`MAX_EXPANSIONS` words, scanned for at most :data:`EXPANSION_SECONDS`) and match with
 a constant score, as Whoosh's do; date ranges and other leaves are matched by Whoosh's own matchers (listed by
 ``--explain``).
 
-The final score of a document is ``base x coordination + bonus``: ``base`` the query's score, ``coordination``
-the AND-leaning factor ((words matched / words typed) ** power) and ``bonus`` the proximity and synonym-phrase
-clauses.  A part whose score needs word positions (a phrase) first counts as its bag of words, an upper bound;
-the top hits are then settled by checking positions for candidates in order of that bound until no unchecked
-candidate can reach the k-th best.  So the top hits are the true best under the scoring (``exhaustive=True``
-scores every candidate one by one instead, for tests and bench/index.py), and match counts are exact, except for
-a phrase with more than :data:`VERIFY_ALL_LIMIT` candidates, where the count is estimated from a sample and
-marked so.
+A document's score is the query's plus, where the query matches, the bonus clauses' (word pairs near each other,
+synonym phrases).  A part whose score needs word positions (a phrase) first counts as its bag of words, an upper
+bound; the top hits are then settled by checking positions for candidates in order of that bound until no
+unchecked candidate can reach the k-th best.  So the top hits are the true best under the scoring
+(``exhaustive=True`` scores every candidate one by one instead, for tests and bench/index.py), and match counts
+are exact, except for a phrase with more than :data:`VERIFY_ALL_LIMIT` candidates, where the count is estimated
+from a sample and marked so.
 """
 
 from __future__ import annotations
@@ -511,7 +511,6 @@ class Evaluation:
         depth: int,
         *,
         filter=None,
-        coord: tuple | None = None,
         bonus: Iterable = (),
         sort: str | None = None,
         exclude: Iterable[int] = (),
@@ -520,9 +519,9 @@ class Evaluation:
         """The ``depth`` best documents for ``query`` (ties: lower docnum first), or with ``sort`` (a date field)
         the ``depth`` newest (documents without the date last, ties: higher docnum first), and the match count.
 
-        ``filter``: a query every hit must match (not scored); ``coord``: ({(field, text): word ids}, number of
-        words, power), the AND-leaning factor; ``bonus``: queries whose scores are added for documents the query
-        matches; ``exclude``: global docnums left out; ``exhaustive``: score every candidate exactly."""
+        ``filter``: a query every hit must match (not scored); ``bonus``: queries whose scores are added for
+        documents the query matches; ``exclude``: global docnums left out; ``exhaustive``: score every candidate
+        exactly."""
         bonus = list(bonus)
         excluded = set(exclude)
         found: list[tuple] = []
@@ -536,18 +535,15 @@ class Evaluation:
             for d in excluded:
                 if seg.offset <= d < seg.offset + n:
                     maybe[d - seg.offset] = False
-            factor = self._coordination(coord, seg) if coord else None
             extras = [self.part(b, seg, 0.0) for b in bonus]
-            upper = base.bound(n) * factor if factor is not None else base.bound(n).copy()
+            upper = base.bound(n).copy()
             for e in extras:
                 upper += np.where(maybe, e.bound(n), 0.0)
 
-            def score(d: int, base=base, factor=factor, extras=extras) -> float | None:
+            def score(d: int, base=base, extras=extras) -> float | None:
                 s = base.value(d)
                 if s is None:
                     return None
-                if factor is not None:
-                    s *= float(factor[d])
                 return s + sum(v for e in extras if (v := e.value(d)) is not None)
 
             cands = np.flatnonzero(maybe)
@@ -588,25 +584,6 @@ class Evaluation:
                 mask &= self.match_mask(self.part(filter, seg, 0.0), seg.n)
             out.extend((np.flatnonzero(mask) + seg.offset).tolist())
         return out
-
-    def _coordination(self, coord: tuple, seg: Segment) -> np.ndarray:
-        """(words matched / words typed) ** power per document (1.0 where none of the words is matched: a document
-        found through other clauses keeps its score)."""
-        word_of_term, nwords, power = coord
-        terms_of_word: list[list[np.ndarray]] = [[] for _ in range(nwords)]
-        for (fieldname, text), word_ids in word_of_term.items():
-            btext = self._btext(fieldname, text)
-            if btext is not None:
-                for w in word_ids:
-                    terms_of_word[w].append(self._read(seg, fieldname, btext)[0])
-        matched = np.zeros(seg.n, dtype=np.int32)
-        seen = np.zeros(seg.n, dtype=bool)
-        for id_lists in terms_of_word:
-            seen[:] = False
-            for ids in id_lists:
-                seen[ids] = True
-            matched += seen
-        return np.where(matched > 0, (matched / nwords) ** power, 1.0)
 
     def facet_counts(self, docs: list[int], fieldname: str) -> dict[str, int]:
         """{term: how many of ``docs`` (global docnums) have it} for an indexed field."""

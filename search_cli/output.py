@@ -82,8 +82,6 @@ def explain_lines(ex: dict) -> list[str]:
     lines += [f"  synonym: {s}" for s in ex["synonyms"]]
     lines.append(f"  ranked by: {ex['evaluator']}")
     lines.append(f"  scoring: {ex['scoring']}")
-    if ex["coordination"]:
-        lines.append(f"  AND-leaning: {ex['coordination']}")
     lines += [f"  bonus: {b}" for b in ex["bonus"]]
     for t in ex["terms"]:
         lines.append(f"  term {t['field']}:{t['term']}  weight {t['boost']}  idf {t['idf']}  in {t['docs']} documents")

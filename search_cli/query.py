@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
 from healthdex.errors import UserError
 
@@ -58,6 +59,7 @@ MAX_QUERY_WORDS = int(os.environ.get("HEALTHDEX_MAX_QUERY_WORDS", "200"))
 SYN_BAG_SHARE = 0.5  # of a multi-word synonym's weight given for all its words; the rest if they form the phrase
 
 
+@dataclass
 class Ranking:
     """Knobs of the free-text ranking; the defaults are the shipped, benchmarked ones (bench/relevance.py: four
     health collections, tuned on the dev half of each, checked on the holdout half, beside plain BM25)."""
@@ -80,30 +82,10 @@ class Ranking:
     # "max": a concept scores the better of the words typed and its other names (a page naming it twice gains
     # nothing over one naming it once); "add": both scores added
     synonym_mode: str = "max"
-    # Plain words: score x (words matched / words typed) ** power.  Off: with BM25F and the idf power, any
-    # AND-leaning factor left nDCG@10 flat or lower on the bench (short queries included).
-    coord_power_short: float = 0.0
-    coord_power_mid: float = 0.0
-    coord_power_long: float = 0.0
-    mid_query_terms: int = 4
-    long_query_terms: int = 6
     stopword_min_words: int = 4  # query-side stopwords apply to plain queries with at least this many words
     pair_boost: float = 0.2  # weight of each adjacent-pair proximity bonus (0 disables)
     pair_slop: int = 2
     max_pairs: int = 8
-
-    def __init__(self, **changes) -> None:
-        """The defaults above, with ``changes`` (keyword: value) applied."""
-        for name, value in changes.items():
-            if name not in _RANKING_FIELDS:
-                raise TypeError(f"Ranking has no setting {name!r}")
-            setattr(self, name, value)
-
-    def __repr__(self) -> str:
-        return "Ranking(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in _RANKING_FIELDS) + ")"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Ranking) and all(getattr(self, n) == getattr(other, n) for n in _RANKING_FIELDS)
 
     @classmethod
     def named(cls, name: str | None) -> Ranking:
@@ -116,9 +98,6 @@ class Ranking:
                 title_boost=1.0,
                 idf="whoosh",
                 idf_power=1.0,
-                coord_power_short=0.0,
-                coord_power_mid=0.0,
-                coord_power_long=0.0,
                 stopword_min_words=10**9,
                 synonym_weight=0.0,
                 pair_boost=0.0,
@@ -149,35 +128,20 @@ class Ranking:
         return f"{words}, k1 {self.k1:g}, b {self.b:g}, title b {self.title_b:g}, {idf} ^ {self.idf_power:g}"
 
 
-_RANKING_FIELDS = tuple(Ranking.__annotations__)  # the settings, in their order above
 
 
+@dataclass
 class BuiltQuery:
     """A parsed query and what ranking needs besides it (see ``search_cli.evaluate.Evaluation.top``)."""
 
-    def __init__(
-        self,
-        query: object,  # whoosh.query.Query
-        mode: str,  # "plain" or "syntax"
-        terms: list[str] | None = None,  # the free-text words used for ranking (after stopwords)
-        synonyms: list | None = None,  # synonyms.Match objects that were expanded
-        filters: list[str] | None = None,
-        filter: object = None,  # whoosh.query.Query every hit must match (top-level field filters), or None
-        rerank: list | None = None,  # bonus queries: their scores are added where the query matches
-        coord: tuple | None = None,  # (term -> word ids, number of words, power): the AND-leaning factor
-        notes: list[str] | None = None,  # what --explain should say about how the query was read
-    ) -> None:
-        self.query, self.mode = query, mode
-        self.terms = terms if terms is not None else []
-        self.synonyms = synonyms if synonyms is not None else []
-        self.filters = filters if filters is not None else []
-        self.filter = filter
-        self.rerank = rerank if rerank is not None else []
-        self.coord = coord
-        self.notes = notes if notes is not None else []
-
-    def __repr__(self) -> str:
-        return f"BuiltQuery({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+    query: object  # whoosh.query.Query
+    mode: str  # "plain", "syntax" or "filter"
+    terms: list[str] = field(default_factory=list)  # the free-text words used for ranking (after stopwords)
+    synonyms: list = field(default_factory=list)  # synonyms.Match objects that were expanded
+    filters: list[str] = field(default_factory=list)
+    filter: object = None  # whoosh.query.Query every hit must match (top-level field filters), or None
+    rerank: list = field(default_factory=list)  # bonus queries: their scores are added where the query matches
+    notes: list[str] = field(default_factory=list)  # what --explain should say about how the query was read
 
 
 def clean(text: str) -> str:
@@ -484,14 +448,6 @@ def analyze(schema, fieldname: str, word: str) -> list[str]:
     return [t for t in schema[fieldname].process_text(word, mode="query") if t]
 
 
-def _coord_power(n_terms: int, ranking: Ranking) -> float:
-    if n_terms <= 1 or ranking.profile == "whoosh":
-        return 0.0
-    if n_terms >= ranking.long_query_terms:
-        return ranking.coord_power_long
-    return ranking.coord_power_mid if n_terms >= ranking.mid_query_terms else ranking.coord_power_short
-
-
 def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None) -> BuiltQuery:
     """Ranked query for plain words: see the module docstring."""
     from whoosh import query as wq
@@ -547,13 +503,6 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             return None
         return wq.Or(per_field) if len(per_field) > 1 else per_field[0]
 
-    word_of_term: dict[tuple[str, str], frozenset[int]] = {}
-
-    def note(q, words: frozenset[int]) -> None:
-        for fname, text in q.iter_all_terms():
-            key = (fname, text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
-            word_of_term[key] = word_of_term.get(key, frozenset()) | words
-
     clauses = []
     term_ids = {t: i for i, t in enumerate(qtf)}
     for t, n in qtf.items():
@@ -561,7 +510,6 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
             clauses.append(term_clause(t))
         else:
             clauses.append(term_clause(t, 1.0 + 0.5 * (n - 1) ** 0.5 if n > 1 else 1.0))
-        note(clauses[-1], frozenset([term_ids[t]]))
 
     expanded = []
     later = []  # synonym phrases that only re-rank (see below)
@@ -610,7 +558,6 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
                     alts.insert(0, wq.Or(group) if len(group) > 1 else group[0])
                 clauses.append(wq.DisjunctionMax(alts) if len(alts) > 1 else alts[0])
                 expanded.append(m)
-                note(clauses[-1], frozenset(span_terms))
 
     # Proximity bonus for adjacent word pairs (their positions are checked only for the candidates that can still
     # reach the top hits: search_cli.evaluate).
@@ -628,9 +575,7 @@ def free_text_query(schema, text: str, *, synonyms=None, ranking: Ranking | None
     if not clauses:
         return BuiltQuery(wq.NullQuery, "plain", [], [], notes=notes)
     q = wq.Or(clauses) if len(clauses) > 1 else clauses[0]
-    power = _coord_power(len(qtf), ranking)
-    coord = (word_of_term, len(qtf), power) if power > 0 else None
-    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, coord=coord, notes=notes)
+    return BuiltQuery(q, "plain", list(qtf), expanded, rerank=rerank, notes=notes)
 
 
 def build_query(schema, text: str, *, synonyms=None, ranking: Ranking | None = None, plain: bool = False) -> BuiltQuery:

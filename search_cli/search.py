@@ -258,7 +258,7 @@ def suggest(searcher, text: str, known: Iterable[str] = ()) -> str | None:
 
 
 def _rank(ev: Evaluation, built, depth: int, sort: str = "relevance"):
-    return ev.top(built.query, depth, filter=built.filter, coord=built.coord, bonus=built.rerank, sort=SORTS[sort])
+    return ev.top(built.query, depth, filter=built.filter, bonus=built.rerank, sort=SORTS[sort])
 
 
 def search(
@@ -346,9 +346,6 @@ def explanation(built, ev: Evaluation, ranking: Ranking, res: SearchResults) -> 
         "evaluator": "healthdex evaluator over Whoosh's reader: exact top hits"
         + ("" if res.total_exact else "; count estimated from a sample of a phrase's candidates"),
         "scoring": ranking.describe(),
-        "coordination": None
-        if built.coord is None
-        else f"score x (words matched / {built.coord[1]}) ** {built.coord[2]}",
         "bonus": [str(c) for c in built.rerank],
         "terms": [
             {"field": f, "term": t, "boost": round(v["boost"], 4), "idf": v["idf"], "docs": v["docs"]}

@@ -38,7 +38,7 @@ def _rankings(path, queries) -> list:
             except UserError:
                 continue
             ranked = Evaluation(searcher, segs, Ranking().weighting()).top(
-                built.query, 20, filter=built.filter, coord=built.coord, bonus=built.rerank
+                built.query, 20, filter=built.filter, bonus=built.rerank
             )
             out.append((text, ranked.hits, ranked.total, ranked.exact))
     return out

@@ -127,14 +127,14 @@ def _random_query(rng: random.Random) -> str:
     return " ".join(parts)
 
 
-# the shipped ranking, and one with the AND-leaning factor, synonyms added and per-field BM25 (schema 1's)
-RANKINGS = [Ranking(), Ranking(coord_power_short=1.0, coord_power_mid=0.5, synonym_mode="add", fields="sum")]
+# the shipped ranking, and one with synonyms added and per-field BM25 (schema 1's)
+RANKINGS = [Ranking(), Ranking(synonym_mode="add", fields="sum")]
 
 
-@pytest.mark.parametrize("ranking", RANKINGS, ids=["defaults", "coordination"])
+@pytest.mark.parametrize("ranking", RANKINGS, ids=["defaults", "per-field sums"])
 def test_bounded_top_hits_equal_the_exhaustive_ranking(index, ranking):
-    """200 generated queries (plain words with BM25F words or the AND-leaning factor, proximity and synonym
-    bonuses; phrases, filters, OR/AND/NOT groups): the top 15 and their scores are those of scoring every
+    """200 generated queries (plain words as BM25F words or per-field sums, proximity and synonym bonuses;
+    phrases, filters, OR/AND/NOT groups): the top 15 and their scores are those of scoring every
     candidate."""
     rng = random.Random(11)
     table = load_synonyms(True)
@@ -145,7 +145,7 @@ def test_bounded_top_hits_equal_the_exhaustive_ranking(index, ranking):
             built = build_query(searcher.schema, text, synonyms=table, ranking=ranking)
         except UserError:
             continue
-        args = dict(filter=built.filter, coord=built.coord, bonus=built.rerank)
+        args = dict(filter=built.filter, bonus=built.rerank)
         got = _evaluation(index, ranking).top(built.query, 15, **args)
         ref = _evaluation(index, ranking).top(built.query, 15, exhaustive=True, **args)
         assert [d for _, d in got.hits] == [d for _, d in ref.hits], text
@@ -217,7 +217,7 @@ def test_the_explained_terms_are_the_terms_scored(index):
     searcher, _ = index.searcher()
     built = build_query(searcher.schema, "kidney disease", synonyms=None)
     ev = _evaluation(index)
-    ev.top(built.query, 10, coord=built.coord, bonus=built.rerank)
+    ev.top(built.query, 10, bonus=built.rerank)
     assert {("text", "kidnei"), ("text", "diseas"), ("title", "kidnei")} <= set(ev.terms)
     assert all(v["idf"] > 0 and v["docs"] > 0 for v in ev.terms.values())
 

@@ -4,7 +4,6 @@ Whoosh's public API gives."""
 
 from __future__ import annotations
 
-import io
 import random
 
 import pytest
@@ -59,18 +58,6 @@ def test_whoosh_still_deletes_the_generation_a_reader_just_opened(tmp_path):
     ix = open_index(path)
     whoosh_internals.ORIGINALS["index.clean_files"](ix.storage, "MAIN", ix.latest_generation(), ix._segments())
     assert {p.name for p in path.glob("_MAIN_*.toc")} == {last}
-
-
-def test_whoosh_still_copies_a_compound_segments_files():
-    from whoosh.filedb.structfile import BufferFile
-
-    whoosh_internals.apply()
-    view = memoryview(bytearray(b"posting bytes"))
-    original = BufferFile.__new__(BufferFile)
-    whoosh_internals.ORIGINALS["BufferFile.__init__"](original, view)
-    assert isinstance(original.file, io.BytesIO)  # a copy of the whole view
-    fixed = BufferFile(view)
-    assert not isinstance(fixed.file, io.BytesIO) and fixed.read(7) == b"posting"
 
 
 def test_postings_and_lengths_read_as_whoosh_reads_them(tmp_path):
