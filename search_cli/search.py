@@ -13,6 +13,7 @@ its searcher and what it read of each segment are kept until a newer commit land
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,7 @@ from healthdex.errors import UserError
 from search_cli.evaluate import Evaluation, segments
 from search_cli.query import FIELD_ALIASES, Ranking, build_query, clean
 
+log = logging.getLogger(__name__)
 MARK_START = "\ue000"  # private-use sentinels around highlighted terms; output.py renders them
 MARK_END = "\ue001"
 SORTS = {"relevance": None, "published": "published", "updated": "updated"}
@@ -84,12 +86,21 @@ class Index:
     read of each segment (field lengths, deletions, dates) is read once per commit."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        from indexer.store import open_index
+        from indexer.schema import SCHEMA_VERSION
+        from indexer.store import open_index, read_meta
 
         self.path = os.fspath(path)
         if not os.path.isdir(self.path):
             raise UserError(f"no index at {self.path} (build one with: healthdex index FILE.jsonl --index {self.path})")
         self.ix = open_index(self.path)
+        built = read_meta(self.path).get("schema_version", SCHEMA_VERSION)
+        if built != SCHEMA_VERSION:  # (still searchable, with the words and weights of its own version)
+            log.warning(
+                "healthdex: index %s has schema %s, not %s: rebuild it for this version's ranking",
+                path,
+                built,
+                SCHEMA_VERSION,
+            )
         self._searcher = None
         self._segments: list = []
 

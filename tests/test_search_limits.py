@@ -55,3 +55,21 @@ def test_a_pasted_page_is_searched_by_its_first_words(index, monkeypatch):
     monkeypatch.setattr(query, "MAX_QUERY_WORDS", 3)
     r = search(index, "asthma children inhaler " + "filler " * 5000, "--explain")
     assert r.code == 0 and "only the first 3 of 5003 words searched" in r.out
+
+
+def test_an_index_of_another_schema_version_is_searched_with_a_warning(tmp_path):
+    import json
+    import shutil
+
+    from search_cli.search import search as lib_search
+
+    old = tmp_path / "old"
+    shutil.copytree(build_index(tmp_path), old)
+    meta = old / "healthdex-index.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "schema_version": 1}))
+    from support import run_healthdex
+
+    r = run_healthdex("search", "asthma", "--index", str(old))
+    assert r.returncode == 0 and "has schema 1" in r.stderr and "rebuild it" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert lib_search(old, "asthma").total == 2
