@@ -155,47 +155,32 @@ def _iso(value) -> str | None:
     return str(value) if value else None
 
 
-def plan_snippet(expression, stops, minsize: int, stemfn, terms, value: str, maxchars: int) -> str:
-    """:func:`search_cli.snippets.snippet` of ``value`` for ``terms`` (the query's terms in its field, analysed
-    by the standard analyzer's steps: the word pattern, stop words, minimum size, stem function); "" without
-    terms."""
-    from search_cli.snippets import snippet
-
-    if not terms:
-        return ""
-    return snippet(
-        value,
-        terms,
-        word_pattern=expression,
-        stopwords=frozenset(stops),
-        stem=stemfn,
-        marks=(MARK_START, MARK_END),
-        maxchars=maxchars,
-        minsize=minsize,
-    )
-
-
-def fallback_snippet(stored: dict, maxchars: int = 150) -> str:
-    """The start of the body, when no field has a highlighted passage."""
-    body = stored.get("text") or stored.get("description") or ""
-    body = " ".join(str(body).split())
-    return body[:maxchars] + ("…" if len(body) > maxchars else "")
-
-
 def _snippet(schema, stored: dict, terms: dict[str, set[str]], maxchars: int = 150) -> str:
-    """The best passages of the first field (text, description, title) where the query's terms occur."""
+    """The best passages of the first field (text, description, title) where the query's terms occur, found by
+    the field's analysis steps (word pattern, stop words, minimum size, stemmer); else the start of the body."""
     from indexer.schema import _fast_plan
+    from search_cli.snippets import snippet
 
     for f in SNIPPET_FIELDS:
         value = stored.get(f)
-        plan = _fast_plan(schema[f].analyzer) if value and f in schema else None
-        if plan is None:
-            continue
-        expression, stops, minsize, _maxsize, stemfn, _sig = plan
-        found = plan_snippet(expression, stops, minsize, stemfn, terms.get(f), str(value), maxchars)
-        if found:
-            return found
-    return fallback_snippet(stored, maxchars)
+        plan = _fast_plan(schema[f].analyzer) if value and f in schema and terms.get(f) else None
+        if plan is not None:
+            expression, stops, minsize, _maxsize, stem, _sig = plan
+            marks = (MARK_START, MARK_END)
+            found = snippet(
+                str(value),
+                terms[f],
+                word_pattern=expression,
+                stopwords=frozenset(stops),
+                stem=stem,
+                marks=marks,
+                maxchars=maxchars,
+                minsize=minsize,
+            )
+            if found:
+                return found
+    body = " ".join(str(stored.get("text") or stored.get("description") or "").split())
+    return body[:maxchars] + ("…" if len(body) > maxchars else "")
 
 
 def hit_from_stored(stored: dict, rank: int, score, snippet: str) -> Hit:
