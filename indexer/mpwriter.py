@@ -16,6 +16,7 @@ import shutil
 import signal
 
 from indexer.bulk import BulkSegmentWriter
+from indexer.sidecar import write_before_commit
 
 _PR_SET_PDEATHSIG = 1
 
@@ -63,7 +64,9 @@ class _BulkTask(multiprocessing.Process):
                     break
                 for fields in batch:
                     writer.add_document(**fields)
-            self.results.put(("ok", writer.finish_segments()))
+            segments = writer.finish_segments()
+            write_before_commit(self.storage, writer.schema, segments)
+            self.results.put(("ok", segments))
         except OSError as exc:  # e.g. a full disk: the parent raises it as it is (indexer.build says so in one line)
             self.results.put(("error", OSError(exc.errno, exc.strerror)))
         except BaseException as exc:  # reported to the parent, which raises it at commit
@@ -135,10 +138,11 @@ class ParallelBulkWriter(BulkSegmentWriter):
         for _ in self._tasks:
             self._jobs.put(None)
         if self._tasks and self._added:
-            # Finish this process's segment while the workers finish theirs: the flush (sorting terms, encoding and
-            # compressing posting blocks) is ~40% of a build, and run one after the other the two flushes left a
-            # core idle for half of it.  The commit finds a fresh, empty segment (left out of the TOC).
+            # Finish this process's segment and its posting sidecar while the workers finish theirs: the flush
+            # (sorting terms, encoding and compressing posting blocks) is ~40% of a build, and run one after the
+            # other the two flushes left a core idle for half of it.  The commit finds a fresh, empty segment.
             self._start_next_segment()
+            write_before_commit(self.storage, self.schema, self._done)
         segments, errors = [], []
         for _ in self._tasks:
             while True:

@@ -7,11 +7,12 @@ of at least :data:`MIN_POSTINGS` postings as 32-bit document numbers and weights
 the scores are the same to the bit), and where each of its Whoosh blocks starts, so that word positions, which
 stay in Whoosh's blocks, are read only for the blocks of the documents a phrase check looks at.
 
-It is written after a commit, for each segment that has none, from the segment itself through Whoosh's reader
-(``indexer.whoosh_internals.read_postings``).  A segment's files never change, so a sidecar cannot go stale; it
-records the segment's document count, and the evaluator checks each list's length against Whoosh's term info
-before using it.  Its name matches Whoosh's segment file pattern, so Whoosh deletes it with its segment.  A
-missing or damaged sidecar only costs speed: the lists are read from Whoosh's blocks (tests compare the two).
+It is written from the segment itself through Whoosh's reader (``indexer.whoosh_internals.read_postings``):
+after a commit for each segment that has none, or by the multi-process writer before its commit.  A segment's
+files never change, so a sidecar cannot go stale; it records the segment's document count, and the evaluator
+checks each list's length against Whoosh's term info before using it.  Its name matches Whoosh's segment file
+pattern, so Whoosh deletes it with its segment.  A missing or damaged sidecar only costs speed: the lists are
+read from Whoosh's blocks (tests compare the two).
 
 Layout (native byte order, each array 8-byte aligned): magic, then int64 doc count, terms, postings, blocks;
 uint64 term keys (sorted), int64 posting starts (terms + 1), int64 block starts (terms + 1), uint32 document
@@ -78,6 +79,24 @@ def write_sidecar(reader, path: str) -> int:
             fh.write(data + b"\0" * (-len(data) % 8))
     os.replace(tmp, path)
     return len(lists)
+
+
+def write_before_commit(storage, schema, segments) -> None:
+    """Write the sidecars of finished, not yet committed segments: each process of the multi-process writer writes
+    its own side by side (after the commit, :func:`ensure_sidecars` would write them one after the other).  A
+    commit that never comes leaves them as orphans of their segments, removed with them."""
+    from whoosh.reading import SegmentReader
+
+    for segment in segments:
+        reader = SegmentReader(storage, schema, segment)
+        try:
+            path = sidecar_path(reader)
+            if path is not None:
+                write_sidecar(reader, path)
+        except OSError as exc:
+            log.warning("no posting sidecar for segment %s: %s", segment.segment_id(), exc)
+        finally:
+            reader.close()
 
 
 def ensure_sidecars(ix) -> None:

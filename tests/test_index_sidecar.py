@@ -80,3 +80,19 @@ def test_a_sidecar_goes_with_its_segment(path):
     index_records([{"url": "https://example.org/new", "title": "new", "text": "sciatica"}], path, procs=1)
     # the generation before the optimize is gone with its sidecars (the last one's is kept until the next commit)
     assert not before & {f.name for f in path.glob("*" + sidecar.SUFFIX)}
+
+
+def test_the_two_process_writer_writes_each_segments_sidecar_before_its_commit(tmp_path, monkeypatch):
+    monkeypatch.setattr(sidecar, "MIN_POSTINGS", 20)
+    monkeypatch.setattr(sidecar, "ensure_sidecars", lambda ix: None)  # the after-commit writer does nothing
+    rng = random.Random(5)
+    p = tmp_path / "idx"
+    index_records([_doc(rng, i) for i in range(1500)], p, procs=2)
+    with Index(p) as ix:
+        searcher, segs = ix.searcher()
+        assert len(segs) >= 2 and all(s.sidecar is not None for s in segs)
+        for reader, _offset in searcher.reader().leaf_readers():
+            written = sidecar.sidecar_path(reader)
+            reference = tmp_path / "reference.hdx"
+            sidecar.write_sidecar(reader, str(reference))  # from the committed segment
+            assert reference.read_bytes() == open(written, "rb").read()
