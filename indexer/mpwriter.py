@@ -14,9 +14,11 @@ import os
 import queue
 import shutil
 import signal
+from pathlib import Path
 
 from indexer.bulk import BulkSegmentWriter
 from indexer.sidecar import write_before_commit
+from indexer.store import scratch_dirs
 
 _PR_SET_PDEATHSIG = 1
 
@@ -92,15 +94,7 @@ class ParallelBulkWriter(BulkSegmentWriter):
         self._tasks: list[_BulkTask] = []
         self._batch: list[dict] = []
         self._folder = getattr(self.storage, "folder", None)
-        self._scratch_before = self._scratch_dirs()
-
-    def _scratch_dirs(self) -> set[str]:
-        if not self._folder:
-            return set()
-        try:
-            return {n for n in os.listdir(self._folder) if n.endswith(".tmp") or ".tmp." in n}
-        except OSError:
-            return set()
+        self._scratch_before = scratch_dirs(Path(self._folder)) if self._folder else set()
 
     def add_document(self, **fields) -> None:
         self._batch.append(fields)
@@ -186,5 +180,5 @@ class ParallelBulkWriter(BulkSegmentWriter):
         finally:
             # the workers' scratch folders (and any segment files they finished are removed by the next commit)
             if self._folder:
-                for name in self._scratch_dirs() - self._scratch_before:
+                for name in scratch_dirs(Path(self._folder)) - self._scratch_before:
                     shutil.rmtree(os.path.join(self._folder, name), ignore_errors=True)

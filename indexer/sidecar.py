@@ -88,28 +88,26 @@ def write_before_commit(storage, schema, segments) -> None:
     from whoosh.reading import SegmentReader
 
     for segment in segments:
-        reader = SegmentReader(storage, schema, segment)
-        try:
-            path = sidecar_path(reader)
-            if path is not None:
-                write_sidecar(reader, path)
-        except OSError as exc:
-            log.warning("no posting sidecar for segment %s: %s", segment.segment_id(), exc)
-        finally:
-            reader.close()
+        with SegmentReader(storage, schema, segment) as reader:
+            _ensure(reader)
 
 
 def ensure_sidecars(ix) -> None:
-    """Write the missing sidecars of an index's committed segments.  Failing only costs search speed: logged."""
+    """Write the missing sidecars of an index's committed segments."""
     with ix.reader() as top:
         for reader, _offset in top.leaf_readers():
-            path = sidecar_path(reader)
-            if path is None or os.path.exists(path):
-                continue
-            try:
-                write_sidecar(reader, path)
-            except OSError as exc:
-                log.warning("no posting sidecar for %s: %s", path, exc)
+            _ensure(reader)
+
+
+def _ensure(reader) -> None:
+    """Write a segment reader's sidecar unless it has one.  Failing only costs search speed: logged."""
+    path = sidecar_path(reader)
+    if path is None or os.path.exists(path):
+        return
+    try:
+        write_sidecar(reader, path)
+    except OSError as exc:
+        log.warning("no posting sidecar for %s: %s", path, exc)
 
 
 class Sidecar:

@@ -180,7 +180,8 @@ def lock_holder(path: str | os.PathLike) -> dict | None:
         return None
 
 
-def _scratch_dirs(path: Path) -> set[str]:
+def scratch_dirs(path: Path) -> set[str]:
+    """Names of the writers' scratch folders in ``path``."""
     try:
         names = os.listdir(path)
     except OSError:
@@ -242,7 +243,7 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
 
     p = Path(path)
     previous = lock_holder(p)
-    stale = _scratch_dirs(p)
+    stale = scratch_dirs(p)
     try:
         writer = _make_writer(ix, timeout=timeout, **writer_kwargs)
     except LockError:
@@ -305,7 +306,7 @@ def cancel(writer, path: str | os.PathLike, scratch: set[str] | None = None) -> 
         writer.cancel()
     except Exception:
         if scratch is not None:
-            _clear_scratch(Path(path), _scratch_dirs(Path(path)) - scratch)
+            _clear_scratch(Path(path), scratch_dirs(Path(path)) - scratch)
         try:
             writer.writelock.release()
         except Exception:  # (already released, or no lock object: the process's exit releases it)

@@ -70,9 +70,7 @@ class Segment:
             ids, weights, first, positions = side
             if len(ids) == self.reader.doc_frequency(fieldname, btext):
                 return ids, weights, _BlockValues(self.reader, fieldname, btext, first, positions)
-            log.debug(
-                "evaluator: sidecar list of %s:%r disagrees with the segment; read from its blocks", fieldname, btext
-            )
+            log.debug("evaluator: sidecar list of %s:%r disagrees with its segment", fieldname, btext)
         return whoosh_internals.read_postings(self.reader, fieldname, btext)
 
     def lengths(self, fieldname: str) -> np.ndarray | None:

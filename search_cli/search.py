@@ -95,12 +95,7 @@ class Index:
         self.ix = open_index(self.path)
         built = read_meta(self.path).get("schema_version", SCHEMA_VERSION)
         if built != SCHEMA_VERSION:  # (still searchable, with the words and weights of its own version)
-            log.warning(
-                "healthdex: index %s has schema %s, not %s: rebuild it for this version's ranking",
-                path,
-                built,
-                SCHEMA_VERSION,
-            )
+            log.warning("healthdex: index %s has schema %s, not %s: rebuild it", path, built, SCHEMA_VERSION)
         self._searcher = None
         self._segments: list = []
 
@@ -166,14 +161,13 @@ def _snippet(schema, stored: dict, terms: dict[str, set[str]], maxchars: int = 1
         plan = _fast_plan(schema[f].analyzer) if value and f in schema and terms.get(f) else None
         if plan is not None:
             expression, stops, minsize, _maxsize, stem, _sig = plan
-            marks = (MARK_START, MARK_END)
             found = snippet(
                 str(value),
                 terms[f],
                 word_pattern=expression,
                 stopwords=frozenset(stops),
                 stem=stem,
-                marks=marks,
+                marks=(MARK_START, MARK_END),
                 maxchars=maxchars,
                 minsize=minsize,
             )
