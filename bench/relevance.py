@@ -258,7 +258,7 @@ def rm3_batch(opened, coll: Collection, ranking, docs: int = 10, terms: int = 10
 def variant_index(kind: str, records: Path, index: Path) -> None:
     """An index of ``records`` whose analysis differs from the shipped schema's as ``kind`` says, built by the
     library call ``healthdex index`` is thin over (``indexer.build.index_records``) into a folder created with
-    that schema."""
+    that schema and without healthdex's meta file (which would have the shipped schema read instead)."""
     from whoosh.analysis import RegexTokenizer
     from whoosh.index import create_in
 
@@ -276,8 +276,7 @@ def variant_index(kind: str, records: Path, index: Path) -> None:
     else:
         raise ValueError(kind)
     index.mkdir(parents=True)
-    create_in(str(index), schema, indexname=store.INDEX_NAME)
-    (index / store.META_FILE).write_text(json.dumps({"schema_version": S.SCHEMA_VERSION}))
+    create_in(str(index), schema, indexname=store.INDEX_NAME)  # (no meta file: Whoosh reads this schema)
     index_records(iter_jsonl([str(records)]), index, procs=1)
 
 

@@ -28,6 +28,7 @@ only by an optimize, since a merge re-reads field lengths quantized to a byte).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import struct
 from array import array
@@ -352,10 +353,8 @@ class BulkSegmentWriter(SegmentWriter):
         else:
             self._close_segment()
             for name in self.newsegment.list_files(self.storage):  # the empty segment's files
-                try:
+                with contextlib.suppress(OSError):
                     self.storage.delete_file(name)
-                except OSError:
-                    pass
         done, self._done = self._done, []
         self._finish()
         return done
@@ -366,10 +365,8 @@ class BulkSegmentWriter(SegmentWriter):
         super().cancel()
         for seg in done:
             for name in seg.list_files(self.storage):
-                try:
+                with contextlib.suppress(OSError):
                     self.storage.delete_file(name)
-                except OSError:
-                    pass
 
     def _merge_segments(self, mergetype, optimize, merge):
         # Segments finished early (and workers' segments) join the merge only when optimizing, so --optimize still

@@ -9,6 +9,7 @@ Linux to SIGKILL it when its parent dies and (2) closes its copy of the lock fil
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
@@ -52,10 +53,8 @@ class _BulkTask(multiprocessing.Process):
         if os.getppid() != self.parent_pid:
             os._exit(1)
         if self.lock_fd is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(self.lock_fd)
-            except OSError:
-                pass
         from indexer.bulk import BulkSegmentWriter
 
         try:

@@ -17,6 +17,7 @@ little as possible to start; the writing side imports ``json``, ``pathlib`` and 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -83,13 +84,22 @@ def open_index(path: str | os.PathLike):
     raise UserError(f"cannot open index at {p}: {last}")
 
 
+def own_schema(path: str | os.PathLike):
+    """This healthdex's schema when the index at ``path`` says it was built with it (its meta file), else None.
+    Given to Whoosh, it is used instead of the schema pickled in the table of contents (most of the file), whose
+    damage can break the analysis of every query or exhaust memory while being unpickled."""
+    from indexer import schema as S
+
+    return S.build_schema() if read_meta(path).get("schema_version") == S.SCHEMA_VERSION else None
+
+
 def _open_dir(p: str):
     """``whoosh.index.open_dir``, with a table of contents that cannot be read reported as a damaged index (a
     TOC is a pickle: a damaged one raises nearly any exception, so the TOCs are read again to tell)."""
     from whoosh.index import EmptyIndexError, open_dir
 
     try:
-        return open_dir(p, indexname=INDEX_NAME)
+        return open_dir(p, indexname=INDEX_NAME, schema=own_schema(p))
     except (EmptyIndexError, OSError):
         raise
     except Exception:
@@ -120,10 +130,11 @@ def read_tocs(path: str | os.PathLike) -> dict[int, set[str] | None]:
     except OSError:
         return {}
     storage = FileStorage(os.fspath(path))
+    schema = own_schema(path)
     out: dict[int, set[str] | None] = {}
     for gen in sorted(int(m.group(1)) for m in map(_TOC_FILE.match, names) if m):
         try:
-            out[gen] = {seg.segment_id() for seg in TOC.read(storage, INDEX_NAME, gen).segments}
+            out[gen] = {seg.segment_id() for seg in TOC.read(storage, INDEX_NAME, gen, schema=schema).segments}
         except FileNotFoundError:  # removed by a commit meanwhile
             continue
         except Exception:  # a damaged pickle raises nearly anything
@@ -277,10 +288,8 @@ def writing(ix, path: str | os.PathLike, *, timeout: float = 0.0, **writer_kwarg
         raise
     finally:
         if writer.is_closed:
-            try:
+            with contextlib.suppress(OSError):
                 (p / WRITER_FILE).unlink()
-            except OSError:
-                pass
     if writer.is_closed:
         from indexer.sidecar import ensure_sidecars
 
@@ -298,10 +307,8 @@ def cancel(writer, path: str | os.PathLike, scratch: set[str] | None = None) -> 
     were) are removed, and the lock released, here."""
     from pathlib import Path
 
-    try:
+    with contextlib.suppress(OSError):
         remove_orphan_segments(path)
-    except OSError:
-        pass
     try:
         writer.cancel()
     except Exception:
@@ -315,10 +322,8 @@ def cancel(writer, path: str | os.PathLike, scratch: set[str] | None = None) -> 
     own = writer.newsegment.segment_id()
     for name in os.listdir(path):
         if name.startswith(own + "."):
-            try:
+            with contextlib.suppress(OSError):
                 os.remove(os.path.join(path, name))
-            except OSError:
-                pass
 
 
 def writer_codec():

@@ -29,6 +29,7 @@ test showing Whoosh's own code still has the bug, so the fix goes when whoosh-ng
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import zlib
 
@@ -312,10 +313,8 @@ def _fix_keep_previous_generation() -> None:
                 m = segpattern.match(name)
                 doomed = bool(m) and m.group(1) not in keep_segs
             if doomed:
-                try:
+                with contextlib.suppress(OSError):
                     storage.delete_file(name)
-                except OSError:
-                    pass
 
     _replace(windex, "clean_files", clean_files, "index.clean_files")
 
