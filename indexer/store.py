@@ -85,37 +85,41 @@ def open_index(path: str | os.PathLike):
 
 
 def own_schema(path: str | os.PathLike):
-    """This healthdex's schema when the index at ``path`` says it was built with it (its meta file), else None.
-    Given to Whoosh, it is used instead of the schema pickled in the table of contents (most of the file), whose
-    damage can break the analysis of every query or exhaust memory while being unpickled."""
+    """This healthdex's schema when the index at ``path`` was built with it (its meta file says so), else None:
+    Whoosh then skips the copy pickled in each table of contents (most of the file, and as fragile as a pickle)."""
     from indexer import schema as S
 
     return S.build_schema() if read_meta(path).get("schema_version") == S.SCHEMA_VERSION else None
 
 
 def _open_dir(p: str):
-    """``whoosh.index.open_dir``, with a table of contents that cannot be read reported as a damaged index (a
-    TOC is a pickle: a damaged one raises nearly any exception, so the TOCs are read again to tell)."""
+    """``whoosh.index.open_dir``, its segments opened once to check them, with a table of contents that cannot be
+    read or lists segments that cannot be opened reported as a damaged index in one line (a TOC is a pickle: a
+    damaged one raises nearly any exception, here or at the first search)."""
     from whoosh.index import EmptyIndexError, open_dir
 
     try:
-        return open_dir(p, indexname=INDEX_NAME, schema=own_schema(p))
+        ix = open_dir(p, indexname=INDEX_NAME, schema=own_schema(p))
+        with ix.reader() as reader:  # what every search reads first of the segments the TOC lists
+            for name in ix.schema.scorable_names():
+                reader.field_length(name)
+            reader.doc_count()
+        return ix
     except (EmptyIndexError, OSError):
         raise
-    except Exception:
+    except Exception as exc:
         tocs = read_tocs(p)
-        damaged = [gen for gen, segments in tocs.items() if segments is None]
-        if not damaged or damaged[-1] != max(tocs):
+        if not tocs:
             raise
-        name = f"_{INDEX_NAME}_{damaged[-1]}.toc"
-        older = [gen for gen, segments in tocs.items() if segments is not None]
-        fix = (
-            f"delete {name} to go back to the commit before it (_{INDEX_NAME}_{older[-1]}.toc), or rebuild"
-            if older
-            else "rebuild it"
-        )
+        latest = max(tocs)
+        name = f"_{INDEX_NAME}_{latest}.toc"
+        older = [gen for gen, segments in tocs.items() if segments is not None and gen != latest]
+        fix = "rebuild it"
+        if older:
+            fix = f"delete {name} to go back to the commit before it (_{INDEX_NAME}_{older[-1]}.toc), or rebuild"
+        what = "cannot be read" if tocs[latest] is None else f"lists segments that cannot be opened ({exc!r:.80})"
         raise UserError(
-            f"index at {p} is damaged: its table of contents {name} cannot be read; {fix} "
+            f"index at {p} is damaged: its table of contents {name} {what}; {fix} "
             f"(healthdex index FILE.jsonl... --index into an empty folder)"
         ) from None
 

@@ -237,11 +237,8 @@ class Evaluation:
         key = (seg.offset, fieldname, btext)
         got = self._postings.get(key)
         if got is None:
-            if (fieldname, btext) in seg.reader:
-                got = seg.postings(fieldname, btext)
-            else:
-                got = (_EMPTY_IDS, np.zeros(0), None)
-            self._postings[key] = got
+            present = (fieldname, btext) in seg.reader
+            got = self._postings[key] = seg.postings(fieldname, btext) if present else (_EMPTY_IDS, np.zeros(0), None)
         return got
 
     def _statistics(self, fieldname: str, btext: bytes):
