@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
             speed[name][0] += len(items)
             speed[name][1] += r["seconds"]
             print(
-                f"{name:<24}{s['precision']:>10.3f}{s['recall']:>9.3f}{s['f1']:>8.3f}{s['accuracy']:>10.3f}"
+                f"{name:<24}{s['precision']:>10.3f}{s['recall']:>9.3f}{s['f1']:>8.4f}{s['accuracy']:>10.3f}"
                 f"{s['empty']:>7d}{r['errors']:>8d}{len(items) / r['seconds'] if r['seconds'] else 0.0:>9.1f}"
             )
         if args.worst and names:
