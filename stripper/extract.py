@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import RubyParenthesisString, RubyTextString
 
 from stripper import rules
 from stripper.lean_builder import make_builder
@@ -216,14 +217,15 @@ def build_tree(soup: BeautifulSoup, facts: PageFacts) -> Node:
     unsigned: dict[tuple[int, str], int] = {}
     hidden_open = 0  # hidden elements open on the stack
     forms: list[Node] = []
-    navstr = NavigableString
+    # text as a browser shows it; ruby readings too, in the parentheses a browser without ruby shows them in
+    texts = frozenset({NavigableString, RubyTextString, RubyParenthesisString})
     date_search = _DATE_WORDS_RE.search
     byline_match = _BYLINE_START_RE.match
     tag_type = Tag
     while stack:
         it, node, tag = stack[-1]
         for child in it:  # type: ignore[attr-defined]
-            if type(child) is navstr:
+            if type(child) in texts:
                 node.children.append(child)
                 if 1 < len(child) < 120:  # one character (most are a collapsed space) cannot match either rule
                     if date_search(child):

@@ -187,3 +187,11 @@ def test_deeply_nested_jsonld_is_skipped_and_the_article_kept() -> None:
     head = f'<script type="application/ld+json">{hostile}</script><script type="application/ld+json">{good}</script>'
     result = extract_article(page(f"<article>{ARTICLE}</article>", head=head), "https://example.org/a")
     assert P1 in result["text"] and result["authors"] == ["Jane Doe"]
+
+
+def test_ruby_readings_are_text_in_the_parentheses_a_browser_without_ruby_shows() -> None:
+    """BeautifulSoup gives <rt>/<rp> text its own string classes, which the walk used to leave out: the reading
+    of a name vanished and its parentheses with it (Japanese news pages)."""
+    ruby = "<ruby><rb>尹錫悦</rb><rp>（</rp><rt>ユンソンニョル</rt><rp>）</rp></ruby>"
+    text = text_of(page(f"<article><h1>Hearing loss</h1><p>{P1} {ruby} {P2}</p><p>{P3}</p><p>{P4}</p></article>"))
+    assert "尹錫悦（ユンソンニョル）" in text and P3 in text
