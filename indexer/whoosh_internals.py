@@ -217,31 +217,25 @@ def _fix_positions_decode() -> None:
     pickle, but the varint encoding ends in 0x2E whenever the last delta is 46, so a phrase query (or a highlight)
     touching such a posting raised ``UnpicklingError``.  Decode as varints first and accept only when that consumes
     the value exactly, else fall back to the legacy decoder."""
+    from itertools import accumulate
+
     from whoosh import formats
 
     pos_legacy = formats.Positions._decode_positions_legacy
     char_pos_legacy = formats.Characters._decode_positions_legacy
     char_legacy = formats.Characters._decode_characters_legacy
 
-    def positions_decode(self, valuestring):
-        codes = decode_varints(valuestring, 1)
-        if codes is None:
-            return pos_legacy(self, valuestring)
-        position, out = 0, []
-        for (delta,) in codes:
-            position += delta
-            out.append(position)
-        return out
+    def positions_decoder(width: int, legacy):
+        """A decoder of ``width`` varints per posting whose first is the position's delta (Positions: 1,
+        Characters: 3)."""
 
-    def characters_decode_positions(self, valuestring):
-        codes = decode_varints(valuestring, 3)
-        if codes is None:
-            return char_pos_legacy(self, valuestring)
-        position, out = 0, []
-        for delta, _start, _end in codes:
-            position += delta
-            out.append(position)
-        return out
+        def decode_positions(self, valuestring):
+            codes = decode_varints(valuestring, width)
+            if codes is None:
+                return legacy(self, valuestring)
+            return list(accumulate(code[0] for code in codes))
+
+        return decode_positions
 
     def characters_decode(self, valuestring):
         codes = decode_varints(valuestring, 3)
@@ -256,8 +250,10 @@ def _fix_positions_decode() -> None:
             out.append((position, startchar, endchar))
         return out
 
-    _replace(formats.Positions, "decode_positions", positions_decode, "Positions.decode_positions")
-    _replace(formats.Characters, "decode_positions", characters_decode_positions, "Characters.decode_positions")
+    _replace(formats.Positions, "decode_positions", positions_decoder(1, pos_legacy), "Positions.decode_positions")
+    _replace(
+        formats.Characters, "decode_positions", positions_decoder(3, char_pos_legacy), "Characters.decode_positions"
+    )
     _replace(formats.Characters, "decode_characters", characters_decode, "Characters.decode_characters")
 
 
