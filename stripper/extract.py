@@ -53,13 +53,14 @@ POS = 4  # positive class/id/itemprop: looks like an article body
 HIDDEN = 8  # hidden by attribute or style
 CBAD = 16  # furniture by class/id: overridden when the element holds the headline or an article body
 FURNITURE = BAD | SOFT | CBAD
-# marks: what a subtree holds (propagated bottom-up); a flagged layout wrapper holding these is not furniture
-M_H1 = 1
-M_BODY = 2
-M_MAIN = 4
-M_EMBED = 8
-M_FORM = 16  # a <form> (a sign-up, search or comment box)
 EMBED = 32  # an embedded post (tweet, Instagram) quoted by the article
+# Node marks: what a subtree holds (propagated bottom-up); a flagged layout wrapper holding these is not furniture.
+# Bits apart from the flags', so a mark tested against ``flags`` (or a flag against ``marks``) is never true.
+M_H1 = 1 << 8
+M_BODY = 1 << 9
+M_MAIN = 1 << 10
+M_EMBED = 1 << 11
+M_FORM = 1 << 12  # a <form> (a sign-up, search or comment box)
 
 
 class Node:
@@ -81,12 +82,12 @@ class Node:
         "sig",
         "level",
         "marks",
-        "lgood",
-        "lbad",
-        "g0",
-        "g1",
-        "g2",
-        "gdeep",
+        "lenient_good",
+        "lenient_bad",
+        "good_own",
+        "good_children",
+        "good_grandchildren",
+        "good_deeper",
         "starts_link",
         "attrs",
     )
@@ -107,10 +108,10 @@ class Node:
         self.sig: tuple[int, str] | None = None
         self.level = 0
         self.marks = 0
-        self.lgood = 0.0  # good/bad text when class/id signals are ignored (fallback selection)
-        self.lbad = 0.0
+        self.lenient_good = 0.0  # good/bad text when class/id signals are ignored (fallback selection)
+        self.lenient_bad = 0.0
         # good text by distance below this node: own inline run, children's, grandchildren's, deeper
-        self.g0 = self.g1 = self.g2 = self.gdeep = 0.0
+        self.good_own = self.good_children = self.good_grandchildren = self.good_deeper = 0.0
         self.starts_link = False  # the first text below this node is link text (a teaser headline)
         self.attrs: dict[str, str] | None = None  # the element's attributes (for --explain and the fallbacks)
 
@@ -391,15 +392,15 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
                 node.link_len = link = n
                 node.starts_link = True
             if node.flags & FURNITURE:
-                node.fbad = node.lbad = float(n)  # hidden or furniture inline text is no part of the paragraph
+                node.fbad = node.lenient_bad = float(n)  # hidden or furniture inline text is no part of the paragraph
             else:
                 node.inline_len = n
                 node.inline_link = link
             return
     text_len = link_len = 0
     inline_len = inline_link = 0
-    good = bad = fbad = raw_good = lgood = lbad = 0.0
-    g0 = g1 = g2 = gdeep = 0.0
+    good = bad = fbad = raw_good = lenient_good = lenient_bad = 0.0
+    good_own = good_children = good_grandchildren = good_deeper = 0.0
     first = ""
     marks = 0
     items = linked_items = 0
@@ -417,17 +418,17 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
                         linked_items += 1
                     if c.text_len > longest_item:
                         longest_item = c.text_len
-            g1 += c.g0
-            g2 += c.g1
-            gdeep += c.g2 + c.gdeep
+            good_children += c.good_own
+            good_grandchildren += c.good_children
+            good_deeper += c.good_grandchildren + c.good_deeper
             marks |= c.marks
             text_len += c.text_len
             link_len += c.link_len
             good += c.good
             bad += c.bad
             fbad += c.fbad
-            lgood += c.lgood
-            lbad += c.lbad
+            lenient_good += c.lenient_good
+            lenient_bad += c.lenient_bad
             raw_good += c.raw_good
             if c.name not in block_tags:
                 inline_len += c.inline_len
@@ -449,7 +450,7 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         if good and text_len <= LINKED_BLOCK_MAX_CHARS:
             # paragraphs inside a link (<a href><h3>headline</h3><p>excerpt</p></a>): a teaser card, link text
             bad += good
-            good = g0 = g1 = g2 = gdeep = 0.0
+            good = good_own = good_children = good_grandchildren = good_deeper = 0.0
     node.starts_link = bool(starts_link)
     node.text_len = text_len
     node.link_len = link_len
@@ -458,15 +459,15 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         if inline_len:
             plain = inline_len - inline_link
             if plain >= _MIN_GOOD and inline_link * 2 < inline_len:
-                g0 = plain
+                good_own = plain
                 good += plain
-                lgood += plain
+                lenient_good += plain
                 raw_good += plain
                 bad += inline_link
-                lbad += inline_link
+                lenient_bad += inline_link
             else:
                 bad += inline_link + plain * 0.5
-                lbad += inline_link + plain * 0.5
+                lenient_bad += inline_link + plain * 0.5
             if inline_len >= 40 and first:
                 sig = (inline_len, first)
                 node.sig = sig
@@ -475,7 +476,7 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         node.inline_link = 0
     elif node.flags & FURNITURE:
         fbad += inline_len
-        lbad += inline_len
+        lenient_bad += inline_len
     else:
         node.inline_len = inline_len
         node.inline_link = inline_link
@@ -520,16 +521,16 @@ def _finish(node: Node, block_tags: frozenset[str], signatures: dict[tuple[int, 
         node.flags = flags
     if flags & FURNITURE:
         fbad += bad + good
-        bad = good = g0 = g1 = g2 = gdeep = 0.0
+        bad = good = good_own = good_children = good_grandchildren = good_deeper = 0.0
         if flags & (BAD | SOFT):
-            lbad += lgood
-            lgood = 0.0
-    node.lgood = lgood
-    node.lbad = lbad
-    node.g0 = g0
-    node.g1 = g1
-    node.g2 = g2
-    node.gdeep = gdeep
+            lenient_bad += lenient_good
+            lenient_good = 0.0
+    node.lenient_good = lenient_good
+    node.lenient_bad = lenient_bad
+    node.good_own = good_own
+    node.good_children = good_children
+    node.good_grandchildren = good_grandchildren
+    node.good_deeper = good_deeper
     node.marks = marks
     node.good = good
     node.bad = bad
@@ -552,10 +553,10 @@ def select_container(root: Node, article_body: str | None = None) -> Node:
     ``article_body`` (JSON-LD articleBody) is a hint: not used for scoring yet.
     """
     best = _expand(_best(root, False))
-    if best.good < LOOSE_FALLBACK_RATIO * root.lgood:
+    if best.good < LOOSE_FALLBACK_RATIO * root.lenient_good:
         # class/id signals removed most of the page's paragraph text: they were wrong (layout classes)
         loose = _best(root, True)
-        if loose.lgood > 2 * best.good:
+        if loose.lenient_good > 2 * best.good:
             return loose
     return best
 
@@ -623,11 +624,11 @@ def _best(root: Node, loose: bool) -> Node:
         node = stack.pop()
         if node.flags & mask:
             continue
-        if (node.lgood if loose else node.good) > 0:
+        if (node.lenient_good if loose else node.good) > 0:
             score = _score(node, loose)
             if score > best_score:
                 best, best_score = node, score
-            stack.extend(c for c in node.children if type(c) is Node and c.lgood > 0)
+            stack.extend(c for c in node.children if type(c) is Node and c.lenient_good > 0)
     return best
 
 
@@ -1007,8 +1008,8 @@ def body_text(
         trace.append(f"container {css_path(container)}: score {_score(container):.0f}, {container.good:.0f} characters")
     collected = postprocess(collect_blocks(container, trace=trace), signatures, titles, trace)
     body = Body(collected.paragraphs, collected.references, collected.dateline, "container", container)
-    prose = root.lgood + hidden_prose
-    need = max(min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * prose), SHORT_CONTAINER_SHARE * container.lgood)
+    prose = root.lenient_good + hidden_prose
+    need = max(min(SHORT_TEXT_CHARS, SHORT_TEXT_SHARE * prose), SHORT_CONTAINER_SHARE * container.lenient_good)
     if jsonld_body:
         need = max(need, BODY_HINT_SHARE * len(jsonld_body))
     if len(body.text) >= need:
@@ -1016,7 +1017,7 @@ def body_text(
     if trace is not None:
         trace.append(
             f"short: {len(body.text)} characters against {prose:.0f} of prose on the page, "
-            f"{container.lgood:.0f} in its element"
+            f"{container.lenient_good:.0f} in its element"
             + (f" and {len(jsonld_body)} in its JSON-LD articleBody" if jsonld_body else "")
             + f": fallbacks until one gives {need:.0f}"
         )
@@ -1090,7 +1091,7 @@ _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
 
 def _lenient(root: Node, signatures: dict[tuple[int, str], int], titles: set[str]) -> Body | None:
     container = _best(root, True)
-    if not container.lgood:
+    if not container.lenient_good:
         return None
     collected = postprocess(collect_blocks(container, lenient=True), signatures, titles)
     return Body(collected.paragraphs, collected.references, collected.dateline, "", container)
@@ -1108,9 +1109,9 @@ def _semantic(root: Node, signatures: dict[tuple[int, str], int], titles: set[st
             node.name in rules.ARTICLE_ELEMENTS
             or (attrs.get("itemprop") or "").lower() in rules.POSITIVE_ITEMPROPS
             or (attrs.get("role") or "").lower() in rules.ARTICLE_ROLES
-        ) and (best is None or node.lgood > best.lgood):
+        ) and (best is None or node.lenient_good > best.lenient_good):
             best = node
-        stack.extend(c for c in node.children if type(c) is Node and c.lgood > 0)
+        stack.extend(c for c in node.children if type(c) is Node and c.lenient_good > 0)
     if best is None:
         return None
     collected = postprocess(collect_blocks(best, lenient=True), signatures, titles)
@@ -1177,8 +1178,9 @@ def _score(node: Node, loose: bool = False) -> float:
     """A candidate's score: its paragraph text, nearer paragraphs counting more, less its weighted furniture text;
     ``loose``: class and id signals ignored, all paragraph text counted alike."""
     if loose:
-        score = node.lgood - BAD_TEXT_WEIGHT * node.lbad
+        score = node.lenient_good - BAD_TEXT_WEIGHT * node.lenient_bad
     else:
         w0, w1, w2, w3 = NEAR_WEIGHTS
-        score = w0 * node.g0 + w1 * node.g1 + w2 * node.g2 + w3 * node.gdeep - BAD_TEXT_WEIGHT * (node.bad + node.fbad)
-    return score + (POSITIVE_BONUS * (node.lgood if loose else node.good) if node.flags & POS else 0.0)
+        near = w0 * node.good_own + w1 * node.good_children + w2 * node.good_grandchildren + w3 * node.good_deeper
+        score = near - BAD_TEXT_WEIGHT * (node.bad + node.fbad)
+    return score + (POSITIVE_BONUS * (node.lenient_good if loose else node.good) if node.flags & POS else 0.0)
