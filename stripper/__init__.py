@@ -12,9 +12,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ExtractionError": "stripper.pipeline",
-    "build_record": "stripper.pipeline",
-    "extract_article": "stripper.pipeline",
+    "ExtractionError": "stripper.article",
+    "build_record": "stripper.article",
+    "extract_article": "stripper.article",
     "decode_html": "stripper.decode",
 }
 __all__ = sorted(_EXPORTS)

@@ -54,7 +54,7 @@ _CACHE: dict[str, Any] = {}  # profiles read by this process (each worker proces
 
 def clean_page(page: Page, profile_name: str | None = None) -> dict[str, Any]:
     """The output object of one page: its record, or ``{"source", "error"}`` when it cannot be read."""
-    from stripper.pipeline import ExtractionError, build_record  # in the process that extracts (a pool's worker)
+    from stripper.article import ExtractionError, build_record  # in the process that extracts (a pool's worker)
 
     if page.body is None:
         return _error(page, page.error or "cannot read")
@@ -223,7 +223,7 @@ def _print_explanation(paths: tuple[str, ...], url: str | None, profile_name: st
     (page,) = iter_pages(files, url)
     if page.body is None:
         raise UserError(f"{page.source}: {page.error or 'cannot read'}")
-    from stripper.pipeline import ExtractionError, explain_page
+    from stripper.article import ExtractionError, explain_page
 
     selectors = _profile_selectors(profile_name, page.url, {})
     try:

@@ -1,4 +1,4 @@
-"""The public functions: ``extract_article`` (all stages in order) and ``build_record`` (plus record keys)."""
+"""A page to an article: ``extract_article`` (the stripper's stages in order), ``build_record`` (the JSONL record)."""
 
 from __future__ import annotations
 
