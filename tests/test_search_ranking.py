@@ -140,6 +140,23 @@ def test_a_concept_named_twice_in_a_query_is_expanded_once(tmp_path):
     assert _keys(index, "heart attack (MI) symptoms")[0] == "heart-attack"
 
 
+def test_everyday_words_do_not_pull_in_a_disease(tmp_path):
+    """The shipped synonyms leave out names whose everyday sense is as common as the medical one: "alcohol
+    consumption" finds nothing about tuberculosis (which an old name, consumption, once pulled in), while
+    "tb" still finds it."""
+    index = _index(
+        tmp_path,
+        [
+            ("tb", "Tuberculosis", "Tuberculosis is a lung infection treated with antibiotics for months."),
+            ("alcohol", "Alcohol", "Alcohol consumption raises blood pressure."),
+            ("periods", "Menstruation", "Menstruation and cramps."),
+        ],
+    )
+    assert _keys(index, "alcohol consumption") == ["alcohol"]
+    assert _keys(index, "incubation period") == []
+    assert "tb" in _keys(index, "tb") and "tb" in _keys(index, "tuberculosis")
+
+
 @pytest.mark.parametrize("changes", [{}, {"fields": "sum"}, {"idf": "whoosh"}, {"synonym_mode": "add"}])
 def test_every_setting_searches_the_same_documents(tmp_path, changes):
     """The settings change the order, not what matches: every document with a query word is found."""
