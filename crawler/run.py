@@ -41,10 +41,13 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
     settings.setmodule("crawler.settings", priority="project")
     contact = options.contact or next((p.contact for p in profiles if p.contact), None)
     if not contact and not proxy:
-        raise UserError("live crawls need a contact for the User-Agent: pass --contact URL-or-EMAIL "
-                        "or set `contact` in the profile (replayed crawls do not)")
+        raise UserError(
+            "live crawls need a contact for the User-Agent: pass --contact URL-or-EMAIL "
+            "or set `contact` in the profile (replayed crawls do not)"
+        )
     agent = settings.get("HEALTHDEX_USER_AGENT_TEMPLATE").format(
-        version=__version__, contact=contact or "replay; no live requests")
+        version=__version__, contact=contact or "replay; no live requests"
+    )
     cmdline = {
         "USER_AGENT": agent,
         "HEALTHDEX_OUT_DIR": str(options.out_dir),
@@ -57,7 +60,7 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
         cmdline["CLOSESPIDER_PAGECOUNT"] = options.max_pages
         cmdline["HEALTHDEX_MAX_PAGES"] = options.max_pages
     if options.max_depth is not None:
-        cmdline["DEPTH_LIMIT"] = options.max_depth
+        cmdline["HEALTHDEX_MAX_DEPTH"] = options.max_depth
     if options.delay is not None:
         cmdline["DOWNLOAD_DELAY"] = options.delay
         cmdline["AUTOTHROTTLE_START_DELAY"] = options.delay

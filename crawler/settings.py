@@ -42,7 +42,10 @@ DOWNLOAD_MAXSIZE = DEFAULT_DOWNLOAD_MAXSIZE  # 10 MiB; larger responses are drop
 # DOWNLOAD_TIMEOUT bounds a stalled or trickling (slowloris) response; each retry then waits (backoff below).
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
-DEPTH_LIMIT = 5
+# At most this many link hops from a start URL or sitemap entry (0: no link is followed; -1: no limit); ``--max-depth``
+# sets it, a profile's ``limits.max_depth`` lowers it for its site.  Unlike Scrapy's DEPTH_LIMIT (which also applies),
+# 0 means none: the spider does not follow the links of a page at the limit (counted as ``depth_limited``).
+HEALTHDEX_MAX_DEPTH = 5
 # At most this many requests to the network per run (0: no limit); ``--max-pages`` sets it with
 # CLOSESPIDER_PAGECOUNT.  A profile's ``limits.max_pages`` limits its site (crawler.middlewares.page_limit).
 HEALTHDEX_MAX_PAGES = 0
@@ -119,8 +122,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
-    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-    "crawler.middlewares.link_depth.LinkDepthMiddleware": 900,  # depth counts link hops, not sitemap hops
     "crawler.middlewares.failures.FailedPagesMiddleware": 950,  # failed pages + reason -> crawl report
 }
 ITEM_PIPELINES = {
