@@ -23,9 +23,14 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
-# robots.txt ``Crawl-delay`` is applied per site (crawler.middlewares.crawl_delay), capped at this many seconds;
-# a profile's ``politeness.max_crawl_delay`` overrides the cap for its site.
+# A site's delay is a floor (crawler.politeness): each request starts at least the larger of its profile's delay and
+# robots.txt's ``Crawl-delay`` after the previous request to the host ended; AutoThrottle and jitter only add to it.
+# Crawl-delay is capped at this many seconds; a profile's ``politeness.max_crawl_delay`` overrides the cap for its site.
 HEALTHDEX_MAX_CRAWL_DELAY = 30.0
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.politeness.PoliteHTTPDownloadHandler",
+    "https": "crawler.politeness.PoliteHTTPDownloadHandler",
+}
 # The contact users must give for live crawls (profile ``contact`` or ``healthdex crawl --contact``).
 HEALTHDEX_CONTACT = ""
 USER_AGENT = f"healthdex/{__version__} (+https://github.com/healthdex/healthdex)"
@@ -102,8 +107,6 @@ HEALTHDEX_PROGRESS = "auto"
 HEALTHDEX_PROGRESS_INTERVAL = 1.0
 
 DOWNLOADER_MIDDLEWARES = {
-    # After RobotsTxtMiddleware (100): sees its robots.txt fetch, and requests once robots.txt is known.
-    "crawler.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
     "crawler.middlewares.robots_cap.RobotsTxtCapMiddleware": 120,  # robots.txt beyond 500 KiB is ignored
     # Scrapy's RetryMiddleware, but each retry waits (Retry-After or exponential backoff).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
@@ -149,7 +152,7 @@ CONCURRENT_ITEMS = 8
 
 # --- distributed (scrapy-redis) ---------------------------------------------------------------------------
 # ``healthdex crawl --redis URL`` (or -s HEALTHDEX_REDIS_URL=URL) makes this process one worker of a crawl shared
-# through Redis: crawler.distributed.enable() switches SCHEDULER, the http(s) DOWNLOAD_HANDLERS and adds a spider
+# through Redis: crawler.distributed.enable() switches SCHEDULER and adds a spider
 # middleware, a pipeline and an extension (see crawler/distributed/__init__.py for the keys and guarantees).
 # Redis URL, e.g. "redis://127.0.0.1:6379/0"; empty: an ordinary single-process crawl.
 HEALTHDEX_REDIS_URL = ""

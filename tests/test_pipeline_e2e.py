@@ -20,29 +20,20 @@ PARAGRAPH_STARTS = [
     "Regardless of whether the pain is caused by a herniated disc or by a strained or tight muscle",
 ]
 SEED_BOILERPLATE = [
-    "We are independent & ad-supported",
-    "Advertiser Disclosure",
-    "How We Make Money",
-    "Our Promise to you",
-    "Founded in 2002",
-    "Over the years",
-    "WiseGeek is dedicated to providing accurate",
-    "a talented writer, editor",
-    "Discussion Comments",
-    "in your inbox",
+    "We are independent & ad-supported", "Advertiser Disclosure", "How We Make Money", "Our Promise to you",
+    "Founded in 2002", "Over the years", "WiseGeek is dedicated to providing accurate",
+    "a talented writer, editor", "Discussion Comments", "in your inbox",
 ]
 
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("crawl")
-    profiles = sorted(
-        {"webmd", "medicalnewstoday", "healthline", "livestrong", "cdc", "nhs", "mayoclinic", "medlineplus", "wisegeek"}
-    )
+    profiles = sorted({"webmd", "medicalnewstoday", "healthline", "livestrong", "cdc", "nhs", "mayoclinic",
+                       "medlineplus", "wisegeek"})
     # --max-depth 0: the sample holds only its sitemaps' pages; their nav links would only meet 404s.
-    result = run_healthdex(
-        "crawl", *profiles, "--replay", str(SAMPLE_PAGES), "--out", str(out), "--delay", "0", "--max-depth", "0"
-    )
+    result = run_healthdex("crawl", *profiles, "--replay", str(SAMPLE_PAGES), "--out", str(out), "--delay", "0",
+                           "--max-depth", "0")
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -119,27 +110,10 @@ def test_scrapy_crawl_command_runs_the_same_spider(tmp_path):
 
     with ReplayServer(SAMPLE_PAGES) as server:
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "scrapy",
-                "crawl",
-                "health",
-                "-a",
-                "profile=wisegeek",
-                "-s",
-                f"HEALTHDEX_PROXY={server.proxy_url}",
-                "-s",
-                f"HEALTHDEX_OUT_DIR={tmp_path}",
-                "-s",
-                "DOWNLOAD_DELAY=0",
-                "-s",
-                "LOG_LEVEL=WARNING",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
+            [sys.executable, "-m", "scrapy", "crawl", "health", "-a", "profile=wisegeek",
+             "-s", f"HEALTHDEX_PROXY={server.proxy_url}", "-s", f"HEALTHDEX_OUT_DIR={tmp_path}",
+             "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING"],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
         )
         requested = [entry.url for entry in server.request_log]
     assert result.returncode == 0, result.stderr[-2000:]
@@ -163,18 +137,8 @@ def test_unreachable_replay_reports_errors_without_traceback(tmp_path):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = run_healthdex(
-        "crawl",
-        "wisegeek",
-        "--proxy",
-        f"http://127.0.0.1:{port}",
-        "--out",
-        str(tmp_path),
-        "--delay",
-        "0",
-        "-s",
-        "RETRY_TIMES=0",
-    )
+    result = run_healthdex("crawl", "wisegeek", "--proxy", f"http://127.0.0.1:{port}", "--out", str(tmp_path),
+                           "--delay", "0", "-s", "RETRY_TIMES=0")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "no page could be fetched" in result.stderr
