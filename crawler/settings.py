@@ -1,8 +1,8 @@
 """Scrapy settings for the healthdex crawler, with every healthdex knob documented here.
 
 ``scrapy crawl health -a profile=NAME`` reads this module (scrapy.cfg); ``healthdex crawl`` starts from it and
-overrides what its options say.  Politeness is on by default: robots.txt, AutoThrottle, one or two
-requests per site at a time, and a User-Agent naming the tool and a contact.
+overrides what its options say.  Politeness is on by default: robots.txt, a delay between the requests to a site
+(one at a time; AutoThrottle may lengthen it), and a User-Agent naming the tool and a contact.
 """
 
 from healthdex import __version__
