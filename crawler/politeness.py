@@ -1,22 +1,16 @@
-"""Politeness as a promise: a request to a host starts at least its delay after the previous request to it ended, in one
-process and, through Redis (``crawler.distributed.politeness``), across the workers of a distributed crawl.
+"""Politeness as a promise: a request to a host starts at least its delay after the previous request to it ended (the
+server had it before its response ended, so the site sees the spacing whatever connection set-up costs), in one
+process and across Redis workers (``crawler.distributed.politeness``).  With a delay, a host's requests go one at a
+time.
 
-A request's delay is the largest of its site's configured delay (``DOWNLOAD_SLOTS[profile]["delay"]``: the profile's
-``download_delay`` or ``--delay``; else ``DOWNLOAD_DELAY``), the host's robots.txt ``Crawl-delay``
-(RobotsTxtMiddleware's parser, via Scrapy's ``robots_parsed`` signal; capped at ``HEALTHDEX_MAX_CRAWL_DELAY`` or the
-profile's ``politeness.max_crawl_delay``) and its download slot's delay as AutoThrottle set it.  Scrapy's slot delay,
-jitter and AutoThrottle still pace the queue before this handler: they can lengthen the spacing, never shorten it.
-Counted from the previous request's end because the server received that request before its response ended: the
-spacing holds as the site measures it, whatever connection set-up costs.  With a delay, requests to a host are one at
-a time.
-
-A request reserves a send time (after those already reserved for the host), sleeps until it without blocking the
-reactor, and is granted the host if the previous request ended a delay ago; if not (it ran long, or the reactor woke
-late) it waits what is missing and asks again, keeping its turn.  A grant holds the host until the response ends (a
-killed worker's, for ``DOWNLOAD_TIMEOUT`` + 5 s).  Stats: ``healthdex/site/<site>/pages`` (network responses),
-``healthdex/crawl_delay/<host>``, ``healthdex/politeness/waited_s``; each grant's spacing from the previous one to
-the host (crawl-wide with Redis) goes out with the ``crawler.signals.request_sent`` signal (the report's per-site
-spacing).
+The delay: the largest of the site's (``DOWNLOAD_SLOTS[profile]["delay"]``: ``download_delay`` or ``--delay``; else
+``DOWNLOAD_DELAY``), the host's robots.txt ``Crawl-delay`` (RobotsTxtMiddleware's parser, ``robots_parsed`` signal;
+capped at ``HEALTHDEX_MAX_CRAWL_DELAY`` or the profile's ``max_crawl_delay``) and the slot's AutoThrottle delay.
+Scrapy's slot delay, jitter and AutoThrottle pace the queue before this handler: they only add.  A request reserves a
+send time after those reserved, sleeps (the reactor runs on) and takes the host once the last request ended a delay
+ago, else waits what is missing, keeping its turn; a killed worker's grant lapses after ``DOWNLOAD_TIMEOUT`` + 5 s.
+Stats: ``healthdex/site/<site>/pages``, ``healthdex/crawl_delay/<host>``, ``healthdex/politeness/waited_s``; each
+grant's gap from the host's previous one goes out with ``crawler.signals.request_sent``.
 """
 
 from __future__ import annotations

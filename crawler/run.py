@@ -41,13 +41,10 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
     settings.setmodule("crawler.settings", priority="project")
     contact = options.contact or next((p.contact for p in profiles if p.contact), None)
     if not contact and not proxy:
-        raise UserError(
-            "live crawls need a contact for the User-Agent: pass --contact URL-or-EMAIL "
-            "or set `contact` in the profile (replayed crawls do not)"
-        )
+        raise UserError("live crawls need a contact for the User-Agent: pass --contact URL-or-EMAIL "
+                        "or set `contact` in the profile (replayed crawls do not)")
     agent = settings.get("HEALTHDEX_USER_AGENT_TEMPLATE").format(
-        version=__version__, contact=contact or "replay; no live requests"
-    )
+        version=__version__, contact=contact or "replay; no live requests")
     cmdline = {
         "USER_AGENT": agent,
         "HEALTHDEX_OUT_DIR": str(options.out_dir),

@@ -1,9 +1,6 @@
-"""Per-host politeness for the whole distributed crawl: each host's state (reservations, the request holding it,
-when the last one ended) lives in Redis, where ``scripts.ACQUIRE_HOST`` / ``RELEASE_HOST`` take
-``crawler.politeness.HostState``'s steps atomically, so a request to a host starts at least its delay after the
-previous one ended, whichever workers send them.  A host's key lives until its last reservation, grant and delay are
-over, plus ``_KEEP_S``.  ``HEALTHDEX_REDIS_POLITENESS = False`` leaves the spacing to each worker alone.
-"""
+"""Per-host politeness crawl-wide: each host's state lives in Redis, where ``scripts.ACQUIRE_HOST``/``RELEASE_HOST``
+take ``crawler.politeness.HostState``'s steps atomically; its key lives until its last reservation, grant and delay are
+over, plus ``_KEEP_S``.  ``HEALTHDEX_REDIS_POLITENESS = False`` leaves the spacing to each worker alone."""
 
 from __future__ import annotations
 
