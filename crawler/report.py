@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from healthdex.errors import UserError
 
 REPORT_FILE = "crawl-report.json"
+# Failure kinds (crawler.middlewares.failures) that are the crawl's own scope rules at work, reported per site as
+# ``dropped`` with the pages whose links were past the depth limit; robots.txt has its own column, the rest failed.
+SCOPE_KINDS = ("content_type", "redirect_offsite", "redirect_scheme", "redirect_private", "redirect_loop", "max_pages")
+_SITE_COLUMNS = ("pages", "articles", "duplicates", "robots_denied", "dropped", "failed")
 
 
 def _iso(timestamp: float) -> str:
@@ -21,6 +27,27 @@ def _timestamp(value: object) -> float | None:
         return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
+
+
+def site_rows(stats: dict, spacing: dict[str, Sequence[float]]) -> dict:
+    """Per site (profile name): ``pages`` (responses over the network), ``articles`` (written), ``duplicates``,
+    ``robots_denied``, ``dropped`` (links past the depth limit, scope rules), ``failed``, and the observed spacing
+    between requests to its host: ``spacing_min_s``, ``spacing_median_s`` over ``spacing_count`` gaps."""
+    counts: defaultdict[str, Counter] = defaultdict(Counter)
+    for key, value in stats.items():
+        if key.startswith("healthdex/site/"):
+            site, _, what = key.removeprefix("healthdex/site/").partition("/")
+            if what.startswith("failed/"):
+                kind = what.removeprefix("failed/")
+                what = "robots_denied" if kind == "robots" else "dropped" if kind in SCOPE_KINDS else "failed"
+            counts[site]["dropped" if what == "depth_limited" else what] += int(value)
+    rows = {site: {key: counts[site][key] for key in _SITE_COLUMNS} for site in sorted(set(counts) | set(spacing))}
+    for site, row in rows.items():
+        gaps = spacing.get(site) or []
+        row["spacing_count"], row["spacing_min_s"], row["spacing_median_s"] = len(gaps), None, None
+        if gaps:
+            row["spacing_min_s"], row["spacing_median_s"] = round(min(gaps), 3), round(statistics.median(gaps), 3)
+    return rows
 
 
 def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str, finished: float | None = None) -> dict:
@@ -170,6 +197,7 @@ def merge_reports(worker_folders: list[Path]) -> dict:
     for _, report in reports:
         failed_pages.update(report.get("failed_pages") or {})
     merged["failed_pages"] = failed_pages
+    merged["sites"] = _merge_sites([report.get("sites") or {} for _, report in reports])
     merged["warc_damage"] = [
         {"worker": path.parent.name, **damage} for path, report in reports for damage in report.get("warc_damage") or []
     ]
@@ -197,6 +225,22 @@ def merge_reports(worker_folders: list[Path]) -> dict:
             "workers_without_report": missing,
         }
     )
+    return merged
+
+
+def _merge_sites(worker_sites: list[dict]) -> dict:
+    """Counts summed per site, the least spacing of all, and the median of the workers' medians (each worker's gaps
+    are crawl-wide ones, from the host's state in Redis: an estimate of the median of them all)."""
+    rows_of: dict[str, list[dict]] = {}
+    for sites in worker_sites:
+        for site, row in sites.items():
+            rows_of.setdefault(site, []).append(row)
+    merged = {}
+    for site, rows in sorted(rows_of.items()):
+        timed = [r for r in rows if r.get("spacing_count")]
+        merged[site] = {key: sum(int(r.get(key) or 0) for r in rows) for key in (*_SITE_COLUMNS, "spacing_count")}
+        merged[site]["spacing_min_s"] = min((r["spacing_min_s"] for r in timed), default=None)
+        merged[site]["spacing_median_s"] = statistics.median(r["spacing_median_s"] for r in timed) if timed else None
     return merged
 
 
@@ -238,10 +282,17 @@ def format_report(report: dict) -> str:
         values = report.get(key) or {}
         if values:
             lines.append(f"  {title:<20} " + ", ".join(f"{k}: {v}" for k, v in sorted(values.items())))
+    for site, row in (report.get("sites") or {}).items():
+        counts = ", ".join(f"{k.replace('_', ' ')} {row.get(k)}" for k in _SITE_COLUMNS)
+        lines.append(
+            f"  site {site}: {counts}; spacing min {row.get('spacing_min_s')} s, median {row.get('spacing_median_s')} s"
+        )
     if report.get("warc_torn_bytes_cut"):
         lines.append(f"  {'WARC torn tail':<20} {report['warc_torn_bytes_cut']} bytes cut (a record cut short)")
     for damage in report.get("warc_damage") or []:
         where = f"{damage['worker']}: " if damage.get("worker") else ""
-        lines.append(f"  {'WARC damage':<20} {where}skipped {damage.get('bytes')} bytes at offset "
-                     f"{damage.get('offset')}: {damage.get('reason')} (the records after it are kept)")
+        lines.append(
+            f"  {'WARC damage':<20} {where}skipped {damage.get('bytes')} bytes at offset "
+            f"{damage.get('offset')}: {damage.get('reason')} (the records after it are kept)"
+        )
     return "\n".join(lines)

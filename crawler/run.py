@@ -57,7 +57,7 @@ def crawl_settings(options: CrawlOptions, proxy: str | None):
         cmdline["CLOSESPIDER_PAGECOUNT"] = options.max_pages
         cmdline["HEALTHDEX_MAX_PAGES"] = options.max_pages
     if options.max_depth is not None:
-        cmdline["DEPTH_LIMIT"] = options.max_depth
+        cmdline["HEALTHDEX_MAX_DEPTH"] = options.max_depth
     if options.delay is not None:
         cmdline["DOWNLOAD_DELAY"] = options.delay
         cmdline["AUTOTHROTTLE_START_DELAY"] = options.delay

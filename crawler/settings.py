@@ -1,8 +1,8 @@
 """Scrapy settings for the healthdex crawler, with every healthdex knob documented here.
 
 ``scrapy crawl health -a profile=NAME`` reads this module (scrapy.cfg); ``healthdex crawl`` starts from it and
-overrides what its options say.  Politeness is on by default: robots.txt, AutoThrottle, one or two
-requests per site at a time, and a User-Agent naming the tool and a contact.
+overrides what its options say.  Politeness is on by default: robots.txt, a delay between the requests to a site
+(one at a time; AutoThrottle may lengthen it), and a User-Agent naming the tool and a contact.
 """
 
 from healthdex import __version__
@@ -23,9 +23,14 @@ AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
-# robots.txt ``Crawl-delay`` is applied per site (crawler.middlewares.crawl_delay), capped at this many seconds;
-# a profile's ``politeness.max_crawl_delay`` overrides the cap for its site.
+# A site's delay is a floor (crawler.politeness): each request starts at least the larger of its profile's delay and
+# robots.txt's ``Crawl-delay`` after the previous request to the host ended; AutoThrottle and jitter only add to it.
+# Crawl-delay is capped at this many seconds; a profile's ``politeness.max_crawl_delay`` overrides the cap for its site.
 HEALTHDEX_MAX_CRAWL_DELAY = 30.0
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.politeness.PoliteHTTPDownloadHandler",
+    "https": "crawler.politeness.PoliteHTTPDownloadHandler",
+}
 # The contact users must give for live crawls (profile ``contact`` or ``healthdex crawl --contact``).
 HEALTHDEX_CONTACT = ""
 USER_AGENT = f"healthdex/{__version__} (+https://github.com/healthdex/healthdex)"
@@ -42,7 +47,10 @@ DOWNLOAD_MAXSIZE = DEFAULT_DOWNLOAD_MAXSIZE  # 10 MiB; larger responses are drop
 # DOWNLOAD_TIMEOUT bounds a stalled or trickling (slowloris) response; each retry then waits (backoff below).
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 30
-DEPTH_LIMIT = 5
+# At most this many link hops from a start URL or sitemap entry (0: no link is followed; -1: no limit); ``--max-depth``
+# sets it, a profile's ``limits.max_depth`` lowers it for its site.  Unlike Scrapy's DEPTH_LIMIT (which also applies),
+# 0 means none: the spider does not follow the links of a page at the limit (counted as ``depth_limited``).
+HEALTHDEX_MAX_DEPTH = 5
 # At most this many requests to the network per run (0: no limit); ``--max-pages`` sets it with
 # CLOSESPIDER_PAGECOUNT.  A profile's ``limits.max_pages`` limits its site (crawler.middlewares.page_limit).
 HEALTHDEX_MAX_PAGES = 0
@@ -99,8 +107,6 @@ HEALTHDEX_PROGRESS = "auto"
 HEALTHDEX_PROGRESS_INTERVAL = 1.0
 
 DOWNLOADER_MIDDLEWARES = {
-    # After RobotsTxtMiddleware (100): sees its robots.txt fetch, and requests once robots.txt is known.
-    "crawler.middlewares.crawl_delay.CrawlDelayMiddleware": 110,
     "crawler.middlewares.robots_cap.RobotsTxtCapMiddleware": 120,  # robots.txt beyond 500 KiB is ignored
     # Scrapy's RetryMiddleware, but each retry waits (Retry-After or exponential backoff).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
@@ -119,8 +125,6 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
-    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-    "crawler.middlewares.link_depth.LinkDepthMiddleware": 900,  # depth counts link hops, not sitemap hops
     "crawler.middlewares.failures.FailedPagesMiddleware": 950,  # failed pages + reason -> crawl report
 }
 ITEM_PIPELINES = {
@@ -148,7 +152,7 @@ CONCURRENT_ITEMS = 8
 
 # --- distributed (scrapy-redis) ---------------------------------------------------------------------------
 # ``healthdex crawl --redis URL`` (or -s HEALTHDEX_REDIS_URL=URL) makes this process one worker of a crawl shared
-# through Redis: crawler.distributed.enable() switches SCHEDULER, the http(s) DOWNLOAD_HANDLERS and adds a spider
+# through Redis: crawler.distributed.enable() switches SCHEDULER and adds a spider
 # middleware, a pipeline and an extension (see crawler/distributed/__init__.py for the keys and guarantees).
 # Redis URL, e.g. "redis://127.0.0.1:6379/0"; empty: an ordinary single-process crawl.
 HEALTHDEX_REDIS_URL = ""

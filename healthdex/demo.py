@@ -38,9 +38,9 @@ def run_demo(out_dir: Path, query: str = DEMO_QUERY, limit: int = 5, echo=click.
     crawl_dir, index_dir = out_dir / "crawl", out_dir / "index"
     names = sample_profiles()
     echo(f"demo: replaying {SAMPLE_PAGES} on 127.0.0.1 and crawling it with profiles {', '.join(names)}")
-    # The sample holds only the pages its sitemaps list: following their navigation links (depth 2 and more)
+    # The sample holds only the pages its sitemaps list: following their navigation links (one link hop and more)
     # would only meet 404s from the replay server, so the demo stops at the sitemap's pages.
-    options = CrawlOptions(profiles=names, out_dir=crawl_dir, replay_source=SAMPLE_PAGES, delay=0.1, max_depth=1)
+    options = CrawlOptions(profiles=names, out_dir=crawl_dir, replay_source=SAMPLE_PAGES, delay=0.1, max_depth=0)
     report = run_crawl(options)
     echo(f"demo: crawled {report['pages_fetched']} responses, {report['articles_extracted']} articles "
          f"-> {crawl_dir / 'articles.jsonl'} and {crawl_dir / 'pages.warc.gz'}")

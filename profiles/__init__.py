@@ -39,7 +39,8 @@ _TOP_KEYS = {
 }
 _SECTION_KEYS = {
     "limits": {"max_pages", "max_depth", "max_response_bytes"},
-    "politeness": {"download_delay", "concurrent_requests_per_domain", "max_crawl_delay", "autothrottle"},
+    # No "autothrottle": AutoThrottle is crawl-wide (-s AUTOTHROTTLE_ENABLED=false) and only ever lengthens a delay.
+    "politeness": {"download_delay", "concurrent_requests_per_domain", "max_crawl_delay"},
     "extract": {"content", "remove"},
 }
 

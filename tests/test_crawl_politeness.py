@@ -1,18 +1,25 @@
 """Issue 5: robots.txt is obeyed, including Crawl-delay (timestamps checked at the server), and the crawl stays
-in scope: off-profile redirects are not followed, wrong content types are dropped, canonical URLs dedupe."""
+in scope: off-profile redirects are not followed, wrong content types are dropped, canonical URLs dedupe.
+Issue 19: a site's delay is a floor, in one process and across Redis workers; the report says what each site saw."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from urllib.parse import urlsplit
 
 import pytest
-from crawl_support import HOST, make_profile, make_site, page_url, read_jsonl, run_crawl
+from crawl_support import HOST, crawl_command, env_for, make_profile, make_site, page_url, read_jsonl, run_crawl
+from redis_server import redis_server
 from scrapy import Request
 
 from crawler.fingerprint import CanonicalUrlFingerprinter
 from crawler.middlewares.scope import redirect_problem
+from crawler.politeness import HostState
+from crawler.report import format_report, load_report
 from replay.server import ReplayServer
+
+from support import REPO
 
 
 def test_robots_disallow_and_crawl_delay_are_honoured(tmp_path):
@@ -127,3 +134,83 @@ def test_max_pages_progress_line_and_crawl_report_command(tmp_path, healthdex):
     for key in ("pages_by_status", "articles_extracted", "duplicates_dropped", "robots_denied", "errors_by_kind",
                 "bytes", "duration_s", "pages_per_s", "resumes"):
         assert key in as_json
+
+
+def test_a_host_is_granted_a_delay_after_the_previous_request_to_it_ended():
+    state = HostState()
+    assert state.acquire(100.0, 2.0, False, 35) == (0.0, None)  # granted; holds the host until released
+    assert state.acquire(100.5, 2.0, False, 35) == (2.0, None)  # b: the request under way ends a delay from now at best
+    wait, _ = state.acquire(100.6, 2.0, False, 35)  # c: after b's reservation (102.5)
+    assert wait == pytest.approx(3.9)
+    state.release(101.0)
+    wait, gap = state.acquire(103.9, 2.0, True, 35)  # b, late (due at 102.5): the host is free, b goes now
+    assert wait == 0 and gap == pytest.approx(3.9)
+    assert state.acquire(104.5, 2.0, True, 35) == (2.0, None)  # c, on time, but b is under way
+    state.release(104.8)
+    wait, _ = state.acquire(106.5, 2.0, True, 35)  # c again: b ended at 104.8
+    assert wait == pytest.approx(0.3)
+    wait, gap = state.acquire(106.8, 2.0, True, 35)
+    assert wait == 0 and gap == pytest.approx(2.9)
+    wait, _ = state.acquire(106.9, 2.0, False, 35)  # d: no earlier than a delay after c ends
+    assert wait == pytest.approx(2.0)
+    assert state.acquire(107.0, 0.0, False, 35)[0] == 0  # a request without a delay is not held back
+
+
+DELAY = 2.0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_profile_delay_is_a_floor_in_one_worker_and_across_redis_workers(tmp_path, workers):
+    """AutoThrottle is on (its minimum is DOWNLOAD_DELAY, 0.5 s here) with Scrapy's ±50% jitter: they may lengthen
+    the spacing, never shorten it.  Gaps are measured at the server; the report's per-site columns add up."""
+    site = tmp_path / "site"
+    private = f"http://{HOST}/private/x.html"
+    rows = [{"file": "a/9.html", "original_url": page_url(9), "content_type": "text/html"}]
+    make_site(site, 4, sitemap_pages=4, robots="User-agent: *\nDisallow: /private/\n", extra_rows=rows)
+    (site / "a" / "9.html").write_text((site / "a" / "0.html").read_text())  # page 0's article under another URL
+    extra = "".join(f"<url><loc>{u}</loc></url>" for u in (page_url(9), private))
+    (site / "sitemap.xml").write_text((site / "sitemap.xml").read_text().replace("</urlset>", extra + "</urlset>"))
+    profile = make_profile(tmp_path, "floorsite", delay=DELAY, concurrency=2)
+    out = tmp_path / "out"
+    args = ["--max-depth", "0", "-s", "AUTOTHROTTLE_ENABLED=True", "-s", "DOWNLOAD_DELAY=0.5", "-s", "RETRY_TIMES=0"]
+    faults = {page_url(2): {"status": 503}, page_url(3): {"content_type": "application/pdf"}}
+    with ReplayServer(site, faults=faults) as server:
+        if workers == 1:
+            result = run_crawl(profile, out, *args, proxy=server.proxy_url)
+            assert result.returncode == 0, result.stderr[-3000:]
+        else:
+            with redis_server(tmp_path / "redis") as url:
+                redis_args = ["--redis", url, "-s", "HEALTHDEX_REDIS_IDLE_TIMEOUT=2"]
+                procs = [
+                    subprocess.Popen(
+                        crawl_command(profile, out, *args, *redis_args, "--worker-id", name, proxy=server.proxy_url),
+                        cwd=REPO,
+                        env=env_for(tmp_path),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE,
+                    )
+                    for name in "ab"
+                ]
+                for proc in procs:
+                    _, stderr = proc.communicate(timeout=300)
+                    assert proc.returncode == 0, stderr[-3000:]
+        log = [e for e in server.request_log.snapshot() if urlsplit(e.url).hostname == HOST]
+    times = sorted(e.time for e in log)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 7 and min(gaps) >= DELAY, [round(g, 3) for g in gaps]
+    assert not any("/private/" in e.url for e in log)
+    report = load_report(out)
+    row = report["sites"]["floorsite"]
+    assert "site floorsite: pages" in format_report(report)
+    assert row["spacing_min_s"] >= DELAY and row["spacing_median_s"] >= DELAY
+    assert row["spacing_count"] == len(times) - 1
+    assert row["pages"] == len(log)
+    # pages 0 and 1 written, 9 a duplicate of 0; 2 failed (503); 3 dropped (a PDF), like the links of 0, 1 and 9
+    # (past --max-depth 0); the private page denied by robots.txt.
+    assert {k: row[k] for k in ("articles", "duplicates", "failed", "dropped", "robots_denied")} == {
+        "articles": 2,
+        "duplicates": 1,
+        "failed": 1,
+        "dropped": 4,
+        "robots_denied": 1,
+    }

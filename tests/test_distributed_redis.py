@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from scrapy import Request, Spider
 from crawler.distributed import scripts
 from crawler.distributed.keys import CrawlKeys, host_key
 from crawler.distributed.outputs import forget_crawl
-from crawler.distributed.politeness import HostSlots
+from crawler.distributed.politeness import RedisHosts
 from crawler.distributed.scheduler import InFlightPriorityQueue
 
 KEYS = CrawlKeys("t")
@@ -32,17 +33,22 @@ def clean(server):
     server.flushdb()
 
 
-def test_host_reservations_are_a_delay_apart_whichever_client_makes_them(server):
-    other = redis.Redis.from_url(_url(server))
-    a, b = HostSlots(server), HostSlots(other)
-    waits = [(a if i % 2 else b).reserve("www.example.org", 0.2) for i in range(6)]
-    assert waits[0] == 0.0
-    steps = [y - x for x, y in zip(waits, waits[1:], strict=False)]
-    assert all(0.18 <= s <= 0.2 + 1e-6 for s in steps), waits  # each one delay after the previous reservation
-    assert a.reserve("other.example.org", 0.2) == 0.0  # hosts are independent
-    longer = a.reserve("www.example.org", 1.0)  # a request with a longer delay waits that long after the last
-    assert waits[-1] + 0.95 <= longer <= waits[-1] + 1.0 + 1e-6
-    assert 0 < server.pttl(host_key("www.example.org"))
+def test_hosts_in_redis_take_crawler_politeness_steps_whichever_client_asks(server):
+    a, b = RedisHosts(server), RedisHosts(redis.Redis.from_url(_url(server)))
+    host = "www.example.org"
+    assert a.acquire(host, 0.5, False, 35) == (0.0, None)  # a holds the host
+    wait_b, _ = b.acquire(host, 0.5, False, 35)  # b: a's request ends a delay from now at best
+    wait_c, _ = a.acquire(host, 0.5, False, 35)  # c: after b's reservation
+    assert 0.45 <= wait_b <= 0.5 and wait_b + 0.45 <= wait_c <= wait_b + 0.5, (wait_b, wait_c)
+    assert b.acquire(host, 0.5, True, 35)[0] > 0  # b asks again at once: a still holds the host
+    a.release(host, 0.5)
+    time.sleep(0.5)
+    wait, gap = b.acquire(host, 0.5, True, 35)  # a delay after a's end: b goes, however late
+    assert wait == 0 and gap >= 0.5
+    assert a.acquire("other.example.org", 0.5, False, 35) == (0.0, None)  # hosts are independent
+    # The key lives until its last reservation (and then some), here ~14 minutes away.
+    waits = [a.acquire("slow.example.org", 30, False, 35)[0] for _ in range(29)]
+    assert waits[-1] > 800 and server.pttl(host_key("slow.example.org")) > waits[-1] * 1000
 
 
 def test_pop_parks_the_request_in_flight_until_acknowledged(server):

@@ -57,6 +57,8 @@ BAD_PROFILES = {
     "lookahead": (GOOD + "deny_urls = ['/(?=private)']\n", "deny_urls"),
     "lookbehind": (GOOD + "follow_urls = ['(?<!x)/articles/']\n", "follow_urls"),
     "huge_regex": (GOOD + f"article_urls = ['{'a' * 600}']\n", "article_urls"),
+    # accepted and never read before issue 19; AutoThrottle is crawl-wide (-s AUTOTHROTTLE_ENABLED=false)
+    "autothrottle": (GOOD + "[politeness]\nautothrottle = false\n", "politeness.autothrottle"),
 }
 
 

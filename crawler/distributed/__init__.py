@@ -6,7 +6,7 @@ Components (each its own module, built with ``from_crawler``, switched on by :fu
 - ``scheduler.RedisFrontierScheduler``: scrapy-redis's scheduler with a crash-safe pop (request parked in the
   worker's in-flight hash), always-persistent state and the crawler's request fingerprinter;
 - ``seed.SeedOnceMiddleware``: only the first worker enqueues the spider's start requests;
-- ``politeness.PoliteHTTPDownloadHandler``: a crawl-wide per-host send-time reservation in Redis;
+- ``politeness.RedisHosts``: per-host spacing crawl-wide (``crawler.politeness``'s download handler uses it);
 - ``emit_once.EmitOncePipeline``: each article written by one worker only;
 - ``duplicates.SharedDuplicatesPipeline``: exact and near duplicates detected crawl-wide (in place of the
   per-process ``DuplicatesPipeline``), each recorded once;
@@ -27,7 +27,7 @@ Redis keys (``keys.CrawlKeys``; crawl id = ``--crawl-id`` or the sorted profile 
     healthdex:<crawl>:dupes:minhash     hash   record id -> MinHash signature
     healthdex:<crawl>:dupes:band:<i>:<h> set   ids whose signature hashes to <h> in LSH band <i>
     healthdex:<crawl>:dupes:recorded    hash   duplicate's URL -> pending:<w> | done:<w>
-    healthdex:host:<host>               string next send time for the host (Redis clock), shared by all crawls
+    healthdex:host:<host>               hash   reservations, holder and last end (Redis clock), shared by all crawls
 
 Guarantees, with workers killed by SIGKILL at any moment (Redis itself assumed to stay up):
 
@@ -42,7 +42,7 @@ Guarantees, with workers killed by SIGKILL at any moment (Redis itself assumed t
   ``id`` (:func:`crawler.distributed.outputs.merged_articles` does).  A worker restarted under its id settles the
   claims its previous life left pending.  Duplicates (same text under another URL, or near-identical text) are
   detected crawl-wide and recorded once in the union of the workers' ``duplicates.jsonl``, with the same window.
-- Politeness: reservations for one host are at least the request's delay apart crawl-wide, on Redis's clock.
+- Politeness: a request to a host starts at least its delay after the previous one to it ended, crawl-wide.
 - The state persists in Redis after the crawl (a re-run with the same crawl id finds everything seen); use a new
   ``--crawl-id`` or :func:`crawler.distributed.outputs.forget_crawl` to start afresh.
 """
@@ -60,10 +60,6 @@ SCHEDULER = "crawler.distributed.scheduler.RedisFrontierScheduler"
 LOCAL_DUPLICATES = "crawler.pipelines.duplicates.DuplicatesPipeline"
 SHARED_DUPLICATES = "crawler.distributed.duplicates.SharedDuplicatesPipeline"
 COMPONENTS = {
-    "DOWNLOAD_HANDLERS": {
-        "http": "crawler.distributed.politeness.PoliteHTTPDownloadHandler",
-        "https": "crawler.distributed.politeness.PoliteHTTPDownloadHandler",
-    },
     # Closest to the engine, so ``seeded`` becomes ``done`` only after every start request went out.
     "SPIDER_MIDDLEWARES": {"crawler.distributed.seed.SeedOnceMiddleware": 25},
     # Before the JSONL writer (900): claim the article; the mark ``done`` follows item_scraped.

@@ -90,7 +90,7 @@ class CrawlKeys:
 
 
 def host_key(host: str) -> str:
-    """String (a float, seconds since the epoch on the Redis clock): when the last request to ``host`` may go."""
+    """Hash: ``host``'s reservations, holder and last end on the Redis clock (crawler.distributed.politeness)."""
     return f"{PREFIX}:host:{host.lower()}"
 
 

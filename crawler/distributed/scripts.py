@@ -5,17 +5,43 @@ disagree still space their requests correctly.  Replies that are fractions are r
 Redis truncates Lua numbers to integers.
 """
 
-# Reserve the next send time for one host.  KEYS[1] = host key; ARGV[1] = delay in seconds (this request's);
-# ARGV[2] = key TTL in milliseconds.  next = max(now, last + delay); last := next; returns seconds to wait.
-RESERVE_HOST_SLOT = """
+# Per-host spacing: crawler.politeness.HostState step for step, on the Redis clock.  KEYS[1] = host hash (next, ended,
+# busy, sent).  ACQUIRE_HOST: ARGV = delay, '1' when the caller holds a reservation, lease, seconds the key outlives
+# what it holds; returns {wait, gap}: wait > 0: sleep and ask again; '0': granted, gap = seconds since the last grant
+# ('' for the first).  RELEASE_HOST (the granted request ended): ARGV = delay, keep.
+ACQUIRE_HOST = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-local delay = tonumber(ARGV[1])
-local slot = now
-if last + delay > slot then slot = last + delay end
-redis.call('SET', KEYS[1], string.format('%.6f', slot), 'PX', ARGV[2])
-return string.format('%.6f', slot - now)
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then redis.call('DEL', KEYS[1]) end
+local h = redis.call('HMGET', KEYS[1], 'next', 'ended', 'busy', 'sent')
+local nxt, ended, busy = tonumber(h[1] or '0'), tonumber(h[2] or '0'), tonumber(h[3] or '0')
+local delay, wait = tonumber(ARGV[1]), 0
+if delay > 0 then
+  local free = ended + delay
+  if busy > now then free = math.max(free, now + delay) end
+  wait = free - now
+  if ARGV[2] ~= '1' then
+    local slot = math.max(now, free, nxt)
+    nxt, wait = slot + delay, slot - now
+  end
+  if wait <= 0 then busy = now + tonumber(ARGV[3]) end
+end
+local gap = ''
+if wait <= 0 then
+  if h[4] then gap = string.format('%.6f', now - tonumber(h[4])) end
+  redis.call('HSET', KEYS[1], 'sent', string.format('%.6f', now))
+end
+redis.call('HSET', KEYS[1], 'next', string.format('%.6f', nxt), 'busy', string.format('%.6f', busy))
+redis.call('PEXPIREAT', KEYS[1], math.ceil((math.max(nxt, busy, ended + delay, now) + tonumber(ARGV[4])) * 1000))
+return {string.format('%.6f', math.max(wait, 0)), gap}
+"""
+RELEASE_HOST = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('HSET', KEYS[1], 'ended', string.format('%.6f', now), 'busy', '0')
+local nxt = tonumber(redis.call('HGET', KEYS[1], 'next') or '0')
+redis.call('PEXPIREAT', KEYS[1], math.ceil((math.max(nxt, now + tonumber(ARGV[1])) + tonumber(ARGV[2])) * 1000))
+return 1
 """
 
 # Pop the highest-priority request and record it as in flight for this worker, in one step (so a worker killed

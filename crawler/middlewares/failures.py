@@ -20,6 +20,7 @@ import logging
 import types
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -75,6 +76,8 @@ def _download_failed(spider: Spider, failure: Failure) -> None:
     detail = str(failure.value).splitlines()[0][:300] if str(failure.value) else failure.value.__class__.__name__
     stats = spider.crawler.stats
     stats.inc_value(f"healthdex/failed/{kind}")
+    profile = spider.profile_for(url) if hasattr(spider, "profile_for") else None
+    stats.inc_value(f"healthdex/site/{profile.name if profile else urlsplit(url).hostname}/failed/{kind}")
     limit = spider.crawler.settings.getint("HEALTHDEX_FAILED_PAGES_MAX", 1000)
     pages = stats.get_value(PAGES_STAT) or {}
     if url in pages or len(pages) < limit:

@@ -174,6 +174,8 @@ class DuplicatesPipeline:
         self.store.write(entry)
         self.decided.add(item.get("warc_record_id"))
         self.stats.inc_value("healthdex/unchanged" if kind == "unchanged" else f"healthdex/duplicates/{kind}")
+        if kind != "unchanged":
+            self.stats.inc_value(f"healthdex/site/{item.get('profile')}/duplicates")
 
     def spider_closed(self, spider: Spider) -> None:
         if self.store is not None:

@@ -110,8 +110,7 @@ class HealthSpider(SitemapSpider):
 
     def _parse_sitemap(self, response: Response) -> Iterable[Request]:
         for request in super()._parse_sitemap(response):
-            if request.callback == self._parse_sitemap:  # robots → sitemap index → sitemap: not a link hop
-                request.meta["discovery"] = True  # (see LinkDepthMiddleware); pages listed are one hop deeper
+            request.meta["depth_reset"] = True  # robots → sitemap index → sitemap → entry: depth 0, no link hop
             profile = self.profile_for(request.url)
             if profile is not None:
                 _profile_meta(profile, request.meta)
@@ -134,10 +133,19 @@ class HealthSpider(SitemapSpider):
                 yield self._page(ArticlePage, response, profile)
             else:
                 self.crawler.stats.inc_value("healthdex/skipped_non_html")
-        depth = response.meta.get("depth", 0)
-        max_depth = profile.limits.get("max_depth")
-        if max_depth is not None and depth >= max_depth:
+        # Depth: link hops from a start URL or sitemap entry (Scrapy's DepthMiddleware).  Checked before any link is
+        # recorded in seen_links, so a URL first met too deep is still followed when met again shallower; Scrapy's
+        # DEPTH_LIMIT (0: none) counts too, so DepthMiddleware never drops a link recorded here.
+        settings = self.crawler.settings
+        limits = (
+            settings.getint("HEALTHDEX_MAX_DEPTH", -1),
+            settings.getint("DEPTH_LIMIT") or -1,
+            profile.limits.get("max_depth", -1),
+        )
+        limits = [n for n in limits if n >= 0]
+        if limits and response.meta.get("depth", 0) >= min(limits):
             self.crawler.stats.inc_value("healthdex/depth_limited")
+            self.crawler.stats.inc_value(f"healthdex/site/{profile.name}/depth_limited")
             return
         seen = self.seen_links
         if self.crawler.settings.get("HEALTHDEX_LINK_EXTRACTOR") == "scrapy":
