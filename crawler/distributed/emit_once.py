@@ -35,10 +35,8 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def article_key(item: Any) -> str | None:
-    if not isinstance(item, dict):
-        return None
-    return item.get("id") or item.get("final_url") or item.get("url")
+def article_key(record: dict) -> str | None:
+    return record.get("id") or record.get("final_url") or record.get("url")
 
 
 def claim_args(key: str, worker: str, lease_ms: int) -> list[Any]:

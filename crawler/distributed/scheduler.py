@@ -123,32 +123,22 @@ class RedisFrontierScheduler(Scheduler):
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
-        self.keys = CrawlKeys(crawl_id(self.crawler.settings, spider))
+        keys = self.keys = CrawlKeys(crawl_id(self.crawler.settings, spider))
         # scrapy-redis formats the key with %(spider)s; escape any % in a crawl id.
+        queue = keys.queue.replace("%", "%%")
         self.queue = InFlightPriorityQueue(
-            self.server,
-            spider,
-            self.keys.queue.replace("%", "%%"),
-            serializer=self.serializer,
-            inflight_key=self.keys.inflight(self.worker),
-            dupefilter_key=self.keys.dupefilter,
+            self.server, spider, queue, self.serializer, keys.inflight(self.worker), keys.dupefilter
         )
-        self.df = SharedDupeFilter(
-            self.server, self.keys.dupefilter, self.crawler, debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG")
-        )
+        debug = self.crawler.settings.getbool("DUPEFILTER_DEBUG")
+        self.df = SharedDupeFilter(self.server, keys.dupefilter, self.crawler, debug)
         # A worker restarted under the same id is not working on what its previous life left in flight; what a
         # page limit held back is tried again (distributed.page_limit parks it again if the limit still holds).
         self.requeue_own_inflight()
         pipe = self.server.pipeline()
-        pipe.zunionstore(self.keys.queue, [self.keys.queue, self.keys.parked], aggregate="MIN")
-        pipe.delete(self.keys.parked)
+        pipe.zunionstore(keys.queue, [keys.queue, keys.parked], aggregate="MIN")
+        pipe.delete(keys.parked)
         pipe.execute()
-        logger.info(
-            "distributed crawl %r, worker %r: %d requests in the shared frontier",
-            self.keys.crawl_id,
-            self.worker,
-            len(self.queue),
-        )
+        logger.info("crawl %r, worker %r: %d requests in the shared frontier", keys.crawl_id, self.worker, len(self))
 
     def requeue_own_inflight(self) -> int:
         reclaim = self.server.register_script(scripts.RECLAIM_INFLIGHT)

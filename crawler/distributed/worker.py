@@ -87,6 +87,9 @@ class WorkerLifecycle:
     def from_crawler(cls, crawler: Crawler) -> WorkerLifecycle:
         return cls(crawler)
 
+    def log(self, level: int, message: str, *args) -> None:
+        logger.log(level, "distributed worker %s: " + message, self.worker, *args)
+
     # --- engine access ----------------------------------------------------------------------------------------
     def _scheduler(self) -> RedisFrontierScheduler:
         scheduler = self.crawler.engine.scheduler
@@ -120,12 +123,8 @@ class WorkerLifecycle:
         while not self.stopped.wait(self.interval):
             if time.monotonic() - self.ticked > self.stall_timeout:
                 if not stalled:
-                    logger.error(
-                        "distributed worker %s: the reactor has not ticked for %.0f s "
-                        "(HEALTHDEX_REDIS_STALL_TIMEOUT); no heartbeat until it does",
-                        self.worker,
-                        self.stall_timeout,
-                    )
+                    msg = "reactor stalled over %.0f s (HEALTHDEX_REDIS_STALL_TIMEOUT): no heartbeat till it ticks"
+                    self.log(logging.ERROR, msg, self.stall_timeout)
                 stalled = True
                 continue
             stalled = False
@@ -165,12 +164,7 @@ class WorkerLifecycle:
                 continue
             n = int(self._reclaim(keys=self.keys.reclaim(other), args=["0", other]))
             if n > 0:
-                logger.warning(
-                    "distributed worker %s: worker %s is gone; put its %d in-flight requests back",
-                    self.worker,
-                    other,
-                    n,
-                )
+                self.log(logging.WARNING, "worker %s is gone; put its %d in-flight requests back", other, n)
                 self.crawler.stats.inc_value("distributed/reclaimed", n)
                 total += n
         return total
@@ -185,11 +179,7 @@ class WorkerLifecycle:
             seeder = seeded.decode().removeprefix("seeding:")
             if seeder and not self.server.exists(self.keys.heartbeat(seeder)):
                 # Seeding takes a moment; a seeder killed in it is taken over by the next worker to start.
-                logger.warning(
-                    "distributed worker %s: worker %s died while seeding the crawl; start a worker to seed it again",
-                    self.worker,
-                    seeder,
-                )
+                self.log(logging.WARNING, "worker %s died seeding the crawl; start a worker to seed it again", seeder)
             else:
                 return True
         for raw in self.server.smembers(self.keys.workers):
@@ -210,9 +200,7 @@ class WorkerLifecycle:
             self.idle_since = now
         if now - self.idle_since < self.idle_timeout:
             raise DontCloseSpider
-        logger.info(
-            "distributed worker %s: no work in the crawl for %.1f s; closing", self.worker, now - self.idle_since
-        )
+        self.log(logging.INFO, "no work in the crawl for %.1f s; closing", now - self.idle_since)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         self.stopped.set()
@@ -226,7 +214,7 @@ class WorkerLifecycle:
             self.acknowledge()
             n = self._scheduler().requeue_own_inflight()
             if n:
-                logger.info("distributed worker %s: put %d unfinished requests back", self.worker, n)
+                self.log(logging.INFO, "put %d unfinished requests back", n)
             pipe = self.server.pipeline()
             pipe.delete(self.keys.heartbeat(self.worker))
             pipe.srem(self.keys.workers, self.worker)
@@ -234,11 +222,6 @@ class WorkerLifecycle:
             pipe.zcard(self.keys.parked)
             left = pipe.execute()[2:]
             if any(left):
-                logger.info(
-                    "distributed worker %s: %d requests left in the frontier and %d held back by a page "
-                    "limit, kept in Redis for the next run of the crawl",
-                    self.worker,
-                    *left,
-                )
+                self.log(logging.INFO, "%d requests left in the frontier, %d held back by a page limit: kept", *left)
         except Exception:  # noqa: BLE001 - leaving them is safe: they expire and get reclaimed
             logger.exception("distributed worker %s: could not deregister", self.worker)
