@@ -7,12 +7,12 @@ article key (``id``: the canonical URL, else ``final_url``).
 The claim is taken in the same call as the line's write (fencing): ``scripts.CLAIM_ARTICLE`` sets the key in the
 crawl's ``emitted`` hash to ``pending:<worker>`` and renews the worker's heartbeat (its lease: nobody takes the
 claim over before it expires), atomically; the line is written and flushed; the key becomes ``done:<worker>``.  An
-article ``done`` elsewhere, or pending in another live worker, is dropped: a worker that was frozen past the
-heartbeat timeout while its request was redone elsewhere writes nothing.  A key left ``pending`` by a dead worker
-is taken over, so one window is left: a worker killed between its write and ``done`` (one Redis round trip) has
-its article written again under the same ``id`` (the index keeps one record per id).  A worker started again
-under its id first settles the claims its previous life left ``pending``: ``done`` when its ``articles.jsonl`` has
-the article, else released (left pending, every other worker would drop it).
+article ``done`` elsewhere, or pending in another live worker, is dropped: of a worker frozen past the heartbeat
+timeout and the worker that redid its request, the first to write writes, the other writes nothing.  A key left
+``pending`` by a dead worker is taken over, so one window is left: a worker killed between its write and ``done``
+(one Redis round trip) has its article written again under the same ``id`` (the index keeps one record per id).
+A worker started again under its id first settles the claims its previous life left ``pending``: ``done`` when
+its ``articles.jsonl`` has the article, else released (left pending, every other worker would drop it).
 Stats: ``distributed/articles_claimed``, ``distributed/articles_taken_over``, ``distributed/duplicates_dropped``.
 """
 
