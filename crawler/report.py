@@ -119,7 +119,7 @@ def load_report(out_dir: Path) -> dict:
     own), the workers' reports merged (:func:`merge_reports`)."""
     path = Path(out_dir) / REPORT_FILE
     if not path.is_file():
-        workers = sorted(p for p in Path(out_dir).glob("worker-*") if p.is_dir())  # distributed.outputs.worker_dirs
+        workers = sorted(p for p in Path(out_dir).glob("worker-*") if p.is_dir())
         if workers:
             return merge_reports(workers)
         raise UserError(f"no crawl report in {out_dir} (expected {path.name}; is this a crawl output folder?)")

@@ -53,7 +53,7 @@ DOWNLOAD_TIMEOUT = 30
 HEALTHDEX_MAX_DEPTH = 5
 # At most this many requests to the network per run (0: no limit); ``--max-pages`` sets it with
 # CLOSESPIDER_PAGECOUNT.  A profile's ``limits.max_pages`` limits its site (crawler.middlewares.page_limit).
-HEALTHDEX_MAX_PAGES = 0
+HEALTHDEX_MAX_PAGES = 0  # with --redis: all workers of the crawl together (crawler.distributed.page_limit)
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 REDIRECT_MAX_TIMES = 10
@@ -167,6 +167,9 @@ HEALTHDEX_REDIS_IDLE_TIMEOUT = 30.0
 HEALTHDEX_REDIS_HEARTBEAT_INTERVAL = 1.0
 # A worker silent this long is dead: its in-flight requests go back to the frontier.  Must exceed the interval.
 HEALTHDEX_REDIS_WORKER_TIMEOUT = 30.0
+# The heartbeat is beaten off the reactor thread (a worker busy extracting a big page is not dead), while the reactor
+# has ticked in the last this many seconds; a worker stalled longer is treated as dead (its requests are redone).
+HEALTHDEX_REDIS_STALL_TIMEOUT = 600.0
 # Space requests to each host crawl-wide through Redis (per-host send-time reservation); False: per worker only.
 HEALTHDEX_REDIS_POLITENESS = True
 # Exact and near duplicates detected across all workers through Redis (crawler.distributed.duplicates);

@@ -3,8 +3,10 @@ after a sleep).
 
 Off unless ``HEALTHDEX_FAULT_POINT`` is set, as ``NAME`` or ``NAME#N`` (the N-th time this process reaches NAME,
 default the first).  ``HEALTHDEX_FAULT_ACTION`` says what happens there: ``kill`` (SIGKILL, the default: a crash
-at exactly that step), ``stop`` (SIGSTOP: the test inspects the files, then kills or continues the process) or
-``exit`` (``os._exit(99)``, no clean-up).  Code marks a point with :func:`reach`; the points are listed in
+at exactly that step), ``stop`` (SIGSTOP: the test inspects the files, then kills or continues the process),
+``exit`` (``os._exit(99)``, no clean-up) or ``pause`` (a busy thread: only the thread that reached the point waits,
+the others run on; it creates the file named ``HEALTHDEX_FAULT_RESUME`` + ``.paused``, then waits until the file
+``HEALTHDEX_FAULT_RESUME`` names exists).  Code marks a point with :func:`reach`; the points are listed in
 ``POINTS`` so a test naming an unknown one fails loudly instead of never firing.
 """
 
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 ENV_POINT = "HEALTHDEX_FAULT_POINT"
 ENV_ACTION = "HEALTHDEX_FAULT_ACTION"
+ENV_RESUME = "HEALTHDEX_FAULT_RESUME"
 
 # name -> where it is reached (each name is reached in exactly one place)
 POINTS: dict[str, str] = {}
@@ -44,5 +48,11 @@ def reach(name: str) -> None:
         os.kill(os.getpid(), signal.SIGSTOP)
     elif action == "exit":
         os._exit(99)
+    elif action == "pause":
+        resume = os.environ[ENV_RESUME]
+        with open(resume + ".paused", "w"):
+            pass
+        while not os.path.exists(resume):
+            time.sleep(0.02)
     else:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -48,8 +48,12 @@ def _vocabulary() -> list[str]:
     """Words of the bundled sample pages' visible text (the generated articles are made of them)."""
     words: set[str] = set()
     for page in sorted(SAMPLE_PAGES.rglob("*.html")):
-        text = re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", page.read_text(encoding="utf-8", errors="replace"),
-                      flags=re.S | re.I)
+        text = re.sub(
+            r"<(script|style)\b.*?</\1>|<[^>]+>",
+            " ",
+            page.read_text(encoding="utf-8", errors="replace"),
+            flags=re.S | re.I,
+        )
         words.update(w.lower() for w in re.findall(r"[A-Za-z]{4,12}", text))
     return sorted(words)
 
@@ -64,18 +68,22 @@ def make_site(folder: Path, n: int = N_ARTICLES, seed: int = 5) -> list[str]:
     rows = ["file\toriginal_url"]
     for i, url in enumerate(urls):
         title = " ".join(rng.choice(vocab) for _ in range(5)).capitalize()
-        paragraphs = "\n".join(f"<p>{' '.join(rng.choice(vocab) for _ in range(70)).capitalize()}.</p>"
-                               for _ in range(6))
+        paragraphs = "\n".join(
+            f"<p>{' '.join(rng.choice(vocab) for _ in range(70)).capitalize()}.</p>" for _ in range(6)
+        )
         links = "".join(f'<li><a href="{urls[j]}">more</a></li>' for j in {(i + 1) % n, (i * 7 + 3) % n})
-        html = (f"<!DOCTYPE html><html><head><title>{title}</title></head><body><header><nav><a href='/'>Home</a>"
-                f"</nav></header><article><h1>{title}</h1>\n{paragraphs}\n</article><aside><ul>{links}</ul></aside>"
-                f"</body></html>\n")
+        html = (
+            f"<!DOCTYPE html><html><head><title>{title}</title></head><body><header><nav><a href='/'>Home</a>"
+            f"</nav></header><article><h1>{title}</h1>\n{paragraphs}\n</article><aside><ul>{links}</ul></aside>"
+            f"</body></html>\n"
+        )
         name = f"topic-{i:03d}.html"
         (folder / name).write_text(html, encoding="utf-8")
         rows.append(f"{name}\t{url}")
     home = "".join(f'<li><a href="{u}">article</a></li>' for u in urls[:3])
-    (folder / "index.html").write_text(f"<!DOCTYPE html><html><head><title>Home</title></head><body><ul>{home}"
-                                       f"</ul></body></html>\n", encoding="utf-8")
+    (folder / "index.html").write_text(
+        f"<!DOCTYPE html><html><head><title>Home</title></head><body><ul>{home}</ul></body></html>\n", encoding="utf-8"
+    )
     rows.append(f"index.html\thttp://{HOST}/")
     (folder / "MANIFEST.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return urls
@@ -98,14 +106,31 @@ def site(tmp_path) -> tuple[Path, Path, list[str]]:
     return pages, profiles, urls
 
 
-def start_worker(worker: str, out: Path, proxy: str, redis_url: str, profiles: Path, log: Path,
-                 *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "HEALTHDEX_PROFILES_PATH": str(profiles), "PYTHONUNBUFFERED": "1"}
-    args = [sys.executable, "-m", "healthdex", "crawl", "distsite", "--out", str(out), "--proxy", proxy,
-            "--redis", redis_url, "--worker-id", worker, "--workers", "0", "--delay", str(DELAY),
-            "-s", "HEALTHDEX_REDIS_IDLE_TIMEOUT=2", "-s", "HEALTHDEX_REDIS_WORKER_TIMEOUT=2.5",
-            "-s", "HEALTHDEX_REDIS_HEARTBEAT_INTERVAL=0.5", "-s", "HEALTHDEX_PROGRESS=false", "-v", *extra]
-    return subprocess.Popen(args, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+# -s settings of every test worker: short timeouts, so a test's crawl ends soon after its last page.
+WORKER_SETTINGS = {
+    "HEALTHDEX_REDIS_IDLE_TIMEOUT": 2,
+    "HEALTHDEX_REDIS_WORKER_TIMEOUT": 2.5,
+    "HEALTHDEX_REDIS_HEARTBEAT_INTERVAL": 0.5,
+    "HEALTHDEX_PROGRESS": "false",
+}
+
+
+def start_worker(
+    worker: str,
+    out: Path,
+    proxy: str,
+    redis_url: str,
+    profiles: Path,
+    log: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    delay: float = DELAY,
+) -> subprocess.Popen:
+    env = {**os.environ, "HEALTHDEX_PROFILES_PATH": str(profiles), "PYTHONUNBUFFERED": "1", **(env or {})}
+    args = [sys.executable, "-m", "healthdex", "crawl", "distsite", "--out", str(out), "--proxy", proxy]
+    args += ["--redis", redis_url, "--worker-id", worker, "--workers", "0", "--delay", str(delay), "-v"]
+    args += [arg for name, value in WORKER_SETTINGS.items() for arg in ("-s", f"{name}={value}")]
+    return subprocess.Popen([*args, *extra], cwd=REPO, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -159,7 +184,7 @@ def test_two_workers_one_killed_every_article_once_and_host_spacing_held(tmp_pat
             c = start_worker("c", out, server.proxy_url, redis_url, profiles, tmp_path / "c.log")
             assert c.wait(timeout=30) == 0, (tmp_path / "c.log").read_text(errors="replace")[-3000:]
             late_worker_s = time.monotonic() - started
-            late_requests = [e.url for e in server.request_log.snapshot()[len(log):]]
+            late_requests = [e.url for e in server.request_log.snapshot()[len(log) :]]
         finally:
             for process in (a, b, *([c] if "c" in locals() else [])):
                 if process.poll() is None:
@@ -198,3 +223,113 @@ def test_two_workers_one_killed_every_article_once_and_host_spacing_held(tmp_pat
     assert len(log) >= N_ARTICLES + 2
     too_close = [round(g, 3) for g in gaps[HOST] if g < DELAY - TOLERANCE]
     assert too_close == [], f"gaps under {DELAY} s: {too_close} (all: {sorted(gaps[HOST])[:10]})"
+
+
+def stopped(process: subprocess.Popen) -> bool:
+    """True once ``process`` is stopped (SIGSTOP by the fault point's ``stop`` action)."""
+    return Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def union_of_articles(out: Path) -> Counter:
+    """How many times each article URL is written in the union of the workers' articles.jsonl."""
+    return Counter(
+        r["final_url"] for folder in sorted(out.glob("worker-*")) for r in read_jsonl(folder / "articles.jsonl")
+    )
+
+
+def run_stalled_pair(tmp_path: Path, redis_url: str, site, action: str):
+    """Workers a and b; a holds still at its second article line (``action``: ``pause`` holds only its reactor
+    thread, ``stop`` the whole process) until b has crawled everything else and the heartbeat timeout has passed
+    at least twice over (or b has rescued a's requests); then a goes on.  Returns (replay log, Redis client)."""
+    from replay.server import ReplayServer
+
+    pages, profiles, _ = site
+    out = tmp_path / "out"
+    client = redis.Redis.from_url(redis_url)
+    crawl = "healthdex:distsite"
+    resume = tmp_path / "resume"
+    fault = {
+        "HEALTHDEX_FAULT_POINT": "crawl.article.before_line#2",
+        "HEALTHDEX_FAULT_ACTION": action,
+        "HEALTHDEX_FAULT_RESUME": str(resume),
+    }
+    with ReplayServer(pages) as server:
+        a = start_worker("a", out, server.proxy_url, redis_url, profiles, tmp_path / "a.log", env=fault)
+        b = start_worker("b", out, server.proxy_url, redis_url, profiles, tmp_path / "b.log")
+        try:
+            held = (lambda: Path(f"{resume}.paused").exists()) if action == "pause" else (lambda: stopped(a))
+            assert wait_for(held, timeout=60), (tmp_path / "a.log").read_text(errors="replace")[-3000:]
+            since = time.monotonic()
+
+            def b_did_the_rest() -> bool:
+                if client.zcard(f"{crawl}:requests") or client.hlen(f"{crawl}:inflight:b"):
+                    return False
+                return time.monotonic() - since > 2 * 2.5 or int(client.hget(f"{crawl}:counters", "reclaimed") or 0)
+
+            assert wait_for(b_did_the_rest, timeout=90)
+            if action == "pause":
+                assert client.exists(f"{crawl}:heartbeat:a"), "the stalled worker's heartbeat expired"
+                resume.touch()
+            else:
+                assert b.wait(timeout=60) == 0, (tmp_path / "b.log").read_text(errors="replace")[-3000:]
+                a.send_signal(signal.SIGCONT)
+            for name, process in (("a", a), ("b", b)):
+                assert process.wait(timeout=60) == 0, (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+            return server.request_log.snapshot(), client
+        finally:
+            for process in (a, b):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGCONT)
+                    process.kill()
+                    process.wait()
+
+
+def test_a_worker_stalled_past_the_heartbeat_timeout_keeps_its_requests_and_writes_each_article_once(
+    tmp_path, redis_url, site
+):
+    log, client = run_stalled_pair(tmp_path, redis_url, site, "pause")
+    counts = union_of_articles(tmp_path / "out")
+    assert sorted(counts) == sorted(site[2])  # nothing lost
+    assert [u for u, c in counts.items() if c > 1] == []  # nothing twice
+    # Slow is not dead: its heartbeat went on, nothing was taken from it, no article page was fetched twice.
+    assert int(client.hget("healthdex:distsite:counters", "reclaimed") or 0) == 0
+    fetched = Counter(e.url for e in log if "/articles/" in e.url)
+    assert [u for u, c in fetched.items() if c > 1] == []
+
+
+def test_a_frozen_worker_that_lost_its_claims_writes_nothing_another_worker_wrote(tmp_path, redis_url, site):
+    _, client = run_stalled_pair(tmp_path, redis_url, site, "stop")
+    assert int(client.hget("healthdex:distsite:counters", "reclaimed") or 0) >= 1  # b redid a's requests
+    counts = union_of_articles(tmp_path / "out")
+    assert sorted(counts) == sorted(site[2])
+    assert [u for u, c in counts.items() if c > 1] == []
+
+
+def test_page_limits_count_all_workers_and_what_they_hold_back_is_crawled_by_the_next_run(tmp_path, redis_url, site):
+    from replay.server import ReplayServer
+
+    pages, profiles, article_urls = site
+    out = tmp_path / "out"
+    client = redis.Redis.from_url(redis_url)
+    crawl = "healthdex:distsite"
+    limit = 14  # about half the site: two workers that each counted their own pages would send them all
+    with ReplayServer(pages) as server:
+        for run, extra in enumerate((["--max-pages", str(limit)], [])):
+            # One request at a time each, so both workers take turns at the frontier.
+            extra = [*extra, "-s", "CONCURRENT_REQUESTS=1"]
+            workers = [
+                start_worker(w, out, server.proxy_url, redis_url, profiles, tmp_path / f"{w}.log", *extra)
+                for w in ("a", "b")
+            ]
+            for name, process in zip("ab", workers, strict=True):
+                assert process.wait(timeout=90) == 0, (tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+            if run == 0:
+                sent = [e.url for e in server.request_log.snapshot() if not e.url.endswith("/robots.txt")]
+                assert len(sent) <= limit, sent  # the limit is the crawl's, not each worker's
+                assert int(client.hget(f"{crawl}:pages", "total")) == limit
+                # What the limit held back is kept for the next run, not dropped.
+                assert client.zcard(f"{crawl}:requests") + client.zcard(f"{crawl}:parked") > 0
+                assert len(union_of_articles(out)) < len(article_urls)
+    counts = union_of_articles(out)
+    assert sorted(counts) == sorted(article_urls)  # the second run crawled the rest: nothing was lost
+    assert [u for u, c in counts.items() if c > 1] == []

@@ -5,23 +5,21 @@ emitted twice.  Real redis-server, two real ``healthdex crawl --redis`` workers,
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from redis_server import redis_server
-from test_distributed import HOST, PROFILE, make_site, read_jsonl
+from test_distributed import HOST, PROFILE, make_site, read_jsonl, start_worker
 from warcio.archiveiterator import ArchiveIterator
 
-from support import REPO, run_healthdex
+from support import run_healthdex
 
 ORIGINALS = 16
 PAIRS = 8  # exact copies of topic-000..007, near copies of topic-008..015
 DELAY = 0.1
+SETTINGS = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "HEALTHDEX_REDIS_WORKER_TIMEOUT=30")
 
 
 def exact_url(i: int) -> str:
@@ -62,42 +60,6 @@ def redis_url(tmp_path) -> str:
         yield url
 
 
-def start_worker(
-    worker: str, out: Path, proxy: str, redis_url: str, profiles: Path, log: Path, *extra: str
-) -> subprocess.Popen:
-    env = {**os.environ, "HEALTHDEX_PROFILES_PATH": str(profiles), "PYTHONUNBUFFERED": "1"}
-    args = [
-        sys.executable,
-        "-m",
-        "healthdex",
-        "crawl",
-        "distsite",
-        "--out",
-        str(out),
-        "--proxy",
-        proxy,
-        "--redis",
-        redis_url,
-        "--worker-id",
-        worker,
-        "--workers",
-        "0",
-        "--delay",
-        str(DELAY),
-        "-s",
-        "HEALTHDEX_REDIS_IDLE_TIMEOUT=2",
-        "-s",
-        "HEALTHDEX_REDIS_HEARTBEAT_INTERVAL=0.5",
-        "-s",
-        "HEALTHDEX_PROGRESS=false",
-        "-s",
-        "AUTOTHROTTLE_ENABLED=False",
-        "-v",
-        *extra,
-    ]
-    return subprocess.Popen(args, cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-
 def fetched_by(warc: Path) -> set[str]:
     if not warc.exists():
         return set()
@@ -120,7 +82,9 @@ def run_two_workers(tmp_path: Path, redis_url: str, *extra: str) -> Path:
     out = tmp_path / "out"
     with ReplayServer(pages) as server:
         workers = [
-            start_worker(w, out, server.proxy_url, redis_url, profiles, tmp_path / f"{w}.log", *extra)
+            start_worker(
+                w, out, server.proxy_url, redis_url, profiles, tmp_path / f"{w}.log", *extra, *SETTINGS, delay=DELAY
+            )
             for w in ("a", "b")
         ]
         try:

@@ -12,8 +12,7 @@ from redis_server import redis_server
 from scrapy import Request, Spider
 
 from crawler.distributed import scripts
-from crawler.distributed.keys import CrawlKeys, host_key
-from crawler.distributed.outputs import forget_crawl
+from crawler.distributed.keys import CrawlKeys, forget_crawl, host_key
 from crawler.distributed.politeness import RedisHosts
 from crawler.distributed.scheduler import InFlightPriorityQueue
 
@@ -81,14 +80,14 @@ def test_a_dead_workers_in_flight_requests_go_back_to_the_frontier(server):
     assert again.url == "https://www.example.org/a"
 
 
-def test_each_article_is_claimed_by_one_worker(server):
+def test_each_article_is_claimed_by_one_worker_under_its_lease(server):
     claim = server.register_script(scripts.CLAIM_ARTICLE)
 
     def attempt(worker: str) -> int:
-        return claim(keys=[KEYS.emitted, KEYS.heartbeat_prefix], args=["https://x.org/a", worker])
+        return claim(keys=[KEYS.emitted, KEYS.heartbeat_prefix], args=["https://x.org/a", worker, 60_000, "alive"])
 
-    server.set(KEYS.heartbeat("w1"), "alive")
     assert attempt("w1") == 1
+    assert 59_000 < server.pttl(KEYS.heartbeat("w1")) <= 60_000  # the claim renewed w1's heartbeat: its lease
     assert attempt("w2") == 0  # w1 is alive and writing it
     assert attempt("w1") == 1  # w1 again (restarted under its id)
     server.delete(KEYS.heartbeat("w1"))
@@ -102,7 +101,7 @@ def test_a_restarted_worker_settles_the_claims_its_previous_life_left_pending(se
 
     from scrapy.utils.test import get_crawler
 
-    from crawler.distributed.emit_once import EmitOncePipeline
+    from crawler.distributed.emit_once import EmitOnceWriterPipeline
 
     (tmp_path / "articles.jsonl").write_text(json.dumps({"id": "https://x.org/written"}) + "\n", encoding="utf-8")
     server.hset(
@@ -124,7 +123,7 @@ def test_a_restarted_worker_settles_the_claims_its_previous_life_left_pending(se
         },
     )
     crawler.stats.open_spider()
-    pipeline = EmitOncePipeline.from_crawler(crawler)
+    pipeline = EmitOnceWriterPipeline.from_crawler(crawler)
     pipeline.spider_opened(Spider(name="t"))
     assert server.hgetall(KEYS.emitted) == {
         b"https://x.org/written": b"done:w1",
@@ -136,7 +135,7 @@ def test_a_restarted_worker_settles_the_claims_its_previous_life_left_pending(se
     # Released, the article w1's previous life never wrote is written by whichever worker redoes its request.
     server.set(KEYS.heartbeat("w1"), "alive")
     claim = server.register_script(scripts.CLAIM_ARTICLE)
-    assert claim(keys=[KEYS.emitted, KEYS.heartbeat_prefix], args=["https://x.org/lost", "w2"]) == 1
+    assert claim(keys=[KEYS.emitted, KEYS.heartbeat_prefix], args=["https://x.org/lost", "w2", 1000, "alive"]) == 1
 
 
 def test_duplicates_are_decided_crawl_wide_in_one_step(server):
@@ -200,10 +199,12 @@ def test_enable_switches_components_and_gives_each_worker_its_folder(tmp_path: P
     assert settings["SCHEDULER"] == "crawler.distributed.scheduler.RedisFrontierScheduler"
     assert settings.getdict("DOWNLOAD_HANDLERS")["https"].endswith("PoliteHTTPDownloadHandler")
     pipelines = settings.getdict("ITEM_PIPELINES")
-    assert (
-        pipelines["crawler.distributed.emit_once.EmitOncePipeline"]
-        < pipelines["crawler.pipelines.jsonl_writer.JsonLinesWriterPipeline"]
-    )
+    # The article writer claims each article at write time; page limits count all workers' pages.
+    assert pipelines["crawler.distributed.emit_once.EmitOnceWriterPipeline"] == 900
+    assert pipelines["crawler.pipelines.jsonl_writer.JsonLinesWriterPipeline"] is None
+    middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+    assert middlewares["crawler.distributed.page_limit.SharedPageLimitMiddleware"] == 920
+    assert middlewares["crawler.middlewares.page_limit.PageLimitMiddleware"] is None
     assert "crawler.distributed.worker.WorkerLifecycle" in settings.getdict("EXTENSIONS")
     # Duplicates are detected crawl-wide: the Redis-backed pipeline takes the per-process one's place.
     assert pipelines["crawler.distributed.duplicates.SharedDuplicatesPipeline"] == 500
@@ -279,3 +280,77 @@ def test_a_worker_id_held_by_another_live_process_is_refused(server, tmp_path: P
         preflight(_url(server), "webmd", "w1")
     with pytest.raises(UserError, match="cannot use Redis at redis://127.0.0.1:1/0"):
         preflight("redis://127.0.0.1:1/0", "webmd", "w1")
+
+
+def test_closing_the_scheduler_closes_its_duplicate_filter_and_keeps_the_crawl(server, monkeypatch):
+    from crawler.distributed.scheduler import SharedDupeFilter
+
+    scheduler, _ = _scheduler(server, "w1")
+    assert scheduler.enqueue_request(Request("https://www.example.org/a"))
+    closed = []
+    monkeypatch.setattr(SharedDupeFilter, "close", lambda self, reason="": closed.append(reason))
+    scheduler.close("finished")  # what Scrapy's engine calls when the spider closes
+    assert closed == ["finished"]
+    monkeypatch.undo()
+    scheduler.df.close("finished")
+    assert server.scard(KEYS.dupefilter) == 1 and server.zcard(KEYS.queue) == 1
+
+
+def test_page_limits_are_counted_for_the_crawl_and_requests_over_them_are_parked_not_dropped(server):
+    from crawler.distributed.page_limit import NO_LIMIT
+
+    take = server.register_script(scripts.TAKE_PAGE)
+    queue = InFlightPriorityQueue(server, Spider(name="t"), KEYS.queue, inflight_key=KEYS.inflight("w1"))
+    for i in range(5):
+        queue.push(Request(f"https://www.example.org/{i}", priority=i))
+    popped = [queue.pop() for _ in range(5)]
+
+    def attempt(request, crawl_limit: int, site: str, site_limit: int) -> int:
+        args = [crawl_limit, site, site_limit, queue.member(request), -request.priority]
+        return take(keys=[KEYS.pages, KEYS.inflight("w1"), KEYS.parked], args=args)
+
+    assert [attempt(r, 3, "s1", 1) for r in popped[:2]] == [1, 0]  # s1's limit is 1
+    assert attempt(popped[2], 3, "s2", NO_LIMIT) == 1
+    assert attempt(popped[3], 3, "s2", NO_LIMIT) == 1
+    assert attempt(popped[4], 3, "s2", NO_LIMIT) == -1  # three pages in the crawl
+    assert server.hgetall(KEYS.pages) == {b"total": b"3", b"site:s1": b"1", b"site:s2": b"2"}
+    assert server.zrange(KEYS.parked, 0, -1, withscores=True) == [
+        (queue.member(popped[1]), -3.0),
+        (queue.member(popped[4]), 0.0),
+    ]  # their priorities kept
+    assert server.hlen(KEYS.inflight("w1")) == 3  # the three sent stay in flight until acknowledged
+    restarted, _ = _scheduler(server, "w2")  # a worker starting puts what was parked back on the frontier
+    assert server.zcard(KEYS.parked) == 0 and len(restarted) == 2
+
+
+def test_the_heartbeat_thread_beats_while_the_reactor_ticks_and_not_when_it_has_stalled(server, caplog):
+    from scrapy.utils.test import get_crawler
+
+    from crawler.distributed.worker import WorkerLifecycle
+
+    def wait_for(predicate) -> bool:
+        deadline = time.monotonic() + 30
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return bool(predicate())
+
+    settings = {
+        "HEALTHDEX_REDIS_URL": _url(server),
+        "HEALTHDEX_REDIS_CRAWL_ID": "t",
+        "HEALTHDEX_REDIS_WORKER_ID": "w1",
+        "HEALTHDEX_REDIS_HEARTBEAT_INTERVAL": 0.01,
+        "HEALTHDEX_REDIS_WORKER_TIMEOUT": 60,
+        "HEALTHDEX_REDIS_STALL_TIMEOUT": 30,
+    }
+    life = WorkerLifecycle.from_crawler(get_crawler(Spider, settings))
+    life.keys = KEYS
+    life.ticked = time.monotonic() - 31  # the reactor's last tick, 31 s ago
+    life.thread.start()
+    try:
+        assert wait_for(lambda: "reactor stalled over 30 s" in caplog.text)
+        assert not server.exists(KEYS.heartbeat("w1"))
+        life.ticked = time.monotonic()  # it ticks again
+        assert wait_for(lambda: server.exists(KEYS.heartbeat("w1")))
+    finally:
+        life.stopped.set()
+        life.thread.join()

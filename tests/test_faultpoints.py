@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 SCRIPT = """
 from healthdex import faultpoints
@@ -49,3 +50,25 @@ def test_stop_action_pauses_until_continued():
     os.kill(proc.pid, signal.SIGCONT)
     out, _ = proc.communicate(timeout=60)
     assert out.split() == ["0", "1", "2", "end"]
+
+
+def test_pause_action_holds_the_thread_until_the_resume_file_exists(tmp_path):
+    resume = tmp_path / "go"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHDEX_FAULT")}
+    env.update(
+        {
+            "HEALTHDEX_FAULT_POINT": "demo.step#2",
+            "HEALTHDEX_FAULT_ACTION": "pause",
+            "HEALTHDEX_FAULT_RESUME": str(resume),
+        }
+    )
+    out = tmp_path / "out"
+    with out.open("w") as handle:
+        proc = subprocess.Popen([sys.executable, "-c", SCRIPT], env=env, stdout=handle, text=True)
+    paused = tmp_path / "go.paused"
+    while not paused.exists():
+        assert proc.poll() is None, out.read_text()
+        time.sleep(0.02)
+    assert out.read_text().split() == ["0", "1"] and proc.poll() is None  # held at the second arrival
+    resume.touch()
+    assert proc.wait(timeout=60) == 0 and out.read_text().split() == ["0", "1", "2", "end"]

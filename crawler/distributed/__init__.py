@@ -7,11 +7,11 @@ Components (each its own module, built with ``from_crawler``, switched on by :fu
   worker's in-flight hash), always-persistent state and the crawler's request fingerprinter;
 - ``seed.SeedOnceMiddleware``: only the first worker enqueues the spider's start requests;
 - ``politeness.RedisHosts``: per-host spacing crawl-wide (``crawler.politeness``'s download handler uses it);
-- ``emit_once.EmitOncePipeline``: each article written by one worker only;
-- ``duplicates.SharedDuplicatesPipeline``: exact and near duplicates detected crawl-wide (in place of the
-  per-process ``DuplicatesPipeline``), each recorded once;
-- ``worker.WorkerLifecycle``: heartbeat, acknowledgement of finished requests, rescue of dead workers'
-  requests, and closing once the whole crawl has had no work for ``HEALTHDEX_REDIS_IDLE_TIMEOUT``.
+- in place of per-process components: ``emit_once.EmitOnceWriterPipeline`` (each article written by one worker),
+  ``page_limit.SharedPageLimitMiddleware`` (page limits for all workers together) and
+  ``duplicates.SharedDuplicatesPipeline`` (exact and near duplicates detected crawl-wide, each recorded once);
+- ``worker.WorkerLifecycle``: heartbeat (off the reactor thread), acknowledgement of finished requests, rescue of
+  dead workers' requests, and closing once the whole crawl has had no work for ``HEALTHDEX_REDIS_IDLE_TIMEOUT``.
 
 Redis keys (``keys.CrawlKeys``; crawl id = ``--crawl-id`` or the sorted profile names)::
 
@@ -22,6 +22,8 @@ Redis keys (``keys.CrawlKeys``; crawl id = ``--crawl-id`` or the sorted profile 
     healthdex:<crawl>:heartbeat:<w>     string TTL = HEALTHDEX_REDIS_WORKER_TIMEOUT, refreshed every beat
     healthdex:<crawl>:inflight:<w>      hash   request member -> priority score, popped and not finished
     healthdex:<crawl>:emitted           hash   article key -> pending:<w> | done:<w>
+    healthdex:<crawl>:pages             hash   pages sent by all workers: total, site:<profile>
+    healthdex:<crawl>:parked            zset   requests held back by a page limit (back on the frontier at start)
     healthdex:<crawl>:counters          hash   reclaimed, seedings
     healthdex:<crawl>:dupes:hashes      hash   content hash -> id and URL of the first record kept with it
     healthdex:<crawl>:dupes:minhash     hash   record id -> MinHash signature
@@ -35,16 +37,14 @@ Guarantees, with workers killed by SIGKILL at any moment (Redis itself assumed t
   Scrapy has finished the request (its links are in the frontier, its article line is written and flushed); the
   requests of a worker whose heartbeat expired go back on the frontier and another worker does them.
 - Requests are at-least-once: a request reclaimed from a dead worker may be fetched twice (once by the dead
-  worker, whose WARC may hold that response).  Articles are written once in the union of the workers' JSONL
-  files, except in one window: a worker killed after writing an article line but before marking it ``done``
-  (the Redis round trip after the flushed write, in the same call: ``emit_once``) leaves it ``pending``, and the
-  worker that redoes the request writes it again.  Readers that merge the outputs should keep one record per
-  ``id`` (:func:`crawler.distributed.outputs.merged_articles` does).  A worker restarted under its id settles the
-  claims its previous life left pending.  Duplicates (same text under another URL, or near-identical text) are
-  detected crawl-wide and recorded once in the union of the workers' ``duplicates.jsonl``, with the same window.
+  worker, whose WARC may hold that response); a worker that is only slow keeps its requests (``worker``).
+  Articles are written once in the union of the workers' JSONL files, claimed at write time (``emit_once``),
+  except in one window: a worker killed after writing a line and before marking it ``done`` (one Redis round
+  trip).  Duplicates are recorded once in the union of the workers' ``duplicates.jsonl``, with the same window.
+- Page limits count all workers' pages; what a limit holds back stays in Redis for the next run (``page_limit``).
 - Politeness: a request to a host starts at least its delay after the previous one to it ended, crawl-wide.
 - The state persists in Redis after the crawl (a re-run with the same crawl id finds everything seen); use a new
-  ``--crawl-id`` or :func:`crawler.distributed.outputs.forget_crawl` to start afresh.
+  ``--crawl-id`` or :func:`crawler.distributed.keys.forget_crawl` to start afresh.
 """
 
 from __future__ import annotations
@@ -57,13 +57,21 @@ from crawler.distributed.keys import default_worker_id, safe_name
 from healthdex.processes import pid_alive
 
 SCHEDULER = "crawler.distributed.scheduler.RedisFrontierScheduler"
-LOCAL_DUPLICATES = "crawler.pipelines.duplicates.DuplicatesPipeline"
-SHARED_DUPLICATES = "crawler.distributed.duplicates.SharedDuplicatesPipeline"
+EMIT_ONCE = "crawler.distributed.emit_once.EmitOnceWriterPipeline"
+SHARED_DUPLICATES = "crawler.distributed.duplicates.SharedDuplicatesPipeline"  # HEALTHDEX_REDIS_SHARED_DUPLICATES
+# Per-process component -> its crawl-wide replacement (same priority).
+REPLACED = {
+    "ITEM_PIPELINES": {
+        "crawler.pipelines.jsonl_writer.JsonLinesWriterPipeline": EMIT_ONCE,
+        "crawler.pipelines.duplicates.DuplicatesPipeline": SHARED_DUPLICATES,
+    },
+    "DOWNLOADER_MIDDLEWARES": {
+        "crawler.middlewares.page_limit.PageLimitMiddleware": "crawler.distributed.page_limit.SharedPageLimitMiddleware"
+    },
+}
 COMPONENTS = {
     # Closest to the engine, so ``seeded`` becomes ``done`` only after every start request went out.
     "SPIDER_MIDDLEWARES": {"crawler.distributed.seed.SeedOnceMiddleware": 25},
-    # Before the JSONL writer (900): claim the article; the mark ``done`` follows item_scraped.
-    "ITEM_PIPELINES": {"crawler.distributed.emit_once.EmitOncePipeline": 850},
     "EXTENSIONS": {"crawler.distributed.worker.WorkerLifecycle": 600},
 }
 
@@ -91,11 +99,14 @@ def enable(
         merged = settings.getdict(name)
         merged.update(entries)
         values[name] = merged
-    pipelines = values["ITEM_PIPELINES"]
-    if settings.getbool("HEALTHDEX_REDIS_SHARED_DUPLICATES", True) and pipelines.get(LOCAL_DUPLICATES) is not None:
-        # Duplicates crawl-wide: the Redis-backed pipeline takes the per-process one's place, same priority.
-        pipelines[SHARED_DUPLICATES] = pipelines[LOCAL_DUPLICATES]
-        pipelines[LOCAL_DUPLICATES] = None
+    shared_duplicates = settings.getbool("HEALTHDEX_REDIS_SHARED_DUPLICATES", True)
+    for name, entries in REPLACED.items():
+        components = values.setdefault(name, settings.getdict(name))
+        for local, shared in entries.items():
+            if components.get(local) is not None and (shared_duplicates or shared != SHARED_DUPLICATES):
+                components[shared], components[local] = components[local], None
+    if settings.getint("HEALTHDEX_MAX_PAGES"):
+        values["CLOSESPIDER_PAGECOUNT"] = 0  # a per-worker count: SharedPageLimitMiddleware closes at the limit
     settings.setdict(values, priority="cmdline")
     return out_dir
 

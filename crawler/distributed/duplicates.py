@@ -38,6 +38,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawler.distributed import scripts
+from crawler.distributed.emit_once import claim_args
 from crawler.distributed.keys import CrawlKeys, crawl_id, redis_from_settings, worker_id
 from crawler.pipelines.duplicates import DuplicatesPipeline
 
@@ -60,6 +61,7 @@ class SharedDuplicatesPipeline(DuplicatesPipeline):
         self.server = redis_from_settings(settings)
         self._decide = self.server.register_script(scripts.DECIDE_DUPLICATE)
         self._claim = self.server.register_script(scripts.CLAIM_ARTICLE)
+        self.lease_ms = int(settings.getfloat("HEALTHDEX_REDIS_WORKER_TIMEOUT") * 1000)
         self.keys: CrawlKeys | None = None
         self._seeds: list[tuple[dict, MinHash | None]] = []
         super().__init__(crawler)  # reads this worker's articles.jsonl through _add (kept in _seeds)
@@ -135,9 +137,8 @@ class SharedDuplicatesPipeline(DuplicatesPipeline):
         if self.keys is None:
             super()._drop(item, kind, original, similarity)
         key = item.get("final_url") or item.get("url") or item["id"]
-        claimed = int(
-            self._claim(keys=[self.keys.duplicates_recorded, self.keys.heartbeat_prefix], args=[key, self.worker])
-        )
+        keys = [self.keys.duplicates_recorded, self.keys.heartbeat_prefix]
+        claimed = int(self._claim(keys=keys, args=claim_args(key, self.worker, self.lease_ms)))
         if claimed == 0:
             self.stats.inc_value("distributed/duplicates_recorded_elsewhere")
             raise DropItem(

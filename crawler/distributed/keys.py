@@ -81,9 +81,23 @@ class CrawlKeys:
         return f"{self.base}:dupes:recorded"
 
     @property
+    def pages(self) -> str:
+        """Hash: pages sent by all workers (``total``, ``site:<profile>``), against the page limits."""
+        return f"{self.base}:pages"
+
+    @property
+    def parked(self) -> str:
+        """Sorted set: requests held back by a page limit (frontier layout), put back when a worker starts."""
+        return f"{self.base}:parked"
+
+    @property
     def counters(self) -> str:
         """Hash: crawl-wide counters (requests reclaimed from dead workers, seeds, ...)."""
         return f"{self.base}:counters"
+
+    def reclaim(self, worker: str) -> list[str]:
+        """The keys ``scripts.RECLAIM_INFLIGHT`` takes to put ``worker``'s in-flight requests back."""
+        return [self.heartbeat(worker), self.inflight(worker), self.queue, self.workers, self.counters]
 
     def all_keys_pattern(self) -> str:
         return f"{self.base}:*"
@@ -134,3 +148,10 @@ def redis_from_settings(settings: BaseSettings):
     params = dict(defaults.REDIS_PARAMS)
     params.update(settings.getdict("REDIS_PARAMS"))
     return get_redis(url=url, **params)
+
+
+def forget_crawl(server, crawl_id: str) -> int:
+    """Delete every Redis key of ``crawl_id`` (frontier, fingerprints, seeds, workers, emitted); returns how many.
+    The per-host politeness keys are shared by all crawls and expire by themselves."""
+    keys = list(server.scan_iter(match=CrawlKeys(crawl_id).all_keys_pattern(), count=1000))
+    return server.delete(*keys) if keys else 0

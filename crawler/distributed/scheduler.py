@@ -44,7 +44,7 @@ class SharedDupeFilter(RFPDupeFilter):
         return self.fingerprinter.fingerprint(request).hex()
 
     def close(self, reason: str = "") -> None:
-        """Keep the fingerprints: other workers (and later runs of this crawl) still need them."""
+        """Keep the fingerprints (scrapy-redis's deletes them): other workers and later runs still need them."""
 
 
 class InFlightPriorityQueue(PriorityQueue):
@@ -53,8 +53,9 @@ class InFlightPriorityQueue(PriorityQueue):
     ``self.inflight`` maps each popped Request object to its member bytes in Redis until ``ack`` removes it.
     """
 
-    def __init__(self, server, spider: Spider, key: str, serializer=None, inflight_key: str = "",
-                 dupefilter_key: str = "") -> None:
+    def __init__(
+        self, server, spider: Spider, key: str, serializer=None, inflight_key: str = "", dupefilter_key: str = ""
+    ) -> None:
         super().__init__(server, spider, key, serializer=serializer)
         self.inflight_key = inflight_key
         self.dupefilter_key = dupefilter_key
@@ -76,6 +77,10 @@ class InFlightPriorityQueue(PriorityQueue):
             return None
         self.inflight[request] = data
         return request
+
+    def member(self, request: Request) -> bytes:
+        """``request`` as it is (or would be) stored in the frontier."""
+        return self.inflight.get(request) or self._encode_request(request)
 
     def push_if_new(self, request: Request, fingerprint: str) -> bool:
         """Mark ``fingerprint`` seen and push ``request`` in one step, unless it was seen before (or
@@ -118,31 +123,36 @@ class RedisFrontierScheduler(Scheduler):
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
-        self.keys = CrawlKeys(crawl_id(self.crawler.settings, spider))
+        keys = self.keys = CrawlKeys(crawl_id(self.crawler.settings, spider))
         # scrapy-redis formats the key with %(spider)s; escape any % in a crawl id.
-        self.queue = InFlightPriorityQueue(self.server, spider, self.keys.queue.replace("%", "%%"),
-                                           serializer=self.serializer,
-                                           inflight_key=self.keys.inflight(self.worker),
-                                           dupefilter_key=self.keys.dupefilter)
-        self.df = SharedDupeFilter(self.server, self.keys.dupefilter, self.crawler,
-                                   debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"))
-        # A worker restarted under the same id is not working on what its previous life left in flight.
+        queue = keys.queue.replace("%", "%%")
+        self.queue = InFlightPriorityQueue(
+            self.server, spider, queue, self.serializer, keys.inflight(self.worker), keys.dupefilter
+        )
+        debug = self.crawler.settings.getbool("DUPEFILTER_DEBUG")
+        self.df = SharedDupeFilter(self.server, keys.dupefilter, self.crawler, debug)
+        # A worker restarted under the same id is not working on what its previous life left in flight; what a
+        # page limit held back is tried again (distributed.page_limit parks it again if the limit still holds).
         self.requeue_own_inflight()
-        logger.info("distributed crawl %r, worker %r: %d requests in the shared frontier",
-                    self.keys.crawl_id, self.worker, len(self.queue))
+        pipe = self.server.pipeline()
+        pipe.zunionstore(keys.queue, [keys.queue, keys.parked], aggregate="MIN")
+        pipe.delete(keys.parked)
+        pipe.execute()
+        logger.info("crawl %r, worker %r: %d requests in the shared frontier", keys.crawl_id, self.worker, len(self))
 
     def requeue_own_inflight(self) -> int:
         reclaim = self.server.register_script(scripts.RECLAIM_INFLIGHT)
         assert self.keys is not None
-        n = int(reclaim(keys=[self.keys.heartbeat(self.worker), self.keys.inflight(self.worker), self.keys.queue,
-                              self.keys.workers, self.keys.counters], args=["1", self.worker]))
+        n = int(reclaim(keys=self.keys.reclaim(self.worker), args=["1", self.worker]))
         self.queue.inflight.clear()
         if n:
             self.stats.inc_value("distributed/requeued_own", n)
         return n
 
     def close(self, reason: str) -> None:
-        """Persist: the frontier and the fingerprints belong to the crawl, not to this worker."""
+        """As Scrapy's own scheduler: close the duplicate filter (which keeps its fingerprints).  Never flush: the
+        frontier and the fingerprints belong to the crawl, not to this worker."""
+        self.df.close(reason)
 
     def enqueue_request(self, request: Request) -> bool:
         if not self.queue.push_if_new(request, self.df.request_fingerprint(request)):

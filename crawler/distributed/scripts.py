@@ -74,23 +74,26 @@ end
 return n
 """
 
-# Claim the right to write one article.  KEYS[1] = emitted hash; KEYS[2] = heartbeat key prefix;
-# ARGV[1] = article key; ARGV[2] = this worker.  Returns 1 (claimed: write it), 0 (another worker wrote it or
-# is writing it: drop), 2 (taken over from a dead worker that claimed it and may or may not have written it).
+# Claim the right to write one article, at write time.  KEYS[1] = emitted hash; KEYS[2] = heartbeat key prefix;
+# ARGV[1] = article key; ARGV[2] = this worker; ARGV[3] = lease (heartbeat TTL, ms); ARGV[4] = its heartbeat value.
+# Returns 1 (claimed: write it), 0 (another worker wrote it or is writing it: drop), 2 (taken over from a dead
+# worker that claimed it and may or may not have written it).  A claim renews the claimant's heartbeat, so
+# nobody takes it over for the lease's length.
 CLAIM_ARTICLE = """
 local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then
-  redis.call('HSET', KEYS[1], ARGV[1], 'pending:' .. ARGV[2])
-  return 1
+local result = 1
+if v then
+  local sep = string.find(v, ':', 1, true)
+  local owner = string.sub(v, sep + 1)
+  if string.sub(v, 1, sep - 1) == 'done' then return 0 end
+  if owner ~= ARGV[2] then
+    if redis.call('EXISTS', KEYS[2] .. owner) == 1 then return 0 end
+    result = 2
+  end
 end
-local sep = string.find(v, ':', 1, true)
-local state = string.sub(v, 1, sep - 1)
-local owner = string.sub(v, sep + 1)
-if state == 'done' then return 0 end
-if owner == ARGV[2] then return 1 end
-if redis.call('EXISTS', KEYS[2] .. owner) == 1 then return 0 end
+redis.call('SET', KEYS[2] .. ARGV[2], ARGV[4], 'PX', ARGV[3])
 redis.call('HSET', KEYS[1], ARGV[1], 'pending:' .. ARGV[2])
-return 2
+return result
 """
 
 # Start seeding unless someone did or is doing it.  KEYS[1] = seeded key; KEYS[2] = heartbeat key prefix;
@@ -116,6 +119,28 @@ if ARGV[4] ~= '1' then
 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 return 1
+"""
+
+# Count one page against the crawl's limits, or park its request when a limit is reached (distributed.page_limit).
+# KEYS[1] = pages hash; KEYS[2] = the worker's in-flight hash; KEYS[3] = parked zset; ARGV[1] = crawl-wide limit;
+# ARGV[2] = the request's site (profile name); ARGV[3] = the site's limit; ARGV[4] = the request (its member in the
+# in-flight hash); ARGV[5] = its score if it is not in flight.  Returns 1 (counted: send it), 0 (the site's limit
+# reached: parked) or -1 (the crawl's limit reached: parked).
+TAKE_PAGE = """
+local result = 1
+if tonumber(redis.call('HGET', KEYS[1], 'total') or '0') >= tonumber(ARGV[1]) then
+  result = -1
+elseif tonumber(redis.call('HGET', KEYS[1], 'site:' .. ARGV[2]) or '0') >= tonumber(ARGV[3]) then
+  result = 0
+else
+  redis.call('HINCRBY', KEYS[1], 'total', 1)
+  redis.call('HINCRBY', KEYS[1], 'site:' .. ARGV[2], 1)
+  return 1
+end
+local score = redis.call('HGET', KEYS[2], ARGV[4]) or ARGV[5]
+redis.call('HDEL', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], score, ARGV[4])
+return result
 """
 
 # Decide whether a record duplicates one already kept in the crawl, and register it when not (distributed.duplicates).
@@ -161,17 +186,4 @@ if sig ~= '' then
   for i = 3, #KEYS do redis.call('SADD', KEYS[i], id) end
 end
 return {'new', '', 0}
-"""
-
-# Settle a claim this worker left pending in a previous life.  KEYS[1] = emitted hash; ARGV[1] = article key;
-# ARGV[2] = this worker; ARGV[3] = '1' (its articles.jsonl has the article: done) or '0' (release it).
-# Returns 1 when settled, 0 when the claim is no longer this worker's pending one.
-SETTLE_OWN_CLAIM = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= 'pending:' .. ARGV[2] then return 0 end
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], ARGV[1], 'done:' .. ARGV[2])
-else
-  redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return 1
 """

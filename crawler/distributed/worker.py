@@ -1,15 +1,17 @@
 """A worker's life in a distributed crawl: register, beat, acknowledge, rescue dead workers, stop when done.
 
-Every ``HEALTHDEX_REDIS_HEARTBEAT_INTERVAL`` seconds the worker
+The heartbeat (key TTL ``HEALTHDEX_REDIS_WORKER_TIMEOUT``, every ``HEALTHDEX_REDIS_HEARTBEAT_INTERVAL`` seconds)
+is beaten by a thread of its own: a worker whose reactor is busy (inline extraction of a 10 MiB page takes 20-30 s)
+is slow, not dead, and keeps its requests; one whose reactor has not ticked for ``HEALTHDEX_REDIS_STALL_TIMEOUT``
+seconds is hung: no heartbeat (logged).  On the reactor, every interval, the worker
 
-1. refreshes its heartbeat key (TTL ``HEALTHDEX_REDIS_WORKER_TIMEOUT``);
-2. acknowledges the requests it popped that Scrapy has finished with: finished means the engine no longer has
+1. acknowledges the requests it popped that Scrapy has finished with: finished means the engine no longer has
    the request in progress, i.e. it was downloaded (or failed, or was ignored), its callback ran, the requests
    it yielded are in the shared frontier and its items went through every item pipeline (the JSONL line is
    written and flushed).  Scrapy has no public signal for that moment; the engine's own in-progress set
    (``engine._slot.inprogress``, checked against Scrapy 2.19) is it, so this extension checks for it on open and refuses
    to run without it;
-3. puts the in-flight requests of every registered worker whose heartbeat has expired back on the frontier.
+2. puts the in-flight requests of every registered worker whose heartbeat has expired back on the frontier.
 
 ``spider_idle``: the worker stays open while the crawl as a whole has work (frontier not empty, a live worker
 has requests in flight, or seeding is not finished) and closes once it has seen no work for
@@ -17,7 +19,8 @@ has requests in flight, or seeding is not finished) and closes once it has seen 
 ``RedisSpider``, which reads start URLs from a Redis list; the health spider is a SitemapSpider, so the idle
 rule lives here, and it also waits for other workers' in-flight requests, which may still add links.)
 
-On close the worker acknowledges what finished, puts anything left back on the frontier, and deregisters.
+On close the worker acknowledges what finished, puts anything left back on the frontier, deregisters, and logs
+what the crawl has left in the frontier (a page limit stops it with some left: ``page_limit``).
 Stats: ``distributed/acked``, ``distributed/reclaimed`` (from dead workers), ``distributed/idle_checks``.
 """
 
@@ -27,6 +30,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 
 from scrapy import Spider, signals
@@ -41,11 +45,15 @@ from crawler.distributed.scheduler import RedisFrontierScheduler
 logger = logging.getLogger(__name__)
 
 
+def heartbeat_value(worker: str) -> str:
+    """What a heartbeat key holds: which process is ``worker`` (``crawler.distributed.preflight`` reads it)."""
+    return json.dumps({"worker": worker, "host": socket.gethostname(), "pid": os.getpid(), "time": time.time()})
+
+
 def beat(server, keys: CrawlKeys, worker: str, ttl: float) -> None:
-    """Mark ``worker`` alive for ``ttl`` seconds and registered in the crawl (the value says which process)."""
-    info = {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+    """Mark ``worker`` alive for ``ttl`` seconds and registered in the crawl."""
     pipe = server.pipeline()
-    pipe.set(keys.heartbeat(worker), json.dumps(info), px=int(ttl * 1000))
+    pipe.set(keys.heartbeat(worker), heartbeat_value(worker), px=int(ttl * 1000))
     pipe.sadd(keys.workers, worker)
     pipe.execute()
 
@@ -60,6 +68,7 @@ class WorkerLifecycle:
         self.interval = settings.getfloat("HEALTHDEX_REDIS_HEARTBEAT_INTERVAL")
         self.ttl = settings.getfloat("HEALTHDEX_REDIS_WORKER_TIMEOUT")
         self.idle_timeout = settings.getfloat("HEALTHDEX_REDIS_IDLE_TIMEOUT")
+        self.stall_timeout = settings.getfloat("HEALTHDEX_REDIS_STALL_TIMEOUT")
         if self.ttl <= self.interval:
             raise ValueError("HEALTHDEX_REDIS_WORKER_TIMEOUT must be longer than HEALTHDEX_REDIS_HEARTBEAT_INTERVAL")
         self.server = redis_from_settings(settings)
@@ -67,6 +76,9 @@ class WorkerLifecycle:
         self.keys: CrawlKeys | None = None
         self.idle_since: float | None = None
         self.task = None
+        self.ticked = 0.0  # when the reactor last ticked (monotonic)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.beat_forever, name="healthdex-heartbeat", daemon=True)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -74,6 +86,9 @@ class WorkerLifecycle:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WorkerLifecycle:
         return cls(crawler)
+
+    def log(self, level: int, message: str, *args) -> None:
+        logger.log(level, "distributed worker %s: " + message, self.worker, *args)
 
     # --- engine access ----------------------------------------------------------------------------------------
     def _scheduler(self) -> RedisFrontierScheduler:
@@ -86,8 +101,10 @@ class WorkerLifecycle:
         slot = getattr(self.crawler.engine, "_slot", None)
         inprogress = getattr(slot, "inprogress", None)
         if inprogress is None:
-            raise RuntimeError("this Scrapy version's engine has no _slot.inprogress; crawler.distributed needs "
-                               "the engine of Scrapy 2.19 (see crawler/distributed/worker.py)")
+            raise RuntimeError(
+                "this Scrapy version's engine has no _slot.inprogress; crawler.distributed needs "
+                "the engine of Scrapy 2.19 (see crawler/distributed/worker.py)"
+            )
         return inprogress
 
     # --- signals ----------------------------------------------------------------------------------------------
@@ -95,16 +112,34 @@ class WorkerLifecycle:
         self.keys = CrawlKeys(crawl_id(self.crawler.settings, spider))
         self._in_progress()  # fail early on an engine without it
         beat(self.server, self.keys, self.worker, self.ttl)
+        self.ticked = time.monotonic()
+        self.thread.start()
         self.task = create_looping_call(self.tick)
         self.task.start(self.interval, now=False)
 
+    def beat_forever(self) -> None:
+        """The heartbeat thread: beat every interval while the reactor ticks, until the spider closes."""
+        stalled = False
+        while not self.stopped.wait(self.interval):
+            if time.monotonic() - self.ticked > self.stall_timeout:
+                if not stalled:
+                    msg = "reactor stalled over %.0f s (HEALTHDEX_REDIS_STALL_TIMEOUT): no heartbeat till it ticks"
+                    self.log(logging.ERROR, msg, self.stall_timeout)
+                stalled = True
+                continue
+            stalled = False
+            try:
+                beat(self.server, self.keys, self.worker, self.ttl)
+            except Exception:  # noqa: BLE001 - a Redis hiccup must not end the thread; the next beat retries
+                logger.exception("distributed worker %s: heartbeat failed", self.worker)
+
     def tick(self) -> None:
+        self.ticked = time.monotonic()
         try:
-            beat(self.server, self.keys, self.worker, self.ttl)
             self.acknowledge()
             self.rescue_dead_workers()
         except Exception:  # noqa: BLE001 - a Redis hiccup must not kill the loop; the next tick retries
-            logger.exception("distributed worker %s: heartbeat failed", self.worker)
+            logger.exception("distributed worker %s: acknowledging or rescuing failed", self.worker)
             return
         engine = self.crawler.engine
         if not engine.needs_backout():
@@ -127,11 +162,9 @@ class WorkerLifecycle:
             other = raw.decode() if isinstance(raw, bytes) else raw
             if other == self.worker:
                 continue
-            n = int(self._reclaim(keys=[self.keys.heartbeat(other), self.keys.inflight(other), self.keys.queue,
-                                        self.keys.workers, self.keys.counters], args=["0", other]))
+            n = int(self._reclaim(keys=self.keys.reclaim(other), args=["0", other]))
             if n > 0:
-                logger.warning("distributed worker %s: worker %s is gone; put its %d in-flight requests back",
-                               self.worker, other, n)
+                self.log(logging.WARNING, "worker %s is gone; put its %d in-flight requests back", other, n)
                 self.crawler.stats.inc_value("distributed/reclaimed", n)
                 total += n
         return total
@@ -146,8 +179,7 @@ class WorkerLifecycle:
             seeder = seeded.decode().removeprefix("seeding:")
             if seeder and not self.server.exists(self.keys.heartbeat(seeder)):
                 # Seeding takes a moment; a seeder killed in it is taken over by the next worker to start.
-                logger.warning("distributed worker %s: worker %s died while seeding the crawl; start a worker to "
-                               "seed it again", self.worker, seeder)
+                self.log(logging.WARNING, "worker %s died seeding the crawl; start a worker to seed it again", seeder)
             else:
                 return True
         for raw in self.server.smembers(self.keys.workers):
@@ -168,10 +200,12 @@ class WorkerLifecycle:
             self.idle_since = now
         if now - self.idle_since < self.idle_timeout:
             raise DontCloseSpider
-        logger.info("distributed worker %s: no work in the crawl for %.1f s; closing", self.worker,
-                    now - self.idle_since)
+        self.log(logging.INFO, "no work in the crawl for %.1f s; closing", now - self.idle_since)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join()  # a beat under way must not re-register this worker after it left
         if self.task is not None and self.task.running:
             self.task.stop()
         if self.keys is None:
@@ -180,10 +214,14 @@ class WorkerLifecycle:
             self.acknowledge()
             n = self._scheduler().requeue_own_inflight()
             if n:
-                logger.info("distributed worker %s: put %d unfinished requests back", self.worker, n)
+                self.log(logging.INFO, "put %d unfinished requests back", n)
             pipe = self.server.pipeline()
             pipe.delete(self.keys.heartbeat(self.worker))
             pipe.srem(self.keys.workers, self.worker)
-            pipe.execute()
+            pipe.zcard(self.keys.queue)
+            pipe.zcard(self.keys.parked)
+            left = pipe.execute()[2:]
+            if any(left):
+                self.log(logging.INFO, "%d requests left in the frontier, %d held back by a page limit: kept", *left)
         except Exception:  # noqa: BLE001 - leaving them is safe: they expire and get reclaimed
             logger.exception("distributed worker %s: could not deregister", self.worker)

@@ -3,7 +3,8 @@ at most a profile's ``limits.max_pages`` to its site.
 
 ``CLOSESPIDER_PAGECOUNT`` alone only starts closing the spider: the requests already queued in the downloader
 (up to ``CONCURRENT_REQUESTS``) are still fetched.  This middleware refuses them (counted as
-``healthdex/dropped/max_pages``).  Answers from the WARC on resume do not count.
+``healthdex/dropped/max_pages``).  Answers from the WARC on resume do not count.  A distributed crawl counts for
+all its workers together (crawler.distributed.page_limit).
 """
 
 from __future__ import annotations
@@ -31,12 +32,16 @@ class PageLimitMiddleware:
             return None  # answered from the WARC, or RobotsTxtMiddleware's own fetch
         profile_for = getattr(self.crawler.spider, "profile_for", None)
         profile = profile_for(request.url) if profile_for else None
-        limit = profile.limits.get("max_pages") if profile is not None else None
-        if (self.max_pages and self.sent >= self.max_pages) or (
-                limit and self.sent_by_profile[profile.name] >= limit):
-            self.crawler.stats.inc_value("healthdex/dropped/max_pages")
+        limit = (profile.limits.get("max_pages") if profile is not None else None) or 0
+        if not self.take(request, profile.name if profile is not None else "", limit):
             raise IgnoreRequest(f"{request.url}: page limit reached")
-        self.sent += 1
-        if profile is not None:
-            self.sent_by_profile[profile.name] += 1
         return None
+
+    def take(self, request: Request, site: str, limit: int) -> bool:
+        """Count ``request`` as a page sent, unless that would pass a limit (then it is not sent)."""
+        if (self.max_pages and self.sent >= self.max_pages) or (limit and self.sent_by_profile[site] >= limit):
+            self.crawler.stats.inc_value("healthdex/dropped/max_pages")
+            return False
+        self.sent += 1
+        self.sent_by_profile[site] += 1
+        return True

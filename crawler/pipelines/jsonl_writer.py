@@ -1,5 +1,5 @@
-"""Append article records to ``HEALTHDEX_OUT_DIR/articles.jsonl`` (one JSON object per line); each written line is
-announced with the ``crawler.signals.record_written`` signal, synchronously."""
+"""Append article records to ``HEALTHDEX_OUT_DIR/articles.jsonl`` (one JSON object per line).  ``write`` writes one
+line; a distributed crawl's writer (crawler.distributed.emit_once) claims the article around it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from crawler.jsonl_store import JsonLinesStore
-from crawler.signals import record_written
 from healthdex import faultpoints
 
 # Fault points (tests/test_kill_crawl.py): an article's WARC record is written, its line not yet; the line written
@@ -41,8 +40,11 @@ class JsonLinesWriterPipeline:
     def process_item(self, item, spider: Spider | None = None):
         if isinstance(item, dict) and self.store is not None:
             faultpoints.reach(BEFORE_LINE)
-            self.store.write({k: v for k, v in item.items() if not k.startswith("_")})
-            faultpoints.reach(AFTER_LINE)
-            self.crawler.stats.inc_value("healthdex/records_written")
-            self.crawler.signals.send_catch_log(signal=record_written, item=item)
+            self.write(item)
         return item
+
+    def write(self, item: dict) -> None:
+        assert self.store is not None
+        self.store.write({k: v for k, v in item.items() if not k.startswith("_")})
+        faultpoints.reach(AFTER_LINE)
+        self.crawler.stats.inc_value("healthdex/records_written")
