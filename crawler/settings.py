@@ -79,8 +79,6 @@ HEALTHDEX_OUT_DIR = "healthdex-crawl"
 # gzip level of the WARC's records (1 fastest .. 9 smallest); 6 costs a third of 9's CPU for ~0.4% more bytes.
 # Compressed with libdeflate when the ``deflate`` package is installed (half zlib's CPU at 6, 1% smaller), else zlib.
 HEALTHDEX_WARC_GZIP_LEVEL = 6
-# Links followed from a page: "fast" (crawler.links: <a>/<area> hrefs only) or "scrapy" (Scrapy's LinkExtractor).
-HEALTHDEX_LINK_EXTRACTOR = "fast"
 # An HTTP proxy every request goes through, e.g. ``healthdex replay`` ("http://127.0.0.1:8765"); empty: none.
 HEALTHDEX_PROXY = ""
 # Processes extracting articles off the reactor thread; 0 extracts inline; "auto": one per core (0 on one core).

@@ -10,7 +10,7 @@ import json
 import pytest
 from faultlib import BASE, DOMAIN, write_profile
 
-from profiles import ProfileError, parse_profile
+from profiles import ProfileError, ProfileIndex, parse_profile
 
 
 class _Waiting(Exception):
@@ -62,3 +62,20 @@ def test_urls_outside_the_allowed_domains_are_named(tmp_path, key):
     message = str(info.value)
     assert f"field '{key}'" in message and "https://other.example/a" in message and "1 URL(s)" in message
     assert "sub.faultsite.example" not in message  # subdomains are on the domain
+
+
+def test_profile_index_finds_the_most_specific_profile_by_host(tmp_path):
+    """Profiles are parsed once and looked up by host (the spider asks for every link), not tried one by one."""
+    paths = []
+    for name, domains in (("broad", ["example.org", "other.example"]), ("narrow", ["news.example.org"])):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(
+            f'site = "{domains[0]}"\nallowed_domains = {json.dumps(domains)}\nstart_urls = ["https://{domains[0]}/"]\n',
+            encoding="utf-8",
+        )
+        paths.append(path)
+    index = ProfileIndex(parse_profile(p) for p in paths)
+    assert index.for_url("https://www.example.org/a").name == "broad"
+    assert index.for_url("https://A.News.Example.org:8443/x").name == "narrow"
+    assert index.for_url("https://other.example/").name == "broad"
+    assert index.for_url("https://example.com/") is None and index.for_url("not a url") is None
