@@ -83,10 +83,12 @@ HEALTHDEX_WARC_GZIP_LEVEL = 6
 HEALTHDEX_PROXY = ""
 # Processes extracting articles off the reactor thread; 0 extracts inline; "auto": one per core (0 on one core).
 HEALTHDEX_EXTRACT_WORKERS = "auto"
-# Resume a crawl whose process died (crawl-state.json still "running"): answer what the WARC already holds from it.
-HEALTHDEX_RESUME = True
-# Re-crawl: If-None-Match / If-Modified-Since from the previous capture; a 304 is not re-emitted.
-HEALTHDEX_CONDITIONAL_REQUESTS = True
+# Resume and re-crawl (crawler.warc_cache): Scrapy's HttpCacheMiddleware over the crawl's own WARC.  A crawl whose
+# process died (crawl-state.json still "running") is answered from what the WARC holds from it; a re-crawl sends
+# If-None-Match / If-Modified-Since from the earlier capture, and a 304 is not re-emitted.  False: neither.
+HTTPCACHE_ENABLED = True
+HTTPCACHE_STORAGE = "crawler.warc_cache.WarcCacheStorage"
+HTTPCACHE_POLICY = "crawler.warc_cache.RevalidatePolicy"
 # Near duplicates: MinHash over word shingles of the clean text; estimated Jaccard >= threshold is a duplicate
 # (0 turns near-duplicate detection off; exact duplicates are always recorded).
 HEALTHDEX_NEAR_DUPLICATE_THRESHOLD = 0.9
@@ -109,9 +111,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.scope.MetaRefreshScopeMiddleware": 585,
     "crawler.middlewares.redirect_loop.RedirectLoopMiddleware": 610,  # A -> B -> A: a named failure, not a silent drop
     "crawler.middlewares.proxy.ProxyMiddleware": 700,  # before HttpProxyMiddleware (750)
-    # Answers resumed requests from the WARC; turns a 304 into the stored page after the 304 is captured.
-    "crawler.middlewares.history.CaptureHistoryMiddleware": 900,
-    # After the history middleware (answers from the WARC do not count): refuses requests past the page limits.
+    # Scrapy's HttpCacheMiddleware (900; crawler.warc_cache): answers resumed requests from the WARC, turns a 304
+    # into the stored page after the 304 is captured.
+    # After the cache (answers from the WARC do not count): refuses requests past the page limits.
     "crawler.middlewares.page_limit.PageLimitMiddleware": 920,
     # After decompression would lose the bytes as received: 950 sees the response first.
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,

@@ -28,7 +28,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from healthdex import faultpoints
+
 log = logging.getLogger("healthdex.warc")
+# Fault point (tests/test_crawl_recrawl.py: a crawl reads its WARC once at start-up): a whole-file pass begins
+READ = faultpoints.register("warc.read", "healthdex.warc_reader.WarcReader.spans: a pass over a whole WARC begins")
 
 # A WARC header block longer than this (they are a few hundred bytes) is taken for damage.
 MAX_HEADER_BYTES = 64 * 1024
@@ -227,6 +231,7 @@ class WarcReader:
         self.damage.clear()
         if not self.path.is_file():
             return
+        faultpoints.reach(READ)
         with self.path.open("rb") as handle:
             self.size = self.path.stat().st_size
             source = _Source(handle, self.size)

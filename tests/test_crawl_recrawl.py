@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
-from crawl_support import make_profile, make_site, read_jsonl, run_crawl, warc_requests
+from crawl_support import crawl_command, env_for, make_profile, make_site, read_jsonl, run_crawl, warc_requests
+
+from support import REPO
 
 
 def test_recrawl_is_conditional_and_reports_changed_and_gone_pages(tmp_path):
@@ -58,3 +61,19 @@ def test_recrawl_is_conditional_and_reports_changed_and_gone_pages(tmp_path):
     third = run_crawl(profile, out, "--delay", "0", replay=site)
     assert third.returncode == 0, third.stderr[-3000:]
     assert len(read_jsonl(out / "articles.jsonl")) == len(before) + 2
+
+
+def test_a_recrawl_reads_its_warc_once_at_start_up(tmp_path):
+    """Repairing the torn tail, the crawl state's run offset and the cache of earlier captures come from one read of
+    the WARC (a second whole-file read at start-up exits the process here: fault point ``warc.read#2``)."""
+    site = tmp_path / "site"
+    make_site(site, 4)
+    profile = make_profile(tmp_path, "readonce")
+    out = tmp_path / "out"
+    assert run_crawl(profile, out, "--delay", "0", replay=site).returncode == 0
+    env = {**env_for(profile.parent), "HEALTHDEX_FAULT_POINT": "warc.read#2", "HEALTHDEX_FAULT_ACTION": "exit"}
+    second = subprocess.run(crawl_command(profile, out, "--delay", "0", replay=site), cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    report = json.loads((out / "crawl-report.json").read_text())
+    assert report["run"] == 2 and report["unchanged"] == 4 and report["conditional_requests"] >= 4

@@ -162,7 +162,7 @@ class HealthSpider(SitemapSpider):
             warc_record_id=response.meta.get("warc_record_id", ""),
             etag=_header(response, b"ETag"),
             last_modified=_header(response, b"Last-Modified"),
-            not_modified=bool(response.meta.get("healthdex_not_modified")),
+            not_modified="unchanged" in response.flags,  # crawler.warc_cache: the stored page stands
         )
 
 
