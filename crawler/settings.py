@@ -105,11 +105,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's RetryMiddleware, but each retry waits (Retry-After or exponential backoff).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.backoff.BackoffRetryMiddleware": 550,
-    # Sees 3xx before RedirectMiddleware (600) and bodies after decompression (590) and capture (950).
+    # Only reads Content-Type: a response of a type the crawl does not use is dropped (after capture, 950).
     "crawler.middlewares.scope.ScopeMiddleware": 650,
-    # Between decompression (590) and MetaRefreshMiddleware (580): a meta refresh leaving the profiles is a failure.
-    "crawler.middlewares.scope.MetaRefreshScopeMiddleware": 585,
-    "crawler.middlewares.redirect_loop.RedirectLoopMiddleware": 610,  # A -> B -> A: a named failure, not a silent drop
     "crawler.middlewares.proxy.ProxyMiddleware": 700,  # before HttpProxyMiddleware (750)
     # Scrapy's HttpCacheMiddleware (900; crawler.warc_cache): answers resumed requests from the WARC, turns a 304
     # into the stored page after the 304 is captured.
@@ -121,7 +118,8 @@ DOWNLOADER_MIDDLEWARES = {
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "crawler.middlewares.link_depth.LinkDepthMiddleware": 900,  # depth counts link hops, not sitemap hops
-    "crawler.middlewares.failures.FailedPagesMiddleware": 950,  # failed pages + reason -> crawl report
+    # Failed pages + reason -> crawl report; also drops and names redirects leaving the profiles, and loops.
+    "crawler.middlewares.failures.FailedPagesMiddleware": 950,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.recrawl.RecrawlPipeline": 100,  # drops what is already written / unchanged; gone records
