@@ -92,7 +92,8 @@ def https_connection(server: ReplayServer, host: str, timeout: float = 10) -> ht
 def test_normalize_url():
     assert normalize_url("HTTP://WWW.Example.ORG:80/a#frag") == "http://www.example.org/a"
     assert normalize_url("https://example.org:443") == "https://example.org/"
-    assert normalize_url("https://example.org:8443/x?b=1&a=2") == "https://example.org:8443/x?b=1&a=2"
+    assert normalize_url("https://example.org:8443/x?b=1&a=2&utm_source=x") == "https://example.org:8443/x?a=2&b=1"
+    assert normalize_url("http://user:pw@Example.org./p") == "http://example.org/p"
     assert normalize_url("http://x.com/10 Most Foods.htm") == normalize_url("http://x.com/10%20Most%20Foods.htm")
     assert normalize_url("http://x.com/alzheimer's/%7euser") == "http://x.com/alzheimer's/~user"
     with pytest.raises(ValueError):
