@@ -28,11 +28,19 @@ from scrapy.settings import BaseSettings
 
 from crawler.crawl_state import load_state
 from crawler.middlewares.warc_capture import WarcCaptureMiddleware
-from crawler.warc_store import Capture, url_key
+from crawler.warc_store import Capture
+from healthdex.urls import canonical_url
 from healthdex.warc_reader import record_at
 
 # Answers not worth replaying on resume: fetch these again.
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def url_key(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:  # an unparseable URL is its own key
+        return url
 
 
 class RevalidatePolicy(RFC2616Policy):
@@ -65,7 +73,7 @@ class WarcCacheStorage:
             if interrupted and capture.offset >= self.state.run_offset:
                 if capture.status not in _RETRY_STATUSES:
                     self.resumed[url_key(capture.url)] = capture
-            elif capture.status == 200 and (capture.etag or capture.last_modified):
+            elif capture.status == 200 and capture.validated:
                 self.earlier[url_key(capture.url)] = capture
 
     def close_spider(self, spider: Spider) -> None:
@@ -78,10 +86,6 @@ class WarcCacheStorage:
             self.stats.inc_value("healthdex/resume/replayed")
             if capture.status == 304 and key in self.earlier:  # a re-crawl resumed: its 304 stands for the page
                 return self._response(request, self.earlier[key], "resumed", "unchanged")
-            # The response as first captured: its provenance is that record's.
-            request.meta.update(
-                warc_record_id=capture.record_id, warc_file=self.warc_path.name, fetched_at=capture.date
-            )
             return self._response(request, capture, "resumed")
         capture = self.earlier.get(key)
         if capture is None or request.method != "GET":
@@ -94,10 +98,14 @@ class WarcCacheStorage:
 
     def _response(self, request: Request, capture: Capture, *flags: str) -> Response:
         with record_at(self.warc_path, capture.offset) as record:
-            http = record.http_headers
+            http, warc = record.http_headers, record.rec_headers
             status, body = int(http.get_statuscode()), record.raw_stream.read()  # body as received (still encoded)
             headers = Headers()
             for name, value in http.headers:
                 headers.appendlist(name, value)
+            if "resumed" in flags:  # the response as first captured: its provenance is that record's
+                request.meta["warc_record_id"] = warc.get_header("WARC-Record-ID") or ""
+                request.meta["warc_file"] = self.warc_path.name
+                request.meta["fetched_at"] = warc.get_header("WARC-Date") or ""
         cls = responsetypes.from_args(headers=headers, url=request.url, body=body)
         return cls(url=request.url, status=status, headers=headers, body=body, request=request, flags=list(flags))

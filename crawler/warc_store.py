@@ -14,9 +14,9 @@ import json
 import os
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 try:  # libdeflate: at the same level, half zlib's CPU for 1% smaller records (optional: zlib otherwise)
     from deflate import gzip_compress as _libdeflate_gzip
@@ -26,8 +26,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from healthdex import faultpoints
-from healthdex.urls import canonical_url
-from healthdex.warc_reader import Damage, WarcReader
+from healthdex.warc_reader import Damage, WarcReader, WarcResponse, response_of
 
 # Fault points (tests/test_kill_crawl.py): half of a record's gzip members on disk; a whole record written
 MID_RECORD = faultpoints.register("crawl.warc.mid_record", "crawler.warc_store.WarcStore: half a record written")
@@ -41,44 +40,13 @@ def warc_date(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@dataclass(frozen=True)
-class Capture:
-    """A response record of the WARC."""
+class Capture(NamedTuple):
+    """A response record of the WARC (crawler.warc_cache reads the rest of it when it is asked for)."""
 
     url: str  # WARC-Target-URI (the URL this response answered)
     offset: int  # of the response record in the WARC
     status: int
-    record_id: str
-    date: str  # WARC-Date
-    etag: str | None
-    last_modified: str | None
-
-
-def url_key(url: str) -> str:
-    try:
-        return canonical_url(url)
-    except ValueError:  # an unparseable URL is its own key
-        return url
-
-
-def _capture(offset: int, record) -> Capture | None:
-    http = record.http_headers
-    if record.rec_type != "response" or http is None:
-        return None
-    try:
-        status = int(http.get_statuscode())
-    except (TypeError, ValueError):
-        return None
-    headers = record.rec_headers
-    return Capture(
-        url=headers.get_header("WARC-Target-URI") or "",
-        offset=offset,
-        status=status,
-        record_id=headers.get_header("WARC-Record-ID") or "",
-        date=headers.get_header("WARC-Date") or "",
-        etag=http.get_header("ETag"),
-        last_modified=http.get_header("Last-Modified"),
-    )
+    validated: bool  # it has an ETag or a Last-Modified (a conditional request can ask about it)
 
 
 class _GzipMember:
@@ -125,7 +93,12 @@ class WarcStore:
         if self.path.exists():
             checked = WarcReader(self.path, on_damage=lambda damage: None)
             if index:
-                self.captures = [c for offset, rec in checked.records() if (c := _capture(offset, rec)) is not None]
+                found = (response_of(offset, record) for offset, record in checked.records())
+                self.captures = [
+                    Capture(r.url, r.offset, r.status, bool(r.header("ETag") or r.header("Last-Modified")))
+                    for r in found
+                    if isinstance(r, WarcResponse)
+                ]
             else:
                 for _ in checked.spans():
                     pass

@@ -290,28 +290,23 @@ def _warc_loader(path: Path, offset: int) -> Callable[[], bytes]:
 def load_warc(path: Path) -> Archive:
     """Index every readable ``response`` record by WARC-Target-URI; the latest WARC-Date wins (ties: the later
     record).  Damaged stretches are skipped, each listed in ``archive.skipped`` (healthdex.warc_reader)."""
-    from healthdex.warc_reader import WarcReader
+    from healthdex.warc_reader import WarcReader, WarcResponse, response_of
 
     archive = Archive(str(path))
     captured: dict[str, float] = {}
     reader = WarcReader(path, on_damage=lambda damage: archive.skipped.append(str(damage)))
     try:
         for offset, record in reader.records():
-            if record.rec_type != "response":
+            found = response_of(offset, record)
+            if isinstance(found, str):
+                archive.skipped.append(f"{path}@{offset}: {found}")
+            if not isinstance(found, WarcResponse):
                 continue
-            uri = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+            uri, status = found.url, found.status
             try:
                 key = normalize_url(uri)
             except ValueError:
                 archive.skipped.append(f"{path}@{offset}: unusable WARC-Target-URI {uri!r}")
-                continue
-            if record.http_headers is None:
-                archive.skipped.append(f"{path}@{offset}: response without HTTP headers")
-                continue
-            try:
-                status = int(record.http_headers.get_statuscode())
-            except (TypeError, ValueError):
-                archive.skipped.append(f"{path}@{offset}: bad HTTP status")
                 continue
             date = parse_http_date_iso(record.rec_headers.get_header("WARC-Date") or "")
             if key in captured and date < captured[key]:

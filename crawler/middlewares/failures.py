@@ -32,20 +32,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
+from scrapy import exceptions as scrapy_errors
 from scrapy.crawler import Crawler
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
+from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost, DNSLookupError, TimeoutError
+from twisted.internet import error as twisted_errors
 from twisted.python.failure import Failure
-from twisted.web.client import ResponseFailed, ResponseNeverReceived
+from twisted.web.client import ResponseFailed
 
 from crawler.middlewares.scope import PageDropped
 from healthdex.urls import canonical_url
@@ -56,24 +49,20 @@ PAGES_STAT = "healthdex/failed_pages"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Scrapy's own IgnoreRequest messages (fixed texts, without the URL), compared whole.
 _SCRAPY_IGNORED = {"Forbidden by robots.txt": "robots", "max redirections reached": "redirect_max"}
-_KINDS: tuple[tuple[tuple[type[BaseException], ...], str], ...] = (
-    ((DownloadCancelledError,), "maxsize"),  # the download handler cancels a body over DOWNLOAD_MAXSIZE
-    ((DownloadTimeoutError, TimeoutError), "timeout"),
-    ((CannotResolveHostError, DNSLookupError), "dns"),
-    (
-        (
-            DownloadConnectionRefusedError,
-            DownloadFailedError,
-            ResponseDataLossError,
-            ConnectError,
-            ConnectionLost,
-            ConnectionDone,
-            ResponseFailed,
-            ResponseNeverReceived,
-        ),
-        "connection",
+_KINDS: dict[str, tuple[type[BaseException], ...]] = {
+    "maxsize": (scrapy_errors.DownloadCancelledError,),  # the download handler cancels a body over DOWNLOAD_MAXSIZE
+    "timeout": (scrapy_errors.DownloadTimeoutError, twisted_errors.TimeoutError),
+    "dns": (scrapy_errors.CannotResolveHostError, twisted_errors.DNSLookupError),
+    "connection": (
+        scrapy_errors.DownloadConnectionRefusedError,
+        scrapy_errors.DownloadFailedError,
+        scrapy_errors.ResponseDataLossError,
+        twisted_errors.ConnectError,
+        twisted_errors.ConnectionLost,
+        twisted_errors.ConnectionDone,
+        ResponseFailed,
     ),
-)
+}
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -90,10 +79,7 @@ def failure_kind(exc: BaseException) -> str:
         if type(exc.__cause__).__name__ == "_DecompressionMaxSizeExceeded":
             return "maxsize"
         return _SCRAPY_IGNORED.get(str(exc), "ignored")
-    for types_, kind in _KINDS:
-        if isinstance(exc, types_):
-            return kind
-    return exc.__class__.__name__
+    return next((kind for kind, classes in _KINDS.items() if isinstance(exc, classes)), exc.__class__.__name__)
 
 
 def redirect_problem(url: str, in_profiles) -> str | None:
