@@ -62,3 +62,11 @@ def test_scrapys_own_redirect_and_decompression_failures():
     with pytest.raises(IgnoreRequest) as info:
         compression.process_response(request, bomb)
     assert failure_kind(info.value) == "maxsize"
+
+
+def test_a_3xx_to_an_http_url_that_reached_the_errback_is_its_status():
+    """(a 3xx handed on with ``dont_redirect``, say): only a non-http(s) target is a ``redirect_scheme``."""
+    for location in ("/timeout-2", "//other.example/x", "HTTPS://www.healthdex-bench.org/ftp:"):
+        assert failure_kind(HttpError(_response(302, Location=location), "Ignoring non-200 response")) == "http_302"
+    for location in ("ftp://x/y", " file:///etc/passwd", "javascript:alert(1)"):
+        assert failure_kind(HttpError(_response(301, Location=location), "")) == "redirect_scheme", location

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 ERRBACK = "healthdex_download_failed"
 PAGES_STAT = "healthdex/failed_pages"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_FOLLOWED = frozenset({"", "http", "https"})  # Location schemes RedirectMiddleware follows ("": relative)
 # Scrapy's own IgnoreRequest messages (fixed texts, without the URL), compared whole.
 _SCRAPY_IGNORED = {"Forbidden by robots.txt": "robots", "max redirections reached": "redirect_max"}
 _KINDS: dict[str, tuple[type[BaseException], ...]] = {
@@ -68,10 +69,10 @@ _KINDS: dict[str, tuple[type[BaseException], ...]] = {
 def failure_kind(exc: BaseException) -> str:
     """A short, stable name for why a download failed, from the exception's type (see the module docstring)."""
     if isinstance(exc, HttpError):
-        response = exc.response
-        if response.status in _REDIRECTS and b"Location" in response.headers:
-            return "redirect_scheme"  # the only 3xx with a Location that RedirectMiddleware hands on
-        return f"http_{response.status}"
+        status, location = exc.response.status, exc.response.headers.get(b"Location") or b""
+        if status in _REDIRECTS and urlsplit(location.decode("latin-1").strip()).scheme.lower() not in _FOLLOWED:
+            return "redirect_scheme"  # a redirect RedirectMiddleware did not follow: not to an http(s) URL
+        return f"http_{status}"
     if isinstance(exc, PageDropped):
         return exc.kind
     if isinstance(exc, IgnoreRequest):
