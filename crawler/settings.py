@@ -85,7 +85,8 @@ HEALTHDEX_PROXY = ""
 HEALTHDEX_EXTRACT_WORKERS = "auto"
 # Resume and re-crawl (crawler.warc_cache): Scrapy's HttpCacheMiddleware over the crawl's own WARC.  A crawl whose
 # process died (crawl-state.json still "running") is answered from what the WARC holds from it; a re-crawl sends
-# If-None-Match / If-Modified-Since from the earlier capture, and a 304 is not re-emitted.  False: neither.
+# If-None-Match / If-Modified-Since from the earlier capture; on a 304 (or a 5xx, or a download error: RFC2616Policy)
+# the stored page stands and is not re-emitted.  False: neither.
 HTTPCACHE_ENABLED = True
 HTTPCACHE_STORAGE = "crawler.warc_cache.WarcCacheStorage"
 HTTPCACHE_POLICY = "crawler.warc_cache.RevalidatePolicy"
