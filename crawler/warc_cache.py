@@ -29,18 +29,11 @@ from scrapy.settings import BaseSettings
 from crawler.crawl_state import load_state
 from crawler.middlewares.warc_capture import WarcCaptureMiddleware
 from crawler.warc_store import Capture
-from healthdex.urls import canonical_url
+from healthdex.urls import url_key
 from healthdex.warc_reader import record_at
 
 # Answers not worth replaying on resume: fetch these again.
 _RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-def url_key(url: str) -> str:
-    try:
-        return canonical_url(url)
-    except ValueError:  # an unparseable URL is its own key
-        return url
 
 
 class RevalidatePolicy(RFC2616Policy):

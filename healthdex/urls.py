@@ -49,6 +49,14 @@ def canonical_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+def url_key(url: str) -> str:
+    """:func:`canonical_url`, or ``url`` itself when it cannot be parsed (it is then its own key)."""
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
+
+
 def site_of(url: str) -> str:
     """The site a URL belongs to: its host without a leading ``www.`` (``https://www.cdc.gov/x`` -> ``cdc.gov``)."""
     host = (urlsplit(url).hostname or "").lower()

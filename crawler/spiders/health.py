@@ -138,8 +138,12 @@ class HealthSpider(SitemapSpider):
         for link in page_links(response, self.domains):
             if link in seen:
                 continue
-            url = canonical_url(link)
             seen.add(link)
+            try:
+                url = canonical_url(link)
+            except ValueError:  # a bad port: Scrapy could not request it either
+                self.crawler.stats.inc_value("healthdex/skipped_bad_link")
+                continue
             if url in seen and url != link:
                 continue
             seen.add(url)
