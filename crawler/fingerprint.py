@@ -10,7 +10,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.utils.request import RequestFingerprinter
 
-from healthdex.urls import canonical_url
+from healthdex.urls import url_key
 
 
 class CanonicalUrlFingerprinter:
@@ -25,10 +25,7 @@ class CanonicalUrlFingerprinter:
     def fingerprint(self, request: Request) -> bytes:
         cached = self._cache.get(request)
         if cached is None:
-            try:
-                url = canonical_url(request.url)
-            except Exception:  # noqa: BLE001 - an unparseable URL keeps its own fingerprint
-                url = request.url
+            url = url_key(request.url)  # an unparseable URL keeps its own fingerprint
             cached = self._base.fingerprint(request.replace(url=url) if url != request.url else request)
             self._cache[request] = cached
         return cached

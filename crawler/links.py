@@ -6,8 +6,8 @@ than everything else the reactor does for it (the stripper parses the page anywa
 Comments, scripts, styles, templates and textareas are blanked first, so an ``<a href`` inside them is not a
 link, as for an HTML parser.  Over the 424 saved health pages of the project's test data this gives the same
 links, in the same order, as the lxml version (``//a/@href | //area/@href``) at half the time, without the tree.
-Scrapy's ``LinkExtractor`` does more (every tag and attribute, link text); ``HEALTHDEX_LINK_EXTRACTOR = "scrapy"``
-switches back to it.
+Scrapy's ``LinkExtractor`` does more (every tag and attribute, link text) than the crawl uses; bench/crawl.py's
+raw-fetch peer still runs it.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str,
         "unchanged": stats.get("healthdex/unchanged", 0),
         "gone": stats.get("healthdex/gone", 0),
         "conditional_requests": stats.get("healthdex/recrawl/conditional_requests", 0),
-        "not_modified": stats.get("healthdex/recrawl/not_modified", 0),
+        "not_modified": stats.get("httpcache/revalidate", 0),  # the stored page stands (304, or a 5xx)
         "robots_denied": stats.get("robotstxt/forbidden", 0),
         "dropped_by_reason": dropped,
         "depth_limited": stats.get("healthdex/depth_limited", 0),

@@ -87,16 +87,17 @@ HEALTHDEX_OUT_DIR = "healthdex-crawl"
 # gzip level of the WARC's records (1 fastest .. 9 smallest); 6 costs a third of 9's CPU for ~0.4% more bytes.
 # Compressed with libdeflate when the ``deflate`` package is installed (half zlib's CPU at 6, 1% smaller), else zlib.
 HEALTHDEX_WARC_GZIP_LEVEL = 6
-# Links followed from a page: "fast" (crawler.links: <a>/<area> hrefs only) or "scrapy" (Scrapy's LinkExtractor).
-HEALTHDEX_LINK_EXTRACTOR = "fast"
 # An HTTP proxy every request goes through, e.g. ``healthdex replay`` ("http://127.0.0.1:8765"); empty: none.
 HEALTHDEX_PROXY = ""
 # Processes extracting articles off the reactor thread; 0 extracts inline; "auto": one per core (0 on one core).
 HEALTHDEX_EXTRACT_WORKERS = "auto"
-# Resume a crawl whose process died (crawl-state.json still "running"): answer what the WARC already holds from it.
-HEALTHDEX_RESUME = True
-# Re-crawl: If-None-Match / If-Modified-Since from the previous capture; a 304 is not re-emitted.
-HEALTHDEX_CONDITIONAL_REQUESTS = True
+# Resume and re-crawl (crawler.warc_cache): Scrapy's HttpCacheMiddleware over the crawl's own WARC.  A crawl whose
+# process died (crawl-state.json still "running") is answered from what the WARC holds from it; a re-crawl sends
+# If-None-Match / If-Modified-Since from the earlier capture; on a 304 (or a 5xx, or a download error: RFC2616Policy)
+# the stored page stands and is not re-emitted.  False: neither.
+HTTPCACHE_ENABLED = True
+HTTPCACHE_STORAGE = "crawler.warc_cache.WarcCacheStorage"
+HTTPCACHE_POLICY = "crawler.warc_cache.RevalidatePolicy"
 # Near duplicates: MinHash over word shingles of the clean text; estimated Jaccard >= threshold is a duplicate
 # (0 turns near-duplicate detection off; exact duplicates are always recorded).
 HEALTHDEX_NEAR_DUPLICATE_THRESHOLD = 0.9
@@ -111,21 +112,19 @@ DOWNLOADER_MIDDLEWARES = {
     # Scrapy's RetryMiddleware, but each retry waits (Retry-After or exponential backoff).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.backoff.BackoffRetryMiddleware": 550,
-    # Sees 3xx before RedirectMiddleware (600) and bodies after decompression (590) and capture (950).
+    # Only reads Content-Type: a response of a type the crawl does not use is dropped (after capture, 950).
     "crawler.middlewares.scope.ScopeMiddleware": 650,
-    # Between decompression (590) and MetaRefreshMiddleware (580): a meta refresh leaving the profiles is a failure.
-    "crawler.middlewares.scope.MetaRefreshScopeMiddleware": 585,
-    "crawler.middlewares.redirect_loop.RedirectLoopMiddleware": 610,  # A -> B -> A: a named failure, not a silent drop
     "crawler.middlewares.proxy.ProxyMiddleware": 700,  # before HttpProxyMiddleware (750)
-    # Answers resumed requests from the WARC; turns a 304 into the stored page after the 304 is captured.
-    "crawler.middlewares.history.CaptureHistoryMiddleware": 900,
-    # After the history middleware (answers from the WARC do not count): refuses requests past the page limits.
+    # Scrapy's HttpCacheMiddleware (900; crawler.warc_cache): answers resumed requests from the WARC, turns a 304
+    # into the stored page after the 304 is captured.
+    # After the cache (answers from the WARC do not count): refuses requests past the page limits.
     "crawler.middlewares.page_limit.PageLimitMiddleware": 920,
     # After decompression would lose the bytes as received: 950 sees the response first.
     "crawler.middlewares.warc_capture.WarcCaptureMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
-    "crawler.middlewares.failures.FailedPagesMiddleware": 950,  # failed pages + reason -> crawl report
+    # Failed pages + reason -> crawl report; also drops and names redirects leaving the profiles, and loops.
+    "crawler.middlewares.failures.FailedPagesMiddleware": 950,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.recrawl.RecrawlPipeline": 100,  # drops what is already written / unchanged; gone records

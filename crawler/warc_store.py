@@ -3,7 +3,8 @@
 No Scrapy here: the downloader middleware hands plain values in.  Each record is its own gzip member, so
 a process killed mid-write leaves at most one torn member at the end; ``WarcStore`` cuts it off on open, and only
 it: a damaged stretch before the end is kept (the records after it are still read, :mod:`healthdex.warc_reader`)
-and listed in ``damage``.
+and listed in ``damage``.  That check is the crawl's one read of its WARC at start-up: it also lists the response
+records (``captures``) for resume and re-crawl (:mod:`crawler.warc_cache`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 try:  # libdeflate: at the same level, half zlib's CPU for 1% smaller records (optional: zlib otherwise)
     from deflate import gzip_compress as _libdeflate_gzip
@@ -24,7 +26,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from healthdex import faultpoints
-from healthdex.warc_reader import Damage, damage_of
+from healthdex.warc_reader import Damage, WarcReader, WarcResponse, response_of
 
 # Fault points (tests/test_kill_crawl.py): half of a record's gzip members on disk; a whole record written
 MID_RECORD = faultpoints.register("crawl.warc.mid_record", "crawler.warc_store.WarcStore: half a record written")
@@ -38,10 +40,13 @@ def warc_date(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def valid_length(path: Path) -> int:
-    """Byte length of a WARC without its torn tail (the part a reopening ``WarcStore`` keeps)."""
-    checked = damage_of(path)
-    return checked.size if checked.torn_at is None else checked.torn_at
+class Capture(NamedTuple):
+    """A response record of the WARC (crawler.warc_cache reads the rest of it when it is asked for)."""
+
+    url: str  # WARC-Target-URI (the URL this response answered)
+    offset: int  # of the response record in the WARC
+    status: int
+    validated: bool  # it has an ETag or a Last-Modified (a conditional request can ask about it)
 
 
 class _GzipMember:
@@ -64,10 +69,18 @@ class _GzipMember:
 
 class WarcStore:
     """One WARC file opened for appending; a torn tail left by a killed process is truncated first (``repaired_bytes``),
-    damage before it is kept and listed (``damage``)."""
+    damage before it is kept and listed (``damage``); ``start_length`` is the file's length then.  With ``index``, the
+    same read lists the readable response records (``captures``, in file order).  ``warcinfo`` (now or through
+    :meth:`write_warcinfo`) opens this writer's records."""
 
     def __init__(
-        self, path: Path, warcinfo: dict[str, str], *, gzip_level: int = 6, libdeflate: bool = True
+        self,
+        path: Path,
+        warcinfo: dict[str, str] | None,
+        *,
+        gzip_level: int = 6,
+        libdeflate: bool = True,
+        index: bool = False,
     ) -> None:
         self.path = Path(path)
         self.gzip_level = gzip_level
@@ -76,20 +89,35 @@ class WarcStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired_bytes = 0
         self.damage: list[Damage] = []
+        self.captures: list[Capture] = []
         if self.path.exists():
-            checked = damage_of(self.path)
+            checked = WarcReader(self.path, on_damage=lambda damage: None)
+            if index:
+                found = (response_of(offset, record) for offset, record in checked.records())
+                self.captures = [
+                    Capture(r.url, r.offset, r.status, bool(r.header("ETag") or r.header("Last-Modified")))
+                    for r in found
+                    if isinstance(r, WarcResponse)
+                ]
+            else:
+                for _ in checked.spans():
+                    pass
             self.damage = [d for d in checked.damage if not d.torn]
             if checked.torn_at is not None:
                 with self.path.open("r+b") as handle:
                     handle.truncate(checked.torn_at)
                 self.repaired_bytes = checked.size - checked.torn_at
+        self.start_length = self.path.stat().st_size if self.path.exists() else 0
         self._handle = self.path.open("ab")
         # Records are made by warcio, serialised uncompressed, then gzipped here as one member each, at
         # ``gzip_level`` (warcio always uses 9: about three times the CPU of 6 for 0.4% smaller files).
         # On the bench's 92 KB pages zlib's level 6 took 2.1 ms a page, libdeflate's 1.0 ms (and 1% fewer bytes).
         self._writer = WARCWriter(io.BytesIO(), gzip=False)
-        info = self._writer.create_warcinfo_record(self.path.name, warcinfo)
-        self._write([info])
+        if warcinfo is not None:
+            self.write_warcinfo(warcinfo)
+
+    def write_warcinfo(self, warcinfo: dict[str, str]) -> None:
+        self._write([self._writer.create_warcinfo_record(self.path.name, warcinfo)])
 
     def write_exchange(
         self,
@@ -118,7 +146,11 @@ class WarcStore:
         # Lengths given: warcio then hashes each payload once per digest, with no copy through a temporary file
         # (without one it buffers the payload, and at write time drops its digests and computes them again).
         response = self._writer.create_warc_record(
-            url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http_response,
+            url,
+            "response",
+            payload=io.BytesIO(body),
+            length=len(body),
+            http_headers=http_response,
             warc_headers_dict=extra,
         )
         record_id = response.rec_headers.get_header("WARC-Record-ID")

@@ -19,11 +19,12 @@ DEMO_QUERY = "sciatica back pain"
 
 def sample_profiles(pages_dir: Path = SAMPLE_PAGES) -> list[str]:
     """Names of the profiles covering the sample's URLs, in a stable order."""
-    from profiles import profile_for_url
+    from profiles import ProfileIndex, load_all
 
     with (pages_dir / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
         urls = [row["original_url"] for row in csv.DictReader(handle, delimiter="\t")]
-    names = {profile.name for url in urls if (profile := profile_for_url(url)) is not None}
+    index = ProfileIndex(load_all())
+    names = {profile.name for url in urls if (profile := index.for_url(url)) is not None}
     return sorted(names)
 
 
@@ -42,8 +43,10 @@ def run_demo(out_dir: Path, query: str = DEMO_QUERY, limit: int = 5, echo=click.
     # would only meet 404s from the replay server, so the demo stops at the sitemap's pages.
     options = CrawlOptions(profiles=names, out_dir=crawl_dir, replay_source=SAMPLE_PAGES, delay=0.1, max_depth=0)
     report = run_crawl(options)
-    echo(f"demo: crawled {report['pages_fetched']} responses, {report['articles_extracted']} articles "
-         f"-> {crawl_dir / 'articles.jsonl'} and {crawl_dir / 'pages.warc.gz'}")
+    echo(
+        f"demo: crawled {report['pages_fetched']} responses, {report['articles_extracted']} articles "
+        f"-> {crawl_dir / 'articles.jsonl'} and {crawl_dir / 'pages.warc.gz'}"
+    )
     stats = index_records(iter_jsonl([str(crawl_dir / "articles.jsonl")]), index_dir)
     echo(f"demo: indexed into {index_dir}: {stats.summary()}")
     results = search(index_dir, query, limit=limit)
@@ -54,8 +57,12 @@ def run_demo(out_dir: Path, query: str = DEMO_QUERY, limit: int = 5, echo=click.
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the demo's output (default: ./healthdex-demo-<timestamp>).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo's output (default: ./healthdex-demo-<timestamp>).",
+)
 @click.option("--query", default=DEMO_QUERY, show_default=True, help="The query to run at the end.")
 def demo_command(out_dir: Path | None, query: str) -> None:
     """Replay the bundled sample site, crawl it, index it and search it."""

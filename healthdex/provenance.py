@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from healthdex.warc_reader import WarcReader, WarcResponse, response_of
+
 PROFILE_HEADER = "WARC-Healthdex-Profile"
 REQUESTED_URI_HEADER = "WARC-Healthdex-Requested-URI"
 DUPLICATES_FILE = "duplicates.jsonl"
@@ -109,21 +111,18 @@ def gone_record(article_id: str, prov: dict[str, Any]) -> dict[str, Any]:
     return {"id": article_id, **prov, "gone": True}
 
 
-def provenance_from_warc(record, warc_file: str) -> dict[str, Any]:
-    """Provenance of a warcio ``response`` record (what the crawl put in its article record)."""
-    headers = record.rec_headers
-    http = record.http_headers
-    final_url = headers.get_header("WARC-Target-URI") or ""
+def provenance_from_warc(response: WarcResponse, warc_file: str) -> dict[str, Any]:
+    """Provenance of a response record of the crawl's WARC (what the crawl put in its article record)."""
     return provenance(
-        requested_url=headers.get_header(REQUESTED_URI_HEADER) or final_url,
-        final_url=final_url,
-        status=int(http.get_statuscode()) if http is not None else 0,
-        fetched_at=headers.get_header("WARC-Date") or "",
+        requested_url=response.warc_header(REQUESTED_URI_HEADER) or response.url,
+        final_url=response.url,
+        status=response.status,
+        fetched_at=response.warc_header("WARC-Date") or "",
         warc_file=warc_file,
-        warc_record_id=headers.get_header("WARC-Record-ID") or "",
-        profile=headers.get_header(PROFILE_HEADER) or "",
-        etag=http.get_header("ETag") if http is not None else None,
-        last_modified=http.get_header("Last-Modified") if http is not None else None,
+        warc_record_id=response.warc_header("WARC-Record-ID") or "",
+        profile=response.warc_header(PROFILE_HEADER) or "",
+        etag=response.header("ETag"),
+        last_modified=response.header("Last-Modified"),
     )
 
 
@@ -169,7 +168,6 @@ def iter_warc_articles(
     fetched again unchanged (``unchanged`` in duplicates.jsonl) stands in for its earlier capture when that one could
     not be read (no article of that URL came before it), so a damaged record loses no article.
     """
-    from healthdex.warc_reader import WarcReader
     from profiles import load_profile
     from stripper.sources import MAX_PAGE_BYTES, use_warcio_brotli
 
@@ -182,16 +180,17 @@ def iter_warc_articles(
     maxsize = DEFAULT_DOWNLOAD_MAXSIZE
     damaged: list = []
     reader = WarcReader(warc_path, on_damage=damaged.append)
-    for _offset, record in reader.records():
+    for offset, record in reader.records():
         while damaged:
             yield damage_record(damaged.pop(0))
         if record.rec_type == "warcinfo":
             recorded = warcinfo_maxsize(record)
             maxsize = DEFAULT_DOWNLOAD_MAXSIZE if recorded is None else recorded
             continue
-        if record.rec_type != "response" or record.http_headers is None:
+        found = response_of(offset, record)
+        if not isinstance(found, WarcResponse):
             continue
-        prov = provenance_from_warc(record, warc_path.name)
+        prov = provenance_from_warc(found, warc_path.name)
         name = prov["profile"]
         if name not in profiles:
             try:
@@ -207,7 +206,7 @@ def iter_warc_articles(
                 gone.add(article_id)
                 yield gone_record(article_id, prov)
             continue
-        content_type = record.http_headers.get_header("Content-Type")
+        content_type = found.header("Content-Type")
         if prov["status"] != 200 or not is_html(content_type):
             continue
         if prov["warc_record_id"] in skip:

@@ -1,6 +1,6 @@
 """Reading WARC files that may be damaged: every record that can still be read, and one line per stretch that cannot.
 
-Shared by the crawl (resume: :mod:`crawler.warc_store`, :mod:`crawler.warc_index`), ``healthdex clean``
+Shared by the crawl (its start-up check and cache: :mod:`crawler.warc_store`), ``healthdex clean``
 (:mod:`stripper.sources`, :mod:`healthdex.provenance`) and ``healthdex replay`` (:mod:`replay.source`).  No Scrapy.
 
 A record is handed on only once its bytes are known to be whole, so a reader never sees half a page:
@@ -28,7 +28,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from healthdex import faultpoints
+
 log = logging.getLogger("healthdex.warc")
+# Fault point (tests/test_crawl_recrawl.py: a crawl reads its WARC once at start-up): a whole-file pass begins
+READ = faultpoints.register("warc.read", "healthdex.warc_reader.WarcReader.spans: a pass over a whole WARC begins")
 
 # A WARC header block longer than this (they are a few hundred bytes) is taken for damage.
 MAX_HEADER_BYTES = 64 * 1024
@@ -56,6 +60,38 @@ class Damage:
 
     def as_dict(self) -> dict[str, object]:
         return {"offset": self.offset, "bytes": self.length, "reason": self.reason, "torn": self.torn}
+
+
+@dataclass(frozen=True)
+class WarcResponse:
+    """A ``response`` record with HTTP headers and a numeric status: what every reader of a crawl's WARC (the crawl's
+    cache, ``clean``, ``replay``) takes from it.  ``record`` is warcio's (read its content before the next one)."""
+
+    offset: int
+    record: object
+    url: str  # WARC-Target-URI
+    status: int
+
+    def header(self, name: str) -> str | None:
+        """An HTTP header of the response."""
+        return self.record.http_headers.get_header(name)
+
+    def warc_header(self, name: str) -> str | None:
+        return self.record.rec_headers.get_header(name)
+
+
+def response_of(offset: int, record) -> WarcResponse | str | None:
+    """The :class:`WarcResponse` of a record :meth:`WarcReader.records` gave; None for another record type; why not
+    (one line) for a response record that has no HTTP headers or status."""
+    if record.rec_type != "response":
+        return None
+    url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+    if record.http_headers is None:
+        return "response without HTTP headers"
+    try:
+        return WarcResponse(offset, record, url, int(record.http_headers.get_statuscode()))
+    except (TypeError, ValueError):
+        return "bad HTTP status"
 
 
 class WarcDamaged(OSError):
@@ -227,6 +263,7 @@ class WarcReader:
         self.damage.clear()
         if not self.path.is_file():
             return
+        faultpoints.reach(READ)
         with self.path.open("rb") as handle:
             self.size = self.path.stat().st_size
             source = _Source(handle, self.size)

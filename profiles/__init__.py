@@ -34,8 +34,19 @@ _RE2_OPTIONS.log_errors = False  # RE2 would also print its parse errors to stde
 MAX_PATTERN_CHARS = 500
 
 _TOP_KEYS = {
-    "name", "site", "description", "allowed_domains", "start_urls", "sitemaps", "article_urls",
-    "follow_urls", "deny_urls", "contact", "limits", "politeness", "extract",
+    "name",
+    "site",
+    "description",
+    "allowed_domains",
+    "start_urls",
+    "sitemaps",
+    "article_urls",
+    "follow_urls",
+    "deny_urls",
+    "contact",
+    "limits",
+    "politeness",
+    "extract",
 }
 _SECTION_KEYS = {
     "limits": {"max_pages", "max_depth", "max_response_bytes"},
@@ -136,15 +147,24 @@ def load_all() -> list[Profile]:
     return [parse_profile(path) for path in available_profiles().values()]
 
 
-def profile_for_url(url: str, profiles: Iterable[Profile] | None = None) -> Profile | None:
-    """The profile whose allowed domains cover ``url`` (most specific domain first), or None."""
-    host = (urlsplit(url).hostname or "").lower()
-    best: tuple[int, Profile] | None = None
-    for profile in load_all() if profiles is None else profiles:
-        for domain in profile.allowed_domains:
-            if (host == domain or host.endswith("." + domain)) and (best is None or len(domain) > best[0]):
-                best = (len(domain), profile)
-    return best[1] if best else None
+class ProfileIndex:
+    """Profiles by allowed domain, parsed once: the profile for a URL is looked up by its host, then the host's parent
+    domains (the most specific domain wins; between profiles allowing the same domain, the first given)."""
+
+    def __init__(self, profiles: Iterable[Profile]) -> None:
+        self.profiles = list(profiles)
+        self.by_domain: dict[str, Profile] = {}
+        for profile in self.profiles:
+            for domain in profile.allowed_domains:
+                self.by_domain.setdefault(domain, profile)
+
+    def for_url(self, url: str) -> Profile | None:
+        host = (urlsplit(url).hostname or "").lower()
+        while host:
+            if (profile := self.by_domain.get(host)) is not None:
+                return profile
+            host = host.partition(".")[2]
+        return None
 
 
 def parse_profile(path: Path) -> Profile:
@@ -183,8 +203,9 @@ def _parse_bytes(path: Path, raw: bytes) -> Profile:
     extract = data.get("extract", {})
     selectors = {key: check.strings(extract, key, prefix="extract.") for key in ("content", "remove") if key in extract}
     limits = {k: check.number(data["limits"], k, "limits.", int) for k in data.get("limits", {})}
-    politeness = {k: check.number(data["politeness"], k, "politeness.", (int, float, bool))
-                  for k in data.get("politeness", {})}
+    politeness = {
+        k: check.number(data["politeness"], k, "politeness.", (int, float, bool)) for k in data.get("politeness", {})
+    }
     contact = data.get("contact")
     if contact is not None and (not isinstance(contact, str) or not contact.strip()):
         check.fail("contact", "must be a non-empty string (a URL or an e-mail address)")
@@ -278,6 +299,9 @@ class _Checker:
                 compiled.append(re2.compile(source, options=_RE2_OPTIONS))
             except re2.error as exc:
                 reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
-                self.fail(key, f"pattern {source!r} needs a feature the linear-time matcher (RE2) does not have "
-                               f"({reason}): backreferences and lookaround are not available")
+                self.fail(
+                    key,
+                    f"pattern {source!r} needs a feature the linear-time matcher (RE2) does not have "
+                    f"({reason}): backreferences and lookaround are not available",
+                )
         return tuple(compiled)

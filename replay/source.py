@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from healthdex.errors import UserError
+from healthdex.urls import canonical_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REQUIRED_COLUMNS = ("file", "original_url")
@@ -27,31 +28,29 @@ REQUIRED_COLUMNS = ("file", "original_url")
 DROPPED_HEADERS = frozenset(
     h.lower()
     for h in (
-        "Content-Length", "Transfer-Encoding", "Content-Encoding", "Connection", "Keep-Alive",
-        "Proxy-Connection", "Proxy-Authenticate", "Trailer", "Upgrade", "Date", "Server",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Content-Encoding",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "Proxy-Authenticate",
+        "Trailer",
+        "Upgrade",
+        "Date",
+        "Server",
     )
 )
-_PATH_SAFE = "/:@!$&'()*+,;=~-._"
-_QUERY_SAFE = _PATH_SAFE + "?"
 
 
 def normalize_url(url: str) -> str:
-    """The lookup key of ``url``: lower-case scheme and host, no default port, no fragment or userinfo, ``/`` for an
-    empty path, percent-encoding made uniform (UTF-8, upper-case hex).  The query is kept.  Raises ValueError."""
+    """The lookup key of an http(s) ``url``: its :func:`healthdex.urls.canonical_url`.  Raises ValueError."""
     parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS:
+    if parts.scheme.lower() not in DEFAULT_PORTS:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    host = (parts.hostname or "").lower().rstrip(".")
-    if not host:
+    if not (parts.hostname or "").rstrip("."):
         raise ValueError(f"URL without a host: {url!r}")
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port  # ValueError on a bad port
-    netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    path = quote(unquote_to_bytes(parts.path or "/"), safe=_PATH_SAFE)
-    query = quote(unquote_to_bytes(parts.query), safe=_QUERY_SAFE) if parts.query else ""
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return canonical_url(url)
 
 
 def other_scheme(key: str) -> str:
@@ -163,15 +162,23 @@ class Archive:
                     ctype = "text/plain; charset=utf-8"
                 else:
                     urls = sorted({p.url for p in pages if urlsplit(p.key).path not in ("/robots.txt", "/sitemap.xml")})
-                    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-                             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+                    lines = [
+                        '<?xml version="1.0" encoding="UTF-8"?>',
+                        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+                    ]
                     lines += [f"  <url><loc>{escape(u)}</loc></url>" for u in urls]
                     lines.append("</urlset>")
                     body = ("\n".join(lines) + "\n").encode()
                     ctype = "application/xml"
-                page = Page(url=key, key=key, status=200, headers=[("Content-Type", ctype)],
-                            loader=lambda body=body: body, last_modified=max(p.last_modified for p in pages),
-                            synthetic=True)
+                page = Page(
+                    url=key,
+                    key=key,
+                    status=200,
+                    headers=[("Content-Type", ctype)],
+                    loader=lambda body=body: body,
+                    last_modified=max(p.last_modified for p in pages),
+                    synthetic=True,
+                )
                 self._synthetic[key] = page
         return page
 
@@ -237,9 +244,15 @@ def load_manifest(manifest: Path) -> Archive:
                 except ValueError:
                     raise UserError(f"{manifest}:{line}: bad status {status_text!r}") from None
                 ctype = (row.get("content_type") or "").strip() or "text/html"
-                page = Page(url=url, key=key, status=status, headers=[("Content-Type", ctype)],
-                            loader=_file_loader(file, folder), last_modified=int(stat.st_mtime),
-                            meta={k: v for k, v in row.items() if k is not None})
+                page = Page(
+                    url=url,
+                    key=key,
+                    status=status,
+                    headers=[("Content-Type", ctype)],
+                    loader=_file_loader(file, folder),
+                    last_modified=int(stat.st_mtime),
+                    meta={k: v for k, v in row.items() if k is not None},
+                )
                 archive.add(page)
     except UnicodeDecodeError as exc:
         raise UserError(f"{manifest}: not UTF-8 text ({exc.reason})") from None
@@ -277,28 +290,23 @@ def _warc_loader(path: Path, offset: int) -> Callable[[], bytes]:
 def load_warc(path: Path) -> Archive:
     """Index every readable ``response`` record by WARC-Target-URI; the latest WARC-Date wins (ties: the later
     record).  Damaged stretches are skipped, each listed in ``archive.skipped`` (healthdex.warc_reader)."""
-    from healthdex.warc_reader import WarcReader
+    from healthdex.warc_reader import WarcReader, WarcResponse, response_of
 
     archive = Archive(str(path))
     captured: dict[str, float] = {}
     reader = WarcReader(path, on_damage=lambda damage: archive.skipped.append(str(damage)))
     try:
         for offset, record in reader.records():
-            if record.rec_type != "response":
+            found = response_of(offset, record)
+            if isinstance(found, str):
+                archive.skipped.append(f"{path}@{offset}: {found}")
+            if not isinstance(found, WarcResponse):
                 continue
-            uri = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+            uri, status = found.url, found.status
             try:
                 key = normalize_url(uri)
             except ValueError:
                 archive.skipped.append(f"{path}@{offset}: unusable WARC-Target-URI {uri!r}")
-                continue
-            if record.http_headers is None:
-                archive.skipped.append(f"{path}@{offset}: response without HTTP headers")
-                continue
-            try:
-                status = int(record.http_headers.get_statuscode())
-            except (TypeError, ValueError):
-                archive.skipped.append(f"{path}@{offset}: bad HTTP status")
                 continue
             date = parse_http_date_iso(record.rec_headers.get_header("WARC-Date") or "")
             if key in captured and date < captured[key]:
@@ -309,10 +317,17 @@ def load_warc(path: Path) -> Archive:
             for k, v in headers:
                 if k.lower() == "last-modified":
                     modified = parse_http_date(v)
-            archive.add(Page(url=uri, key=key, status=status, headers=headers, loader=_warc_loader(path, offset),
-                             last_modified=int(modified or date or archive.created),
-                             meta={"warc_date": record.rec_headers.get_header("WARC-Date") or "",
-                                   "warc_offset": str(offset)}))
+            archive.add(
+                Page(
+                    url=uri,
+                    key=key,
+                    status=status,
+                    headers=headers,
+                    loader=_warc_loader(path, offset),
+                    last_modified=int(modified or date or archive.created),
+                    meta={"warc_date": record.rec_headers.get_header("WARC-Date") or "", "warc_offset": str(offset)},
+                )
+            )
     except OSError as exc:
         raise UserError(f"cannot read WARC {path}: {exc.strerror or exc}") from None
     return archive

@@ -34,8 +34,8 @@ def _profile_selectors(profile_name: str | None, url: str | None, cache: dict[st
         return None
     try:
         if "all" not in cache:
-            cache["all"] = profiles.load_all()
-        profile = profiles.profile_for_url(url, cache["all"])
+            cache["all"] = profiles.ProfileIndex(profiles.load_all())
+        profile = cache["all"].for_url(url)
     except UserError:
         return None
     return getattr(profile, "selectors", None) or None if profile is not None else None

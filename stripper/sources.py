@@ -103,21 +103,18 @@ def use_warcio_brotli() -> None:
 def _read_warc(path: Path) -> Iterator[Page]:
     """The HTML responses of a WARC; each damaged stretch is a page with an error (file, offset, reason) where it
     was met, and the records after it are read (healthdex.warc_reader)."""
-    from healthdex.warc_reader import WarcReader
+    from healthdex.warc_reader import WarcReader, WarcResponse, response_of
 
     use_warcio_brotli()
     damaged: list = []
-    for _offset, record in WarcReader(path, on_damage=damaged.append).records():
+    for offset, record in WarcReader(path, on_damage=damaged.append).records():
         while damaged:
             yield _damage_page(damaged.pop(0))
-        if record.rec_type != "response":
-            continue
-        record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
-        source = f"{path}#{record_id}"
-        url = record.rec_headers.get_header("WARC-Target-URI")
-        content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
+        found = response_of(offset, record)
+        content_type = found.header("Content-Type") if isinstance(found, WarcResponse) else None
         if not content_type or "html" not in content_type.lower():
             continue
+        source, url = f"{path}#{found.warc_header('WARC-Record-ID') or ''}", found.url
         try:
             body = record.content_stream().read(MAX_PAGE_BYTES)
         except Exception as exc:  # noqa: BLE001 - a body that cannot be decoded must not stop the run
@@ -135,11 +132,11 @@ def _damage_page(damage) -> Page:
 def is_crawl_warc(path: Path) -> bool:
     """True for a WARC written by a healthdex crawl (its responses name the site profile that fetched them)."""
     from healthdex.provenance import PROFILE_HEADER
-    from healthdex.warc_reader import WarcReader
+    from healthdex.warc_reader import WarcReader, WarcResponse, response_of
 
-    for _offset, record in WarcReader(path, on_damage=lambda damage: None).records():
-        if record.rec_type == "response":
-            return bool(record.rec_headers.get_header(PROFILE_HEADER))
+    for offset, record in WarcReader(path, on_damage=lambda damage: None).records():
+        if isinstance(found := response_of(offset, record), WarcResponse):
+            return bool(found.warc_header(PROFILE_HEADER))
     return False
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
-from crawl_support import make_profile, make_site, read_jsonl, run_crawl, warc_requests
+from crawl_support import crawl_command, env_for, make_profile, make_site, read_jsonl, run_crawl, warc_requests
+
+from support import REPO
 
 
 def test_recrawl_is_conditional_and_reports_changed_and_gone_pages(tmp_path):
@@ -25,15 +28,18 @@ def test_recrawl_is_conditional_and_reports_changed_and_gone_pages(tmp_path):
     changed, removed = urls[3], urls[5]
     page = site / "a" / "3.html"
     # (generated article paragraphs start with a capital letter)
-    page.write_text(re.sub(r"(<p\b[^>]*>)([A-Z])", r"\1Revised. \2", page.read_text(encoding="utf-8")),
-                    encoding="utf-8")
+    page.write_text(
+        re.sub(r"(<p\b[^>]*>)([A-Z])", r"\1Revised. \2", page.read_text(encoding="utf-8")), encoding="utf-8"
+    )
     manifest = site / "MANIFEST.tsv"
-    manifest.write_text("".join(line for line in manifest.read_text().splitlines(keepends=True)
-                                if "\t" + removed + "\t" not in line), encoding="utf-8")
+    manifest.write_text(
+        "".join(line for line in manifest.read_text().splitlines(keepends=True) if "\t" + removed + "\t" not in line),
+        encoding="utf-8",
+    )
 
     second = run_crawl(profile, out, "--delay", "0", replay=site)
     assert second.returncode == 0, second.stderr[-3000:]
-    new = read_jsonl(out / "articles.jsonl")[len(before):]
+    new = read_jsonl(out / "articles.jsonl")[len(before) :]
     assert len(new) == 2, [(r["final_url"], r.get("gone")) for r in new]
     updated = next(r for r in new if not r.get("gone"))
     gone = next(r for r in new if r.get("gone"))
@@ -45,8 +51,7 @@ def test_recrawl_is_conditional_and_reports_changed_and_gone_pages(tmp_path):
     # The second run's page requests were conditional (ETag and Last-Modified from the first capture).
     page_requests = [r for r in warc_requests(out / "pages.warc.gz")[requests_before:] if "/a/" in r["url"]]
     unchanged = [r for r in page_requests if r["url"] not in (changed, removed)]
-    assert unchanged and all("If-None-Match" in r["headers"] and "If-Modified-Since" in r["headers"]
-                             for r in unchanged)
+    assert unchanged and all("If-None-Match" in r["headers"] and "If-Modified-Since" in r["headers"] for r in unchanged)
     report = json.loads((out / "crawl-report.json").read_text())
     assert report["run"] == 2 and report["resumes"] == 0
     assert report["unchanged"] == len(urls) - 2  # articles answered 304 (robots.txt and the sitemap were too)
@@ -58,3 +63,25 @@ def test_recrawl_is_conditional_and_reports_changed_and_gone_pages(tmp_path):
     third = run_crawl(profile, out, "--delay", "0", replay=site)
     assert third.returncode == 0, third.stderr[-3000:]
     assert len(read_jsonl(out / "articles.jsonl")) == len(before) + 2
+
+
+def test_a_recrawl_reads_its_warc_once_at_start_up(tmp_path):
+    """Repairing the torn tail, the crawl state's run offset and the cache of earlier captures come from one read of
+    the WARC (a second whole-file read at start-up exits the process here: fault point ``warc.read#2``)."""
+    site = tmp_path / "site"
+    make_site(site, 4)
+    profile = make_profile(tmp_path, "readonce")
+    out = tmp_path / "out"
+    assert run_crawl(profile, out, "--delay", "0", replay=site).returncode == 0
+    env = {**env_for(profile.parent), "HEALTHDEX_FAULT_POINT": "warc.read#2", "HEALTHDEX_FAULT_ACTION": "exit"}
+    second = subprocess.run(
+        crawl_command(profile, out, "--delay", "0", replay=site),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    report = json.loads((out / "crawl-report.json").read_text())
+    assert report["run"] == 2 and report["unchanged"] == 4 and report["conditional_requests"] >= 4

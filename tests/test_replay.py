@@ -30,8 +30,12 @@ PAGE_B = b"<html><body><p>Page B, https</p></body></html>"
 PAGE_C = b"<html><body><p>Page C with query</p></body></html>"
 
 
-def write_manifest(folder: Path, rows: list[dict[str, str]], files: dict[str, bytes],
-                   columns: tuple[str, ...] = ("file", "site", "original_url", "license", "notes")) -> Path:
+def write_manifest(
+    folder: Path,
+    rows: list[dict[str, str]],
+    files: dict[str, bytes],
+    columns: tuple[str, ...] = ("file", "site", "original_url", "license", "notes"),
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -47,8 +51,13 @@ def site(tmp_path: Path) -> Path:
     return write_manifest(
         tmp_path / "site",
         [
-            {"file": "example.org/a.html", "site": "example.org", "original_url": "http://www.Example.org/health/a.html#top",
-             "license": "test", "notes": "a \"quoted\" note"},
+            {
+                "file": "example.org/a.html",
+                "site": "example.org",
+                "original_url": "http://www.Example.org/health/a.html#top",
+                "license": "test",
+                "notes": 'a "quoted" note',
+            },
             {"file": "example.org/b.html", "site": "example.org", "original_url": "https://www.example.org/b.html"},
             {"file": "other.net/c.html", "site": "other.net", "original_url": "http://other.net:80/c?id=1&x=y"},
             {"file": "", "site": "unknown", "original_url": ""},  # rows without a URL are skipped
@@ -64,8 +73,9 @@ def server(site: Path):
 
 
 def proxy_opener(server: ReplayServer) -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(urllib.request.ProxyHandler({"http": server.proxy_url,
-                                                                    "https": server.proxy_url}))
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({"http": server.proxy_url, "https": server.proxy_url})
+    )
 
 
 def get(server: ReplayServer, url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -92,7 +102,8 @@ def https_connection(server: ReplayServer, host: str, timeout: float = 10) -> ht
 def test_normalize_url():
     assert normalize_url("HTTP://WWW.Example.ORG:80/a#frag") == "http://www.example.org/a"
     assert normalize_url("https://example.org:443") == "https://example.org/"
-    assert normalize_url("https://example.org:8443/x?b=1&a=2") == "https://example.org:8443/x?b=1&a=2"
+    assert normalize_url("https://example.org:8443/x?b=1&a=2&utm_source=x") == "https://example.org:8443/x?a=2&b=1"
+    assert normalize_url("http://user:pw@Example.org./p") == "http://example.org/p"
     assert normalize_url("http://x.com/10 Most Foods.htm") == normalize_url("http://x.com/10%20Most%20Foods.htm")
     assert normalize_url("http://x.com/alzheimer's/%7euser") == "http://x.com/alzheimer's/~user"
     with pytest.raises(ValueError):
@@ -182,7 +193,9 @@ def test_robots_and_sitemap_synthesised_per_host(server: ReplayServer):
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locs = sorted(e.text for e in root.findall("s:url/s:loc", ns))
     assert locs == ["http://www.Example.org/health/a.html#top", "https://www.example.org/b.html"] or locs == [
-        "http://www.Example.org/health/a.html#top", "https://www.example.org/b.html"]
+        "http://www.Example.org/health/a.html#top",
+        "https://www.example.org/b.html",
+    ]
     other = ET.fromstring(get(server, "http://other.net/sitemap.xml")[2])
     assert [e.text for e in other.findall("s:url/s:loc", ns)] == ["http://other.net:80/c?id=1&x=y"]
     assert b"&amp;" in get(server, "http://other.net/sitemap.xml")[2]
@@ -191,8 +204,10 @@ def test_robots_and_sitemap_synthesised_per_host(server: ReplayServer):
 def test_saved_robots_txt_wins(tmp_path: Path):
     folder = write_manifest(
         tmp_path / "s",
-        [{"file": "r.txt", "original_url": "http://h.example/robots.txt", "content_type": "text/plain"},
-         {"file": "p.html", "original_url": "http://h.example/p"}],
+        [
+            {"file": "r.txt", "original_url": "http://h.example/robots.txt", "content_type": "text/plain"},
+            {"file": "p.html", "original_url": "http://h.example/p"},
+        ],
         {"r.txt": b"User-agent: *\nDisallow: /private\n", "p.html": b"<p>p</p>"},
         columns=("file", "original_url", "content_type"),
     )
@@ -202,9 +217,12 @@ def test_saved_robots_txt_wins(tmp_path: Path):
 
 
 def test_manifest_status_column(tmp_path: Path):
-    folder = write_manifest(tmp_path / "s", [{"file": "gone.html", "original_url": "http://h.example/gone",
-                                              "status": "410"}],
-                            {"gone.html": b"<p>gone</p>"}, columns=("file", "original_url", "status"))
+    folder = write_manifest(
+        tmp_path / "s",
+        [{"file": "gone.html", "original_url": "http://h.example/gone", "status": "410"}],
+        {"gone.html": b"<p>gone</p>"},
+        columns=("file", "original_url", "status"),
+    )
     with ReplayServer(folder) as srv:
         status, _, body = get(srv, "http://h.example/gone")
         assert status == 410 and body == b"<p>gone</p>"
@@ -244,7 +262,9 @@ def test_request_log(server: ReplayServer):
     get(server, "http://www.example.org/nope")
     log = server.request_log.snapshot()
     assert [(e.method, e.url, e.status) for e in log] == [
-        ("GET", "http://www.example.org/health/a.html", 200), ("GET", "http://www.example.org/nope", 404)]
+        ("GET", "http://www.example.org/health/a.html", 200),
+        ("GET", "http://www.example.org/nope", 404),
+    ]
     assert all(before <= e.time <= time.time() for e in log)
     assert log[0].client.startswith("127.0.0.1:")
 
@@ -274,23 +294,39 @@ def test_warc_source_latest_capture_wins(tmp_path: Path):
         writer = WARCWriter(fh, gzip=True)
 
         def write(url: str, body: bytes, date: str, status: str = "200 OK", extra=()):
-            headers = StatusAndHeaders(status, [("Content-Type", "text/html; charset=utf-8"), *extra],
-                                       protocol="HTTP/1.1")
+            headers = StatusAndHeaders(
+                status, [("Content-Type", "text/html; charset=utf-8"), *extra], protocol="HTTP/1.1"
+            )
 
-            record = writer.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=headers,
-                                               warc_headers_dict={"WARC-Date": date})
+            record = writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), http_headers=headers, warc_headers_dict={"WARC-Date": date}
+            )
             writer.write_record(record)
 
         write("https://www.cdc.gov/flu/index.html", b"<p>old</p>", "2026-01-01T00:00:00Z")
         write("https://www.cdc.gov/flu/index.html", b"<p>new</p>", "2026-02-01T00:00:00Z")
         write("https://www.cdc.gov/flu/index.html", b"<p>older, written last</p>", "2025-01-01T00:00:00Z")
-        write("https://www.cdc.gov/moved", b"", "2026-01-01T00:00:00Z", "301 Moved Permanently",
-              [("Location", "https://www.cdc.gov/flu/index.html")])
-        write("<https://www.cdc.gov/etag>", b"<p>e</p>", "2026-01-01T00:00:00Z",
-              extra=[("ETag", '"recorded-1"'), ("Last-Modified", "Tue, 01 Sep 2026 10:00:00 GMT"),
-                     ("Transfer-Encoding", "chunked"), ("Content-Encoding", "gzip")])
-        writer.write_record(writer.create_warc_record("https://www.cdc.gov/", "request",
-                                                      payload=io.BytesIO(b"GET / HTTP/1.1\r\n\r\n")))
+        write(
+            "https://www.cdc.gov/moved",
+            b"",
+            "2026-01-01T00:00:00Z",
+            "301 Moved Permanently",
+            [("Location", "https://www.cdc.gov/flu/index.html")],
+        )
+        write(
+            "<https://www.cdc.gov/etag>",
+            b"<p>e</p>",
+            "2026-01-01T00:00:00Z",
+            extra=[
+                ("ETag", '"recorded-1"'),
+                ("Last-Modified", "Tue, 01 Sep 2026 10:00:00 GMT"),
+                ("Transfer-Encoding", "chunked"),
+                ("Content-Encoding", "gzip"),
+            ],
+        )
+        writer.write_record(
+            writer.create_warc_record("https://www.cdc.gov/", "request", payload=io.BytesIO(b"GET / HTTP/1.1\r\n\r\n"))
+        )
     with ReplayServer(path) as srv:
         assert len(srv.archive) == 3
         conn = https_connection(srv, "www.cdc.gov")
@@ -325,12 +361,18 @@ def test_warc_source_latest_capture_wins(tmp_path: Path):
     [
         (lambda p: p / "missing", "not found"),
         (lambda p: (p / "empty").mkdir() or p / "empty", "no MANIFEST.tsv"),
-        (lambda p: write_manifest(p / "bad", [{"file": "x.html"}], {"x.html": b"x"}, columns=("file", "url")),
-         "missing column"),
-        (lambda p: write_manifest(p / "nofile", [{"file": "x.html", "original_url": "http://h/x"}], {}),
-         "file not found"),
-        (lambda p: write_manifest(p / "escape", [{"file": "../x.html", "original_url": "http://h/x"}], {}),
-         "not inside"),
+        (
+            lambda p: write_manifest(p / "bad", [{"file": "x.html"}], {"x.html": b"x"}, columns=("file", "url")),
+            "missing column",
+        ),
+        (
+            lambda p: write_manifest(p / "nofile", [{"file": "x.html", "original_url": "http://h/x"}], {}),
+            "file not found",
+        ),
+        (
+            lambda p: write_manifest(p / "escape", [{"file": "../x.html", "original_url": "http://h/x"}], {}),
+            "not inside",
+        ),
         (lambda p: (p / "x.warc.gz").write_bytes(b"not a warc at all") and p / "x.warc.gz", "nothing to replay"),
         (lambda p: (p / "e.warc").write_bytes(b"") == 0 and p / "e.warc", "nothing to replay"),
     ],
@@ -350,8 +392,15 @@ def test_refuses_non_loopback_without_allow(site: Path):
 
 def run_cli(*args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen([PYTHON, "-m", "healthdex", "replay", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env, **kwargs)
+    return subprocess.Popen(
+        [PYTHON, "-m", "healthdex", "replay", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        **kwargs,
+    )
 
 
 def test_cli_serves_and_stops(site: Path):

@@ -217,3 +217,31 @@ def test_resume_after_a_damaged_byte_keeps_every_readable_record(tmp_path):
     out = [json.loads(line) for line in clean.stdout.splitlines()]
     assert [o["source"] for o in out if "error" in o] == [f"{warc}@{start}"]
     assert sorted(o["url"] for o in out if "error" not in o) == sorted(urls)
+
+
+def test_a_response_without_a_numeric_status_is_skipped_by_every_reader(tmp_path):
+    """healthdex.warc_reader.response_of is the one judge of a response record: ``clean`` (provenance) and the crawl's
+    cache skip it, replay lists it, and the records around it are read."""
+    from healthdex.provenance import iter_warc_articles
+
+    path = tmp_path / "pages.warc.gz"
+    _write_warc(path, n=2)
+    with path.open("ab") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for url, status in (
+            ("https://www.example.org/bad.html", "abc OK"),
+            ("https://www.example.org/p9.html", "200 OK"),
+        ):
+            http = StatusAndHeaders(status, [("Content-Type", "text/html")], protocol="HTTP/1.1")
+            body = _page(9)
+            record = writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), length=len(body), http_headers=http
+            )
+            writer.write_record(record)
+    archive = load_source(path)
+    assert any("bad HTTP status" in reason for reason in archive.skipped)
+    assert {page.url for page in archive.pages.values()} == {f"https://www.example.org/p{i}.html" for i in (0, 1, 9)}
+    list(iter_warc_articles(path))  # no ValueError from the bad status (healthdex clean)
+    store = WarcStore(path, None, index=True)
+    store.close()
+    assert [c.url for c in store.captures] == [f"https://www.example.org/p{i}.html" for i in (0, 1, 9)]

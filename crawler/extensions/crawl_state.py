@@ -9,7 +9,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from crawler.crawl_state import CrawlState, load_state, next_state, save_state
-from crawler.warc_store import valid_length
+from crawler.middlewares.warc_capture import WarcCaptureMiddleware
 
 
 class CrawlStateExtension:
@@ -26,8 +26,9 @@ class CrawlStateExtension:
         return cls(crawler)
 
     def spider_opened(self, spider: Spider) -> None:
-        warc = self.out_dir / "pages.warc.gz"
-        self.state = next_state(self.previous, valid_length(warc) if warc.exists() else 0)
+        # The WARC's length once its torn tail is cut (the capture middleware opens it: its one read at start-up).
+        store = self.crawler.get_downloader_middleware(WarcCaptureMiddleware).open_store()
+        self.state = next_state(self.previous, store.start_length)
         save_state(self.out_dir, self.state)
         stats = self.crawler.stats
         stats.set_value("healthdex/run", self.state.run)

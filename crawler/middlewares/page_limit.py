@@ -3,7 +3,8 @@ at most a profile's ``limits.max_pages`` to its site.
 
 ``CLOSESPIDER_PAGECOUNT`` alone only starts closing the spider: the requests already queued in the downloader
 (up to ``CONCURRENT_REQUESTS``) are still fetched.  This middleware refuses them (counted as
-``healthdex/dropped/max_pages``).  Answers from the WARC on resume do not count.  A distributed crawl counts for
+``healthdex/dropped/max_pages``).  Answers from the WARC on resume do not count (HttpCacheMiddleware, before
+this one, answers them).  A distributed crawl counts for
 all its workers together (crawler.distributed.page_limit).
 """
 
@@ -28,8 +29,8 @@ class PageLimitMiddleware:
         return cls(crawler, crawler.settings.getint("HEALTHDEX_MAX_PAGES"))
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        if request.meta.get("healthdex_replayed") or request.meta.get("dont_obey_robotstxt"):
-            return None  # answered from the WARC, or RobotsTxtMiddleware's own fetch
+        if request.meta.get("dont_obey_robotstxt"):
+            return None  # RobotsTxtMiddleware's own fetch
         profile_for = getattr(self.crawler.spider, "profile_for", None)
         profile = profile_for(request.url) if profile_for else None
         limit = (profile.limits.get("max_pages") if profile is not None else None) or 0

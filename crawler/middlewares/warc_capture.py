@@ -22,10 +22,8 @@ from healthdex.provenance import PROFILE_HEADER, REQUESTED_URI_HEADER
 log = logging.getLogger(__name__)
 
 # Settings recorded in the warcinfo record so a published WARC says how it was made.
-_RECORDED_SETTINGS = (
-    "USER_AGENT", "ROBOTSTXT_OBEY", "DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
-    "HEALTHDEX_MAX_DEPTH", "DOWNLOAD_MAXSIZE", "CLOSESPIDER_PAGECOUNT", "HEALTHDEX_PROXY",
-)
+_RECORDED_SETTINGS = """USER_AGENT ROBOTSTXT_OBEY DOWNLOAD_DELAY CONCURRENT_REQUESTS_PER_DOMAIN AUTOTHROTTLE_ENABLED
+    HEALTHDEX_MAX_DEPTH DOWNLOAD_MAXSIZE CLOSESPIDER_PAGECOUNT HEALTHDEX_PROXY""".split()
 
 
 class WarcCaptureMiddleware:
@@ -43,32 +41,45 @@ class WarcCaptureMiddleware:
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         return cls(crawler)
 
+    def open_store(self) -> WarcStore:
+        """The crawl's WARC, opened (checked, repaired and indexed: its one read at start-up) on first use."""
+        if self.store is None:
+            settings = self.crawler.settings
+            self.store = WarcStore(
+                self.out_dir / "pages.warc.gz",
+                None,
+                gzip_level=settings.getint("HEALTHDEX_WARC_GZIP_LEVEL"),
+                index=settings.getbool("HTTPCACHE_ENABLED"),
+            )
+        return self.store
+
     def spider_opened(self, spider: Spider) -> None:
+        store = self.open_store()
         settings = self.crawler.settings
-        info = {
-            "software": f"healthdex/{__version__} (Scrapy)",
-            "format": "WARC File Format 1.1",
-            "profiles": getattr(spider, "profile_names", ""),
-            "settings": "; ".join(f"{k}={settings.get(k)}" for k in _RECORDED_SETTINGS),
-        }
-        self.store = WarcStore(self.out_dir / "pages.warc.gz", info,
-                               gzip_level=settings.getint("HEALTHDEX_WARC_GZIP_LEVEL"))
+        store.write_warcinfo(
+            {
+                "software": f"healthdex/{__version__} (Scrapy)",
+                "format": "WARC File Format 1.1",
+                "profiles": getattr(spider, "profile_names", ""),
+                "settings": "; ".join(f"{k}={settings.get(k)}" for k in _RECORDED_SETTINGS),
+            }
+        )
         stats = self.crawler.stats
-        if self.store.repaired_bytes:
-            stats.set_value("healthdex/warc_repaired_bytes", self.store.repaired_bytes)
-        if self.store.damage:
-            for damage in self.store.damage:
+        if store.repaired_bytes:
+            stats.set_value("healthdex/warc_repaired_bytes", store.repaired_bytes)
+        if store.damage:
+            for damage in store.damage:
                 log.warning("%s", damage)
-            stats.set_value("healthdex/warc_damage", [d.as_dict() for d in self.store.damage])
-            stats.set_value("healthdex/warc_damaged_bytes", sum(d.length for d in self.store.damage))
+            stats.set_value("healthdex/warc_damage", [d.as_dict() for d in store.damage])
+            stats.set_value("healthdex/warc_damaged_bytes", sum(d.length for d in store.damage))
 
     def spider_closed(self, spider: Spider) -> None:
         if self.store:
             self.store.close()
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
-        if self.store is None or request.meta.get("healthdex_replayed"):
-            return response  # answered from this WARC (resume): already recorded
+        if self.store is None or "cached" in response.flags:
+            return response  # answered from this WARC (crawler.warc_cache): already recorded
         now = time.time()
         ip = response.ip_address
         extra = {REQUESTED_URI_HEADER: (request.meta.get("redirect_urls") or [request.url])[0]}

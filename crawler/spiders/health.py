@@ -14,14 +14,13 @@ from urllib.parse import urlsplit
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import SitemapSpider
 
 from crawler.items import ArticlePage, GonePage
 from crawler.links import page_links
 from healthdex.provenance import GONE_STATUSES, http_charset, is_html
 from healthdex.urls import canonical_url
-from profiles import Profile, load_profile
+from profiles import Profile, ProfileIndex, load_profile
 
 
 class HealthSpider(SitemapSpider):
@@ -35,8 +34,8 @@ class HealthSpider(SitemapSpider):
             raise ValueError("the health spider needs -a profile=NAME[,NAME...] (see `healthdex profiles`)")
         self.profiles: list[Profile] = [load_profile(n) for n in names]
         self.profile_names = ",".join(p.name for p in self.profiles)
+        self.profile_index = ProfileIndex(self.profiles)
         self.allowed_domains = sorted({d for p in self.profiles for d in p.allowed_domains})
-        self.link_extractor = LinkExtractor(allow_domains=self.allowed_domains, unique=True)
         self.domains = tuple(self.allowed_domains)
         # Canonical URLs already requested from links: most links of a page were seen on earlier pages, and
         # building, fingerprinting and filtering a Request for each costs more than this set.
@@ -58,11 +57,7 @@ class HealthSpider(SitemapSpider):
         return spider
 
     def profile_for(self, url: str) -> Profile | None:
-        host = (urlsplit(url).hostname or "").lower()
-        for profile in self.profiles:
-            if any(host == d or host.endswith("." + d) for d in profile.allowed_domains):
-                return profile
-        return None
+        return self.profile_index.for_url(url)
 
     def _request(self, url: str, callback, **meta: Any) -> Request:
         profile = self.profile_for(url)
@@ -148,15 +143,15 @@ class HealthSpider(SitemapSpider):
             self.crawler.stats.inc_value(f"healthdex/site/{profile.name}/depth_limited")
             return
         seen = self.seen_links
-        if self.crawler.settings.get("HEALTHDEX_LINK_EXTRACTOR") == "scrapy":
-            links = [link.url for link in self.link_extractor.extract_links(response)]
-        else:
-            links = page_links(response, self.domains)
-        for link in links:
+        for link in page_links(response, self.domains):
             if link in seen:
                 continue
-            url = canonical_url(link)
             seen.add(link)
+            try:
+                url = canonical_url(link)
+            except ValueError:  # a bad port: Scrapy could not request it either
+                self.crawler.stats.inc_value("healthdex/skipped_bad_link")
+                continue
             if url in seen and url != link:
                 continue
             seen.add(url)
@@ -179,7 +174,7 @@ class HealthSpider(SitemapSpider):
             warc_record_id=response.meta.get("warc_record_id", ""),
             etag=_header(response, b"ETag"),
             last_modified=_header(response, b"Last-Modified"),
-            not_modified=bool(response.meta.get("healthdex_not_modified")),
+            not_modified="unchanged" in response.flags,  # crawler.warc_cache: the stored page stands
         )
 
 
