@@ -24,7 +24,7 @@ class ArticlePage:
     not_modified: bool = False  # re-crawl: the server answered 304; body is the stored capture
 
     def provenance(self) -> dict:
-        from healthdex.provenance import provenance
+        from healthdex.records import provenance
 
         return provenance(requested_url=self.url, final_url=self.final_url, status=self.status,
                           fetched_at=self.fetched_at, warc_file=self.warc_file, warc_record_id=self.warc_record_id,

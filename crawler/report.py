@@ -1,14 +1,25 @@
-"""The crawl report: what a finished (or interrupted) crawl fetched, extracted, skipped and failed."""
+"""The crawl report: what a finished (or interrupted) crawl fetched, extracted, skipped and failed.
+
+``CrawlReport`` (a Scrapy extension) writes ``crawl-report.json`` into the output folder when the crawl ends, with per
+site the articles written (``item_scraped``) and the spacing of its requests (``crawler.signals.request_sent``);
+``healthdex crawl-report`` reads, merges (one report per worker) and prints it.
+"""
 
 from __future__ import annotations
 
 import json
 import statistics
+import time
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+
+from crawler.signals import request_sent
 from healthdex.errors import UserError
 
 REPORT_FILE = "crawl-report.json"
@@ -27,6 +38,11 @@ def _timestamp(value: object) -> float | None:
         return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
     except ValueError:
         return None
+
+
+def _under(stats: dict, prefix: str) -> dict:
+    """The stats named ``prefix<name>``, by name."""
+    return {key.removeprefix(prefix): value for key, value in stats.items() if key.startswith(prefix)}
 
 
 def site_rows(stats: dict, spacing: dict[str, Sequence[float]]) -> dict:
@@ -53,36 +69,21 @@ def site_rows(stats: dict, spacing: dict[str, Sequence[float]]) -> dict:
 def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str, finished: float | None = None) -> dict:
     """A stable, documented summary of Scrapy's stats for the report file (``finished``: when the run ended, seconds
     since the epoch; it and ``duration`` give ``started_at``/``finished_at``)."""
-    by_status = {
-        key.rsplit("/", 1)[-1]: value
-        for key, value in stats.items()
-        if key.startswith("downloader/response_status_count/")
-    }
-    errors = {
-        key.split("/", 2)[-1]: value
-        for key, value in stats.items()
-        if key.startswith("downloader/exception_type_count/") or key.startswith("healthdex/error/")
-    }
     replayed = stats.get("healthdex/resume/replayed", 0)
     pages = stats.get("response_received_count", 0) - replayed  # fetched over the network by this run
-    duplicates = {
-        key.rsplit("/", 1)[-1]: value for key, value in stats.items() if key.startswith("healthdex/duplicates/")
-    }
-    dropped = {key.rsplit("/", 1)[-1]: value for key, value in stats.items() if key.startswith("healthdex/dropped/")}
+    duplicates = _under(stats, "healthdex/duplicates/")
     return {
         "profiles": profiles,
         "finish_reason": reason,
         "duration_s": round(duration, 3),
         "pages_fetched": pages,
-        "pages_by_status": by_status,
+        "pages_by_status": _under(stats, "downloader/response_status_count/"),
         "articles_extracted": stats.get("healthdex/articles", 0),
         "records_written": stats.get("healthdex/records_written", 0),
         "extract_errors": stats.get("healthdex/extract_errors", 0),
         # articles whose page had no prose (the stripper's empty_reason), and pages over a stripper limit
         "empty_articles": stats.get("healthdex/empty_articles", 0),
-        "empty_by_reason": {
-            key.split("/", 2)[-1]: value for key, value in stats.items() if key.startswith("healthdex/empty/")
-        },
+        "empty_by_reason": _under(stats, "healthdex/empty/"),
         "extract_limited": stats.get("healthdex/extract_limited", 0),
         "duplicates_dropped": sum(duplicates.values()),
         "duplicates_by_kind": duplicates,
@@ -91,13 +92,11 @@ def summarise_stats(stats: dict, *, duration: float, reason: str, profiles: str,
         "conditional_requests": stats.get("healthdex/recrawl/conditional_requests", 0),
         "not_modified": stats.get("httpcache/revalidate", 0),  # the stored page stands (304, or a 5xx)
         "robots_denied": stats.get("robotstxt/forbidden", 0),
-        "dropped_by_reason": dropped,
+        "dropped_by_reason": _under(stats, "healthdex/dropped/"),
         "depth_limited": stats.get("healthdex/depth_limited", 0),
-        "errors_by_kind": errors,
+        "errors_by_kind": {**_under(stats, "downloader/exception_type_count/"), **_under(stats, "healthdex/error/")},
         # Pages given up on after retries/redirects: by reason, and {url: "reason: detail"} (middlewares.failures)
-        "failed_by_reason": {
-            key.split("/", 2)[-1]: value for key, value in stats.items() if key.startswith("healthdex/failed/")
-        },
+        "failed_by_reason": _under(stats, "healthdex/failed/"),
         "failed_pages": stats.get("healthdex/failed_pages") or {},
         "bytes": stats.get("healthdex/bytes", stats.get("downloader/response_bytes", 0)),
         "pages_per_s": round(pages / duration, 2) if duration > 0 else None,
@@ -138,35 +137,11 @@ def _read(path: Path) -> dict:
 
 # How merge_reports combines each field of the workers' reports: counts are summed, {key: count} maps summed per key,
 # ``failed_pages`` ({url: reason}) united; the rest is computed.
-_SUMMED = (
-    "pages_fetched",
-    "articles_extracted",
-    "records_written",
-    "extract_errors",
-    "empty_articles",
-    "extract_limited",
-    "duplicates_dropped",
-    "unchanged",
-    "gone",
-    "conditional_requests",
-    "not_modified",
-    "robots_denied",
-    "depth_limited",
-    "bytes",
-    "resumes",
-    "resumed_from_warc",
-    "extract_workers",
-    "warc_damaged_bytes",
-    "warc_torn_bytes_cut",
-)
-_SUMMED_MAPS = (
-    "pages_by_status",
-    "duplicates_by_kind",
-    "dropped_by_reason",
-    "errors_by_kind",
-    "failed_by_reason",
-    "empty_by_reason",
-)
+_SUMMED = """pages_fetched articles_extracted records_written extract_errors empty_articles extract_limited
+    duplicates_dropped unchanged gone conditional_requests not_modified robots_denied depth_limited bytes resumes
+    resumed_from_warc extract_workers warc_damaged_bytes warc_torn_bytes_cut""".split()
+_SUMMED_MAPS = """pages_by_status duplicates_by_kind dropped_by_reason errors_by_kind failed_by_reason
+    empty_by_reason""".split()
 
 
 def merge_reports(worker_folders: list[Path]) -> dict:
@@ -193,10 +168,7 @@ def merge_reports(worker_folders: list[Path]) -> dict:
         for _, report in reports:
             total.update({k: int(v) for k, v in (report.get(key) or {}).items()})
         merged[key] = dict(sorted(total.items()))
-    failed_pages: dict = {}
-    for _, report in reports:
-        failed_pages.update(report.get("failed_pages") or {})
-    merged["failed_pages"] = failed_pages
+    merged["failed_pages"] = {url: why for _, r in reports for url, why in (r.get("failed_pages") or {}).items()}
     merged["sites"] = _merge_sites([report.get("sites") or {} for _, report in reports])
     merged["warc_damage"] = [
         {"worker": path.parent.name, **damage} for path, report in reports for damage in report.get("warc_damage") or []
@@ -296,3 +268,45 @@ def format_report(report: dict) -> str:
             f"{damage.get('offset')}: {damage.get('reason')} (the records after it are kept)"
         )
     return "\n".join(lines)
+
+
+class CrawlReport:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.out_dir = Path(crawler.settings.get("HEALTHDEX_OUT_DIR"))
+        self.started = time.time()
+        self.spacing: defaultdict[str, array] = defaultdict(lambda: array("d"))  # site -> seconds between requests
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.request_sent, signal=request_sent)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlReport:
+        return cls(crawler)
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.started = time.time()
+
+    def request_sent(self, request, site: str, gap: float | None) -> None:
+        if gap is not None:
+            self.spacing[site].append(gap)
+
+    def item_scraped(self, item) -> None:
+        if isinstance(item, dict) and item.get("profile") and not item.get("gone") and "error" not in item:
+            self.crawler.stats.inc_value(f"healthdex/site/{item['profile']}/articles")
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        stats = dict(self.crawler.stats.get_stats())
+        finished = time.time()
+        report = summarise_stats(
+            stats,
+            duration=finished - self.started,
+            reason=reason,
+            profiles=getattr(spider, "profile_names", ""),
+            finished=finished,
+        )
+        report["sites"] = site_rows(stats, self.spacing)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self.out_dir / REPORT_FILE
+        path.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

@@ -6,7 +6,7 @@ overrides what its options say.  Politeness is on by default: robots.txt, a dela
 """
 
 from healthdex import __version__
-from healthdex.provenance import DEFAULT_DOWNLOAD_MAXSIZE
+from healthdex.records import DEFAULT_DOWNLOAD_MAXSIZE
 
 BOT_NAME = "healthdex"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -40,7 +40,7 @@ HEALTHDEX_USER_AGENT_TEMPLATE = "healthdex/{version} (+{contact})"
 DOWNLOAD_MAXSIZE = DEFAULT_DOWNLOAD_MAXSIZE  # 10 MiB; larger responses are dropped and counted
 # DOWNLOAD_MAXSIZE is the per-page memory/time cap.  It also bounds decompressed bodies (a gzip/deflate/brotli bomb
 # is cut there) and bodies without Content-Length.  The WARC keeps such a page's raw body; the warcinfo record
-# names the limit, and ``healthdex clean`` over the WARC drops the same pages (healthdex.provenance).
+# names the limit, and ``healthdex clean`` over the WARC drops the same pages (healthdex.records).
 # Measured here (tests/test_faults_http.py, bench/faults.py):
 # under every hostile-server fault the crawl process peaked at 150-170 MB; extracting a page costs ~2 s and
 # ~40 MB per MB of markup, so one page at the cap is ~20-30 s and ~500 MB in an extraction worker.
@@ -135,7 +135,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     "crawler.extensions.crawl_state.CrawlStateExtension": 400,
-    "crawler.extensions.report.CrawlReport": 500,
+    "crawler.report.CrawlReport": 500,
     "crawler.extensions.progress.ProgressLine": 600,
 }
 

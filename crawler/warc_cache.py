@@ -26,7 +26,7 @@ from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 from scrapy.settings import BaseSettings
 
-from crawler.crawl_state import load_state
+from crawler.extensions.crawl_state import load_state
 from crawler.middlewares.warc_capture import WarcCaptureMiddleware
 from crawler.warc_store import Capture
 from healthdex.urls import url_key

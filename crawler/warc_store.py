@@ -10,7 +10,6 @@ records (``captures``) for resume and re-crawl (:mod:`crawler.warc_cache`).
 from __future__ import annotations
 
 import io
-import json
 import os
 import zlib
 from collections.abc import Iterable
@@ -167,14 +166,6 @@ class WarcStore:
         )
         self._write([response, request])
         return record_id
-
-    def write_metadata(self, url: str, fields: dict) -> None:
-        """A ``metadata`` record (JSON), e.g. a page the crawl found gone or a fetch that failed."""
-        payload = json.dumps(fields, sort_keys=True).encode()
-        record = self._writer.create_warc_record(
-            url, "metadata", payload=io.BytesIO(payload), length=len(payload), warc_content_type="application/json"
-        )
-        self._write([record])
 
     def _write(self, records: list) -> None:
         members: list[bytes] = []

@@ -1,7 +1,7 @@
 """Reading WARC files that may be damaged: every record that can still be read, and one line per stretch that cannot.
 
 Shared by the crawl (its start-up check and cache: :mod:`crawler.warc_store`), ``healthdex clean``
-(:mod:`stripper.sources`, :mod:`healthdex.provenance`) and ``healthdex replay`` (:mod:`replay.source`).  No Scrapy.
+(:mod:`stripper.sources`, :mod:`healthdex.records`) and ``healthdex replay`` (:mod:`replay.source`).  No Scrapy.
 
 A record is handed on only once its bytes are known to be whole, so a reader never sees half a page:
 

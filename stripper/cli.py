@@ -97,7 +97,7 @@ def _map(fn: Any, items: Iterable[Any], workers: int, *args: Any, size: Any = No
 def crawl_warc_records(path: str) -> Iterator[dict[str, Any]]:
     """A healthdex crawl's WARC: the same article records the crawl wrote (provenance included), re-extracted; pages
     the crawl dropped as too large are left out and counted in one line on stderr."""
-    from healthdex.provenance import iter_warc_articles
+    from healthdex.records import iter_warc_articles
 
     counts: dict[str, int] = {}
     for record in iter_warc_articles(path, counts=counts):

@@ -131,7 +131,7 @@ def _damage_page(damage) -> Page:
 
 def is_crawl_warc(path: Path) -> bool:
     """True for a WARC written by a healthdex crawl (its responses name the site profile that fetched them)."""
-    from healthdex.provenance import PROFILE_HEADER
+    from healthdex.records import PROFILE_HEADER
     from healthdex.warc_reader import WarcReader, WarcResponse, response_of
 
     for offset, record in WarcReader(path, on_damage=lambda damage: None).records():

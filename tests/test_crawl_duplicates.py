@@ -9,7 +9,7 @@ import shutil
 import pytest
 from crawl_support import make_profile, make_site, page_url, read_jsonl, run_crawl
 
-from healthdex.provenance import iter_warc_articles
+from healthdex.records import iter_warc_articles
 from stripper import build_record
 
 from support import run_healthdex
@@ -97,7 +97,7 @@ def test_warc_alone_reproduces_the_crawl_records(dup_site, monkeypatch):
 
 def test_healthdex_clean_over_the_warc_reproduces_the_crawl_records(dup_site):
     """``healthdex clean OUT/pages.warc.gz`` equals OUT/articles.jsonl record for record (apart from ``source``).
-    Needs stripper/cli.py to call healthdex.provenance.iter_warc_articles for a crawl's WARC."""
+    Needs stripper/cli.py to call healthdex.records.iter_warc_articles for a crawl's WARC."""
     root, *_ = dup_site
     out = _crawl(dup_site, "out-clean")
     result = run_healthdex("clean", str(out / "pages.warc.gz"), env={"HEALTHDEX_PROFILES_PATH": str(root)})
@@ -145,14 +145,14 @@ def test_shingles_and_minhash_equal_the_plain_definitions():
 
 def test_worker_minhash_values_equal_datasketch():
     """The extraction workers compute signatures with numpy from the permutations the crawl process hands them
-    (``crawler.extract_worker``); the duplicates pipeline must get exactly the MinHash datasketch computes."""
+    (``crawler.pipelines.extract_worker``); the duplicates pipeline must get exactly the MinHash datasketch computes."""
     import random
 
     import numpy as np
     from datasketch import MinHash
 
-    from crawler.extract_worker import minhash_values, shingles
     from crawler.pipelines.extract import minhash_spec
+    from crawler.pipelines.extract_worker import minhash_values, shingles
 
     rng = random.Random(11)
     vocab = ["pain", "Ärzte", "naïve", "héart", "日本語", "x", "a1", "β-blocker", "don't", "CAFÉ", "ß", "İ"]
@@ -169,7 +169,7 @@ def test_worker_minhash_values_equal_datasketch():
             reference = MinHash(num_perm=num_perm)
             reference.update_batch(list(grams))
             assert isinstance(got, np.ndarray) and got.tolist() == reference.hashvalues.tolist()
-    # texts of more shingles than one block of the worker's scratch matrix (crawler.extract_worker._ROWS)
+    # texts of more shingles than one block of the worker's scratch matrix (crawler.pipelines.extract_worker._ROWS)
     words = [f"w{i}" for i in range(3000)]
     spec = minhash_spec(128, 5)
     for count in (1023, 1029, 2048, 2053, 5000):
@@ -183,9 +183,9 @@ def test_pipeline_takes_worker_values_as_its_minhash(tmp_path):
     """Hash values from a worker become a MinHash equal to the one the pipeline would compute itself."""
     from scrapy.utils.test import get_crawler
 
-    from crawler.extract_worker import minhash_values
     from crawler.pipelines.duplicates import DuplicatesPipeline, text_minhash
     from crawler.pipelines.extract import minhash_spec
+    from crawler.pipelines.extract_worker import minhash_values
 
     settings = {"HEALTHDEX_OUT_DIR": str(tmp_path), "HEALTHDEX_MINHASH_PERMUTATIONS": 32, "HEALTHDEX_SHINGLE_SIZE": 3,
                 "HEALTHDEX_NEAR_DUPLICATE_THRESHOLD": 0.9}
@@ -200,13 +200,13 @@ def test_pipeline_takes_worker_values_as_its_minhash(tmp_path):
 
 
 def test_extraction_workers_import_neither_scrapy_nor_datasketch():
-    """A spawned worker imports only what ``crawler.extract_worker`` needs: Scrapy and datasketch (scipy) cost
+    """A spawned worker imports only what ``crawler.pipelines.extract_worker`` needs: Scrapy and datasketch (scipy) cost
     ~1.2 s of CPU per worker while the crawl runs."""
     import subprocess
     import sys
 
     code = (
-        "import sys, crawler.extract_worker as w; w.warm_up(None, True);"
+        "import sys, crawler.pipelines.extract_worker as w; w.warm_up(None, True);"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted', 'datasketch', 'scipy'}))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

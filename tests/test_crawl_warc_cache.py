@@ -11,7 +11,7 @@ from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
-from crawler.crawl_state import CrawlState, save_state
+from crawler.extensions.crawl_state import CrawlState, save_state
 from crawler.warc_cache import WarcCacheStorage
 from crawler.warc_store import WarcStore
 

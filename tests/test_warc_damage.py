@@ -222,7 +222,7 @@ def test_resume_after_a_damaged_byte_keeps_every_readable_record(tmp_path):
 def test_a_response_without_a_numeric_status_is_skipped_by_every_reader(tmp_path):
     """healthdex.warc_reader.response_of is the one judge of a response record: ``clean`` (provenance) and the crawl's
     cache skip it, replay lists it, and the records around it are read."""
-    from healthdex.provenance import iter_warc_articles
+    from healthdex.records import iter_warc_articles
 
     path = tmp_path / "pages.warc.gz"
     _write_warc(path, n=2)

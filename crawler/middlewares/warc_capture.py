@@ -17,7 +17,7 @@ from scrapy.http import Response
 
 from crawler.warc_store import WarcStore, warc_date
 from healthdex import __version__
-from healthdex.provenance import PROFILE_HEADER, REQUESTED_URI_HEADER
+from healthdex.records import PROFILE_HEADER, REQUESTED_URI_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from crawler.extract_worker import SIGNATURE_KEY, sha1_prefixes, shingles
 from crawler.jsonl_store import JsonLinesStore, read_records
-from healthdex.provenance import DUPLICATES_FILE
+from crawler.pipelines.extract_worker import SIGNATURE_KEY, sha1_prefixes, shingles
+from healthdex.records import DUPLICATES_FILE
 
 __all__ = ["SIGNATURE_KEY", "DuplicatesPipeline", "empty_minhash", "shingles", "text_minhash"]
 
@@ -86,7 +86,7 @@ class DuplicatesPipeline:
 
     def _minhash(self, text: str, precomputed: MinHash | np.ndarray | None = None) -> MinHash | None:
         """``text``'s MinHash: ``precomputed`` by the extraction worker (its hash values, see
-        ``crawler.extract_worker.minhash_values``) when it has one, else computed here."""
+        ``crawler.pipelines.extract_worker.minhash_values``) when it has one, else computed here."""
         if isinstance(precomputed, np.ndarray) and precomputed.shape == (self.num_perm,):
             minhash = empty_minhash(self.num_perm).copy()
             minhash.hashvalues = precomputed.astype(minhash.hashvalues.dtype, copy=False)

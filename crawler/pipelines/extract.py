@@ -2,14 +2,14 @@
 
 Extraction is the expensive stage of a crawl.  With ``HEALTHDEX_EXTRACT_WORKERS`` > 0 it runs in a process
 pool so the reactor keeps fetching while pages are parsed; with 0 it runs inline.  The record is
-``healthdex.provenance.article_record`` — the same function ``healthdex clean`` uses over the WARC.
+``healthdex.records.article_record`` — the same function ``healthdex clean`` uses over the WARC.
 
 The pool's processes are started with ``spawn``: the crawl process (reactor, threads) is never forked, and nothing
 is left behind when it dies.  (With ``forkserver`` each crawl made a ``/tmp/pymp-*`` folder for the server's socket,
 removed only at a normal exit, and a crawl killed with ``kill -9`` left the folder, the forkserver and its workers
 for good: every worker holds both ends of the pool's task pipe, so it waits for work forever.)  Each worker also
-watches its parent and exits when the crawl process is gone.  What the workers run is in ``crawler.extract_worker``,
-which imports neither Scrapy nor datasketch.
+watches its parent and exits when the crawl process is gone.  What the workers run is in
+``crawler.pipelines.extract_worker``, which imports neither Scrapy nor datasketch.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from concurrent.futures import ProcessPoolExecutor
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
-from crawler.extract_worker import MinHashSpec, extract, warm_up
 from crawler.items import ArticlePage, GonePage
-from healthdex.provenance import article_record
+from crawler.pipelines.extract_worker import MinHashSpec, extract, warm_up
+from healthdex.records import article_record
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ def minhash_spec(num_perm: int, shingle_size: int) -> MinHashSpec | None:
     permutation scheme."""
     import numpy as np
 
-    from crawler.extract_worker import minhash_values
     from crawler.pipelines.duplicates import empty_minhash, text_minhash
+    from crawler.pipelines.extract_worker import minhash_values
 
     empty = empty_minhash(num_perm)
     a, b = (np.asarray(p).astype(np.uint32).tobytes() for p in empty.permutations)

@@ -19,7 +19,7 @@ from scrapy.exceptions import DropItem
 
 from crawler.items import ArticlePage, GonePage
 from crawler.jsonl_store import read_records
-from healthdex.provenance import gone_record
+from healthdex.records import gone_record
 
 
 class RecrawlPipeline:

@@ -18,7 +18,7 @@ from scrapy.spiders import SitemapSpider
 
 from crawler.items import ArticlePage, GonePage
 from crawler.links import page_links
-from healthdex.provenance import GONE_STATUSES, http_charset, is_html
+from healthdex.records import GONE_STATUSES, http_charset, is_html
 from healthdex.urls import canonical_url
 from profiles import Profile, ProfileIndex, load_profile
 

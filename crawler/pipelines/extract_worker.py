@@ -101,9 +101,9 @@ def minhash_values(text: str, spec: MinHashSpec) -> Any:
 def extract(
     body: bytes, prov: dict, http_charset: str | None, selectors: dict, spec: MinHashSpec | None = None
 ) -> dict:
-    """The page's article record (``healthdex.provenance.article_record``) and, with a ``spec``, its text's MinHash
+    """The page's article record (``healthdex.records.article_record``) and, with a ``spec``, its text's MinHash
     values under ``SIGNATURE_KEY``, so the crawl process does not shingle and hash every text."""
-    from healthdex.provenance import article_record
+    from healthdex.records import article_record
 
     record = article_record(body, prov, http_charset=http_charset, selectors=selectors)
     if spec is not None and record.get("text") and "error" not in record:
@@ -116,7 +116,7 @@ def extract(
 def warm_up(parent: int | None = None, signatures: bool = False) -> None:
     """A worker's initializer: import the stripper (and numpy when it computes signatures) before the first page,
     and exit when process ``parent`` (the crawl) is gone."""
-    import healthdex.provenance  # noqa: F401
+    import healthdex.records  # noqa: F401
     import stripper  # noqa: F401 - import BeautifulSoup and the rules once per worker, not per page
 
     if signatures:
