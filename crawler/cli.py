@@ -17,10 +17,12 @@ from healthdex.errors import UserError
               help="Serve this folder of saved pages (with MANIFEST.tsv) or WARC on 127.0.0.1 and crawl it.")
 @click.option("--proxy", help="Send every request through this HTTP proxy (e.g. a running `healthdex replay`).")
 @click.option("--contact", help="URL or e-mail put in the User-Agent; required for live crawls.")
-@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after this many responses.")
+@click.option("--max-pages", type=click.IntRange(min=1),
+              help="Send at most this many requests to the network (with --redis: all workers together).")
 @click.option("--max-depth", type=click.IntRange(min=0),
               help="At most N link hops from a start URL or sitemap entry (0: follow no links; default 5).")
-@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to a site (overrides profiles).")
+@click.option("--delay", type=click.FloatRange(min=0),
+              help="At least this many seconds between requests to a site (overrides profiles; Crawl-delay may add).")
 @click.option("--workers", type=click.IntRange(min=0), help="Extraction processes (0: in the crawl process).")
 @click.option("--redis", "redis_url", metavar="URL",
               help="Be one worker of a crawl shared through this Redis (redis://host:port/db); "
