@@ -10,7 +10,7 @@ Scrapy's slot delay, jitter and AutoThrottle pace the queue before this handler:
 send time after those reserved, sleeps (the reactor runs on) and takes the host once the last request ended a delay
 ago, else waits what is missing, keeping its turn; a killed worker's grant lapses after ``DOWNLOAD_TIMEOUT`` + 5 s.
 Stats: ``healthdex/site/<site>/pages``, ``healthdex/crawl_delay/<host>``, ``healthdex/politeness/waited_s``; each
-grant's gap from the host's previous one goes out with ``crawler.signals.request_sent``.
+grant's gap from the host's previous one goes out with ``request_sent`` (below).
 """
 
 from __future__ import annotations
@@ -28,9 +28,11 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.task import deferLater
 
-from crawler.signals import request_sent
-
 logger = logging.getLogger(__name__)
+
+# A signal sent as a request goes on the wire, with ``request``, ``site`` (its profile's name, else its host) and
+# ``gap``: seconds since the previous request to the host (None for the first); the crawl report keeps the gaps.
+request_sent = object()
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The crawl report: what a finished (or interrupted) crawl fetched, extracted, skipped and failed.
 
 ``CrawlReport`` (a Scrapy extension) writes ``crawl-report.json`` into the output folder when the crawl ends, with per
-site the articles written (``item_scraped``) and the spacing of its requests (``crawler.signals.request_sent``);
+site the articles written (``item_scraped``) and the spacing of its requests (``crawler.politeness.request_sent``);
 ``healthdex crawl-report`` reads, merges (one report per worker) and prints it.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
-from crawler.signals import request_sent
+from crawler.politeness import request_sent
 from healthdex.errors import UserError
 
 REPORT_FILE = "crawl-report.json"

@@ -19,7 +19,7 @@ from scrapy.spiders import SitemapSpider
 from crawler.items import ArticlePage, GonePage
 from crawler.links import page_links
 from healthdex.records import GONE_STATUSES, http_charset, is_html
-from healthdex.urls import canonical_url
+from healthdex.urls import canonical_url, url_key
 from profiles import Profile, ProfileIndex, load_profile
 
 
@@ -37,9 +37,12 @@ class HealthSpider(SitemapSpider):
         self.profile_index = ProfileIndex(self.profiles)
         self.allowed_domains = sorted({d for p in self.profiles for d in p.allowed_domains})
         self.domains = tuple(self.allowed_domains)
-        # Canonical URLs already requested from links: most links of a page were seen on earlier pages, and
-        # building, fingerprinting and filtering a Request for each costs more than this set.
-        self.seen_links: set[str] = set()
+        # The shallowest depth each page was requested at (links as written and canonical URLs: most links of a page
+        # were seen on earlier pages, and building, fingerprinting and filtering a Request for each costs more than
+        # this lookup), and the depth each fetched page's links were taken at.  A page met again shallower than it
+        # was requested is parsed at that depth; one already parsed deeper is fetched again for its links.
+        self.seen_links: dict[str, int] = {}
+        self.parsed_at: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HealthSpider:
@@ -59,13 +62,24 @@ class HealthSpider(SitemapSpider):
     def profile_for(self, url: str) -> Profile | None:
         return self.profile_index.for_url(url)
 
-    def _request(self, url: str, callback, **meta: Any) -> Request:
+    def _request(self, url: str, callback, dont_filter: bool = False, **meta: Any) -> Request:
         profile = self.profile_for(url)
         if profile is not None:
             _profile_meta(profile, meta)
         if callback == self.parse_page:
             meta.setdefault("handle_httpstatus_list", list(GONE_STATUSES))  # so a gone article can be reported
-        return Request(url, callback=callback, meta=meta)
+        return Request(url, callback=callback, meta=meta, dont_filter=dont_filter)
+
+    def _meet(self, url: str, depth: int) -> str | None:
+        """A page met at ``depth``: "new" (request it), "again" (it was parsed deeper: fetch it again for its links)
+        or None (requested at this depth or shallower, or its request is pending and will be parsed at ``depth``)."""
+        known = self.seen_links.get(url)
+        if known is not None and known <= depth:
+            return None
+        self.seen_links[url] = depth
+        if known is None:
+            return "new"
+        return "again" if self.parsed_at.get(url, -1) > depth else None
 
     async def start(self) -> AsyncIterator[Any]:
         """Sitemaps, the robots.txt of each site (for its ``Sitemap:`` lines), then start URLs.  Start URLs are
@@ -95,6 +109,7 @@ class HealthSpider(SitemapSpider):
                     yield robots
                 if engine is not None and engine.needs_backout():
                     await self.crawler.signals.wait_for(signals.scheduler_empty)
+                self._meet(url_key(url), 0)
                 yield self._request(url, self.parse_page)
 
     def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -106,6 +121,12 @@ class HealthSpider(SitemapSpider):
     def _parse_sitemap(self, response: Response) -> Iterable[Request]:
         for request in super()._parse_sitemap(response):
             request.meta["depth_reset"] = True  # robots → sitemap index → sitemap → entry: depth 0, no link hop
+            if request.callback == self.parse_page:
+                met = self._meet(url_key(request.url), 0)
+                if met is None:
+                    continue
+                if met == "again":
+                    request = request.replace(dont_filter=True, meta={**request.meta, "healthdex_links_only": True})
             profile = self.profile_for(request.url)
             if profile is not None:
                 _profile_meta(profile, request.meta)
@@ -123,40 +144,40 @@ class HealthSpider(SitemapSpider):
         if profile is None or not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("healthdex/skipped_non_html")
             return
-        if profile.is_article(response.url):
+        if profile.is_article(response.url) and not response.meta.get("healthdex_links_only"):
             if is_html(content_type):
                 yield self._page(ArticlePage, response, profile)
             else:
                 self.crawler.stats.inc_value("healthdex/skipped_non_html")
-        # Depth: link hops from a start URL or sitemap entry (Scrapy's DepthMiddleware).  Checked before any link is
-        # recorded in seen_links, so a URL first met too deep is still followed when met again shallower; Scrapy's
-        # DEPTH_LIMIT (0: none) counts too, so DepthMiddleware never drops a link recorded here.
+        # Depth: link hops from a start URL or sitemap entry, from the shallowest this page was met at (Scrapy's
+        # DepthMiddleware counts its links from the response's).  Checked before any link is recorded, so a URL first
+        # met too deep is followed when met shallower; DEPTH_LIMIT counts too (DepthMiddleware drops none of ours).
+        requested = url_key((response.meta.get("redirect_urls") or [response.url])[0])
+        depth = response.meta.get("depth", 0)
+        depth = response.meta["depth"] = self.parsed_at[requested] = min(depth, self.seen_links.get(requested, depth))
         settings = self.crawler.settings
-        limits = (
-            settings.getint("HEALTHDEX_MAX_DEPTH", -1),
-            settings.getint("DEPTH_LIMIT") or -1,
-            profile.limits.get("max_depth", -1),
-        )
-        limits = [n for n in limits if n >= 0]
-        if limits and response.meta.get("depth", 0) >= min(limits):
+        limits = (settings.getint("HEALTHDEX_MAX_DEPTH", -1), settings.getint("DEPTH_LIMIT") or -1)
+        limits = [n for n in (*limits, profile.limits.get("max_depth", -1)) if n >= 0]
+        if limits and depth >= min(limits):
             self.crawler.stats.inc_value("healthdex/depth_limited")
             self.crawler.stats.inc_value(f"healthdex/site/{profile.name}/depth_limited")
             return
         seen = self.seen_links
         for link in page_links(response, self.domains):
-            if link in seen:
+            if seen.get(link, depth + 2) <= depth + 1:  # this link as written, met at this depth or shallower
                 continue
-            seen.add(link)
             try:
                 url = canonical_url(link)
             except ValueError:  # a bad port: Scrapy could not request it either
+                seen[link] = depth + 1
                 self.crawler.stats.inc_value("healthdex/skipped_bad_link")
                 continue
-            if url in seen and url != link:
-                continue
-            seen.add(url)
-            if profile.should_follow(url) or (self.profile_for(url) or profile).should_follow(url):
-                yield self._request(url, self.parse_page)
+            if url != link:
+                seen[link] = depth + 1
+            met = self._meet(url, depth + 1)
+            if met and (profile.should_follow(url) or (self.profile_for(url) or profile).should_follow(url)):
+                again = met == "again"
+                yield self._request(url, self.parse_page, dont_filter=again, healthdex_links_only=again)
 
     def _page(self, cls: type[ArticlePage], response: Response, profile: Profile) -> ArticlePage:
         redirects = response.meta.get("redirect_urls") or [response.url]
