@@ -160,9 +160,7 @@ def merge_reports(worker_folders: list[Path]) -> dict:
     if not reports:
         names = ", ".join(missing)
         raise UserError(f"no crawl report in any worker folder ({names}); have the workers finished?")
-    merged: dict = {}
-    for key in _SUMMED:
-        merged[key] = sum(int(r.get(key) or 0) for _, r in reports)
+    merged: dict = {key: sum(int(r.get(key) or 0) for _, r in reports) for key in _SUMMED}
     for key in _SUMMED_MAPS:
         total: Counter = Counter()
         for _, report in reports:
@@ -173,12 +171,11 @@ def merge_reports(worker_folders: list[Path]) -> dict:
     merged["warc_damage"] = [
         {"worker": path.parent.name, **damage} for path, report in reports for damage in report.get("warc_damage") or []
     ]
-    starts, ends = [], []
-    for path, report in reports:
-        end = _timestamp(report.get("finished_at")) or path.stat().st_mtime
-        start = _timestamp(report.get("started_at")) or end - float(report.get("duration_s") or 0)
-        starts.append(start)
-        ends.append(end)
+    ends = [_timestamp(r.get("finished_at")) or path.stat().st_mtime for path, r in reports]
+    starts = [
+        _timestamp(r.get("started_at")) or end - float(r.get("duration_s") or 0)
+        for (_, r), end in zip(reports, ends, strict=True)
+    ]
     duration = max(ends) - min(starts)
     reasons = Counter(str(r.get("finish_reason")) for _, r in reports)
     merged.update(

@@ -31,8 +31,6 @@ DOWNLOAD_HANDLERS = {
     "http": "crawler.politeness.PoliteHTTPDownloadHandler",
     "https": "crawler.politeness.PoliteHTTPDownloadHandler",
 }
-# The contact users must give for live crawls (profile ``contact`` or ``healthdex crawl --contact``).
-HEALTHDEX_CONTACT = ""
 USER_AGENT = f"healthdex/{__version__} (+https://github.com/healthdex/healthdex)"
 HEALTHDEX_USER_AGENT_TEMPLATE = "healthdex/{version} (+{contact})"
 

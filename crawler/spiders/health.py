@@ -63,12 +63,18 @@ class HealthSpider(SitemapSpider):
         return self.profile_index.for_url(url)
 
     def _request(self, url: str, callback, dont_filter: bool = False, **meta: Any) -> Request:
+        return Request(url, callback=callback, meta=self._meta(url, callback, meta), dont_filter=dont_filter)
+
+    def _meta(self, url: str, callback, meta: dict[str, Any]) -> dict[str, Any]:
+        """Per-site politeness (its download slot) and limits (response size) for a request to ``url``'s site."""
         profile = self.profile_for(url)
         if profile is not None:
-            _profile_meta(profile, meta)
+            meta.setdefault("download_slot", profile.name)
+            if "max_response_bytes" in profile.limits:
+                meta.setdefault("download_maxsize", int(profile.limits["max_response_bytes"]))
         if callback == self.parse_page:
             meta.setdefault("handle_httpstatus_list", list(GONE_STATUSES))  # so a gone article can be reported
-        return Request(url, callback=callback, meta=meta, dont_filter=dont_filter)
+        return meta
 
     def _meet(self, url: str, depth: int) -> str | None:
         """A page met at ``depth``: "new" (request it), "again" (it was parsed deeper: fetch it again for its links)
@@ -127,11 +133,7 @@ class HealthSpider(SitemapSpider):
                     continue
                 if met == "again":
                     request = request.replace(dont_filter=True, meta={**request.meta, "healthdex_links_only": True})
-            profile = self.profile_for(request.url)
-            if profile is not None:
-                _profile_meta(profile, request.meta)
-            if request.callback == self.parse_page:
-                request.meta.setdefault("handle_httpstatus_list", list(GONE_STATUSES))
+            self._meta(request.url, request.callback, request.meta)
             yield request
 
     def parse_page(self, response: Response) -> Iterable[Any]:
@@ -197,13 +199,6 @@ class HealthSpider(SitemapSpider):
             last_modified=_header(response, b"Last-Modified"),
             not_modified="unchanged" in response.flags,  # crawler.warc_cache: the stored page stands
         )
-
-
-def _profile_meta(profile: Profile, meta: dict[str, Any]) -> None:
-    """Per-site politeness (its download slot) and limits (response size) for a request to ``profile``'s site."""
-    meta.setdefault("download_slot", profile.name)
-    if "max_response_bytes" in profile.limits:
-        meta.setdefault("download_maxsize", int(profile.limits["max_response_bytes"]))
 
 
 def _header(response: Response, name: bytes) -> str | None:
