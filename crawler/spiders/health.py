@@ -39,10 +39,11 @@ class HealthSpider(SitemapSpider):
         self.domains = tuple(self.allowed_domains)
         # The shallowest depth each page was requested at (links as written and canonical URLs: most links of a page
         # were seen on earlier pages, and building, fingerprinting and filtering a Request for each costs more than
-        # this lookup), and the depth each fetched page's links were taken at.  A page met again shallower than it
-        # was requested is parsed at that depth; one already parsed deeper is fetched again for its links.
+        # this lookup), and the pages whose links the depth limit cut, at the depth they were parsed at.  A page met
+        # again shallower than it was requested is parsed at that depth; one whose links were cut is fetched again
+        # for them (only those: a page parsed deeper but below the limit had all its links followed).
         self.seen_links: dict[str, int] = {}
-        self.parsed_at: dict[str, int] = {}
+        self.cut_at: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> HealthSpider:
@@ -77,15 +78,15 @@ class HealthSpider(SitemapSpider):
         return meta
 
     def _meet(self, url: str, depth: int) -> str | None:
-        """A page met at ``depth``: "new" (request it), "again" (it was parsed deeper: fetch it again for its links)
-        or None (requested at this depth or shallower, or its request is pending and will be parsed at ``depth``)."""
+        """A page met at ``depth``: "new" (request it), "again" (the limit cut its links at a greater depth: fetch it
+        again for them) or None (requested at this depth or shallower, or pending: it will be parsed at ``depth``)."""
         known = self.seen_links.get(url)
         if known is not None and known <= depth:
             return None
         self.seen_links[url] = depth
         if known is None:
             return "new"
-        return "again" if self.parsed_at.get(url, -1) > depth else None
+        return "again" if self.cut_at.get(url, -1) > depth else None
 
     async def start(self) -> AsyncIterator[Any]:
         """Sitemaps, the robots.txt of each site (for its ``Sitemap:`` lines), then start URLs.  Start URLs are
@@ -156,11 +157,13 @@ class HealthSpider(SitemapSpider):
         # met too deep is followed when met shallower; DEPTH_LIMIT counts too (DepthMiddleware drops none of ours).
         requested = url_key((response.meta.get("redirect_urls") or [response.url])[0])
         depth = response.meta.get("depth", 0)
-        depth = response.meta["depth"] = self.parsed_at[requested] = min(depth, self.seen_links.get(requested, depth))
+        depth = response.meta["depth"] = min(depth, self.seen_links.get(requested, depth))
+        self.cut_at.pop(requested, None)
         settings = self.crawler.settings
         limits = (settings.getint("HEALTHDEX_MAX_DEPTH", -1), settings.getint("DEPTH_LIMIT") or -1)
         limits = [n for n in (*limits, profile.limits.get("max_depth", -1)) if n >= 0]
         if limits and depth >= min(limits):
+            self.cut_at[requested] = depth
             self.crawler.stats.inc_value("healthdex/depth_limited")
             self.crawler.stats.inc_value(f"healthdex/site/{profile.name}/depth_limited")
             return
